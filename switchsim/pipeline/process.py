@@ -1,0 +1,221 @@
+"""The switch pipeline, written once: what one packet does to a (slot, set).
+
+`process_packet` is the per-packet semantics of p4app-switchML's ingress
+(``bitmap_checker.p4``, ``workers_counter.p4``, ``exponents.p4``,
+``processor.p4``, ``next_step_selector.p4``) for one SwitchML packet whose
+worker id and job size the worker table has already looked up:
+
+1. ``old = bitmap[slot, set]``; ``bitmap[slot, set] |= me``;
+   ``bitmap[slot, 1 - set] &= ~me``. ``old & me`` means duplicate.
+2. New contributions only: read the down-counter v, write ``n - 1`` if v == 0
+   else ``v - 1``; the contribution that reads 1 (or any, when n == 1) is the last.
+3. Values: overwrite when ``old == 0``, else add with int32 wrap-around;
+   exponents: overwrite, then max.
+4. Decide by `switchsim.pipeline.tables.DECISION_TABLE`.
+
+In hardened mode (``hardened=True``) a packet whose chunk identity
+``(job_number, tsi)`` shows it is a late duplicate of a chunk the set no longer
+needs is dropped before it can touch any register (docs/hardened-mode.md).
+
+The functions are numba-jitted (``cache=True``) and take the `SlotPool`
+NamedTuple, so plain Python, other numba code and the batch function share one
+implementation.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from switchsim.pipeline.state import MAX_WORKERS, SlotPool
+from switchsim.pipeline.tables import Action, Counter
+
+_CONSUMED = int(Action.CONSUMED)
+_MULTICAST = int(Action.MULTICAST)
+_UNICAST = int(Action.UNICAST)
+_DROPPED = int(Action.DROPPED)
+_STALE = int(Action.STALE)
+_REJECTED = int(Action.REJECTED)
+_C_BROADCAST = int(Counter.BROADCAST)
+_C_RETRANSMIT = int(Counter.RETRANSMIT)
+_C_DROP = int(Counter.DROP)
+_C_STALE = int(Counter.STALE)
+_C_REJECTED = int(Counter.REJECTED)
+
+
+@numba.njit(cache=True, nogil=True)
+def _copy_result(pool, slot, pool_set, out_values, out_exponents):
+    out_values[:] = pool.values[slot, pool_set]
+    out_exponents[0] = pool.exponents[slot, pool_set, 0]
+    out_exponents[1] = pool.exponents[slot, pool_set, 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _is_newer(job_number, tsi, held_job_number, held_tsi):
+    """Serial-number order of chunk identities: is (job_number, tsi) after the held one?
+
+    Jobs compare modulo 256 (newer if 1..127 ahead), tsi modulo 2**32 (newer if
+    1..2**31-1 ahead), so both fields may wrap.
+    """
+    job_ahead = (job_number - held_job_number) & 0xFF
+    if job_ahead != 0:
+        return job_ahead < 0x80
+    tsi_ahead = (tsi - held_tsi) & 0xFFFFFFFF
+    return tsi_ahead != 0 and tsi_ahead < 0x80000000
+
+
+@numba.njit(cache=True, nogil=True)
+def _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi):
+    """Hardened check: is this packet from a chunk the set no longer needs?"""
+    old = pool.bitmap[slot, pool_set]
+    held_job = np.int64(pool.job_number[slot, pool_set])
+    held_tsi = np.int64(pool.tsi[slot, pool_set])
+    if old == 0:
+        # Idle set: a never-used (or reset) set takes anything; a finished one
+        # takes only a newer chunk, since every worker has its last result.
+        return pool.done[slot, pool_set] == 1 and not _is_newer(job_number, tsi, held_job, held_tsi)
+    if job_number != held_job or tsi != held_tsi:
+        # Busy set: a newer chunk cannot legitimately arrive while any bit is
+        # set (its sender needed everyone to move on first), so this is older.
+        return True
+    # Same chunk, complete, and the sender's bit already cleared: it moved on.
+    return (old & me) == 0 and pool.counter[slot, pool_set] == 0
+
+
+@numba.njit(cache=True, nogil=True)
+def process_packet(
+    pool,
+    hardened,
+    worker_id,
+    num_workers,
+    job_number,
+    tsi,
+    slot,
+    pool_set,
+    exponents,
+    values,
+    out_values,
+    out_exponents,
+):
+    """Apply one packet to ``pool``; return its `Action` as an int.
+
+    Args:
+        pool: the switch's `SlotPool` (modified in place).
+        hardened: drop late duplicates of older chunks (see module docstring).
+        worker_id: the sender's bit index, 0..31 (from the worker table).
+        num_workers: n, workers in the sender's job, 1..32 (from the worker table).
+        job_number: the packet's ``job_number`` (8 bits).
+        tsi: the packet's ``tsi`` (32 bits).
+        slot: slot index, 0..slots-1.
+        pool_set: set, 0 or 1.
+        exponents: int8 (2,): the packet's ``e0``, ``e1``.
+        values: int32 (k,): the packet's elements.
+        out_values: int32 (k,): receives the set's contents on MULTICAST/UNICAST.
+        out_exponents: int8 (2,): receives the set's exponents likewise.
+
+    Returns:
+        int: an `Action` value. Counters in ``pool.counters[slot]`` are updated.
+    """
+    slots = pool.bitmap.shape[0]
+    if slot < 0 or slot >= slots:
+        return _REJECTED
+    if (
+        pool_set < 0
+        or pool_set > 1
+        or worker_id < 0
+        or worker_id >= MAX_WORKERS
+        or num_workers < 1
+        or num_workers > MAX_WORKERS
+        or values.shape[0] != pool.values.shape[2]
+    ):
+        pool.counters[slot, _C_REJECTED] += 1
+        return _REJECTED
+    me = np.uint32(1) << np.uint32(worker_id)
+    if hardened and _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi):
+        pool.counters[slot, _C_STALE] += 1
+        return _STALE
+
+    other = 1 - pool_set
+    old = pool.bitmap[slot, pool_set]
+    pool.bitmap[slot, pool_set] = old | me
+    pool.bitmap[slot, other] = pool.bitmap[slot, other] & ~me
+
+    if (old & me) != 0:
+        if pool.counter[slot, pool_set] == 0:
+            _copy_result(pool, slot, pool_set, out_values, out_exponents)
+            pool.counters[slot, _C_RETRANSMIT] += 1
+            return _UNICAST
+        pool.counters[slot, _C_DROP] += 1
+        return _DROPPED
+
+    count = pool.counter[slot, pool_set]
+    last = num_workers == 1 or count == 1
+    if count == 0:
+        pool.counter[slot, pool_set] = num_workers - 1
+    else:
+        pool.counter[slot, pool_set] = count - 1
+
+    stored = pool.values[slot, pool_set]
+    if old == 0:
+        stored[:] = values
+        pool.exponents[slot, pool_set, 0] = exponents[0]
+        pool.exponents[slot, pool_set, 1] = exponents[1]
+        pool.job_number[slot, pool_set] = job_number
+        pool.tsi[slot, pool_set] = tsi
+        pool.done[slot, pool_set] = 0
+    else:
+        for i in range(stored.shape[0]):
+            stored[i] = stored[i] + values[i]  # int32 store: two's-complement wrap
+        if exponents[0] > pool.exponents[slot, pool_set, 0]:
+            pool.exponents[slot, pool_set, 0] = exponents[0]
+        if exponents[1] > pool.exponents[slot, pool_set, 1]:
+            pool.exponents[slot, pool_set, 1] = exponents[1]
+
+    if last:
+        pool.done[slot, pool_set] = 1
+        _copy_result(pool, slot, pool_set, out_values, out_exponents)
+        pool.counters[slot, _C_BROADCAST] += 1
+        return _MULTICAST
+    pool.counters[slot, _C_DROP] += 1
+    return _CONSUMED
+
+
+@numba.njit(cache=True, nogil=True)
+def process_batch(
+    pool,
+    hardened,
+    worker_ids,
+    num_workers,
+    job_numbers,
+    tsis,
+    slots,
+    pool_sets,
+    exponents,
+    values,
+    out_values,
+    out_exponents,
+    actions,
+):
+    """`process_packet` over N packets in order; arrays are indexed by packet.
+
+    ``exponents``/``out_exponents`` are (N, 2), ``values``/``out_values`` (N, k),
+    ``actions`` (N,) receives each packet's action.
+    """
+    for i in range(worker_ids.shape[0]):
+        actions[i] = process_packet(
+            pool,
+            hardened,
+            worker_ids[i],
+            num_workers[i],
+            job_numbers[i],
+            tsis[i],
+            slots[i],
+            pool_sets[i],
+            exponents[i],
+            values[i],
+            out_values[i],
+            out_exponents[i],
+        )
+
+
+__all__ = ["SlotPool", "process_batch", "process_packet"]

@@ -1,0 +1,78 @@
+"""The wire-format facts: sizes, widths, enums, ports, pool index."""
+
+from pathlib import Path
+
+import pytest
+
+from switchsim.protocol import spec
+
+
+def test_switchml_header_layout():
+    assert spec.SWITCHML_HEADER.names == ("msg_type", "unused", "size", "job_number", "tsi", "pool_index")
+    assert [f.bits for f in spec.SWITCHML_HEADER.fields] == [4, 1, 3, 8, 32, 16]
+    assert spec.SWITCHML_HEADER.nbytes == 8
+    assert spec.EXPONENTS_HEADER.nbytes == 2
+    assert all(f.signed for f in spec.EXPONENTS_HEADER.fields)
+
+
+@pytest.mark.parametrize(
+    ("k", "udp", "ip", "frame", "wire", "efficiency"),
+    [(64, 274, 294, 308, 332, 0.771), (256, 1042, 1062, 1076, 1100, 0.931)],
+)
+def test_sizes(k, udp, ip, frame, wire, efficiency):
+    assert spec.udp_length(k) == udp
+    assert spec.ipv4_total_length(k) == ip
+    assert spec.frame_bytes(k) == frame
+    assert spec.wire_bytes(k) == wire
+    assert spec.payload_efficiency(k) == pytest.approx(efficiency, abs=5e-4)
+
+
+def test_size_enum():
+    assert spec.size_for_elements(64) == 1
+    assert spec.size_for_elements(256) == 3
+    assert spec.elements_for_size(0) == 32
+    with pytest.raises(ValueError, match=r"elements_per_packet must be one of \[32, 64, 128, 256\], got 100"):
+        spec.size_for_elements(100)
+    with pytest.raises(ValueError, match="size must be one of"):
+        spec.elements_for_size(7)
+
+
+def test_port_range():
+    assert spec.UDP_PORT == 48864
+    assert list(spec.UDP_PORTS) == list(range(0xBEE0, 0xBEF0))
+    assert all(p & spec.UDP_PORT_MASK == spec.UDP_PORT for p in spec.UDP_PORTS)
+    assert (spec.UDP_PORTS[-1] + 1) & spec.UDP_PORT_MASK != spec.UDP_PORT
+
+
+def test_pool_index_round_trip():
+    assert spec.make_pool_index(3, 1) == 0x8003
+    assert spec.split_pool_index(0x8003) == (3, 1)
+    assert spec.split_pool_index(0x4003) == (3, 0)  # bit 14 is not part of slot or set
+    assert spec.make_pool_index(spec.MAX_SLOTS - 1, 0) == 0x3FFF
+    with pytest.raises(ValueError, match=r"slot must be in 0\.\.16383, got 16384"):
+        spec.make_pool_index(spec.MAX_SLOTS, 0)
+    with pytest.raises(ValueError, match="set must be 0 or 1, got 2"):
+        spec.make_pool_index(0, 2)
+
+
+def test_field_validation():
+    with pytest.raises(ValueError, match="bits must be in 1..64"):
+        spec.Field("x", 0)
+    with pytest.raises(ValueError, match="not whole bytes"):
+        spec.HeaderSpec("odd", (spec.Field("x", 3),))
+    with pytest.raises(KeyError, match="has no field 'nope'"):
+        spec.SWITCHML_HEADER.field("nope")
+
+
+def test_wire_constants_are_written_only_in_spec():
+    """One definition of each truth: no other source spells the port or the header widths."""
+    root = Path(__file__).resolve().parents[2]
+    forbidden = ("0xbee0", "48864", "0xfff0", "65520")
+    offenders = []
+    for package in ("switchsim", "workers"):
+        for path in (root / package).rglob("*.py"):
+            if path.name == "spec.py":
+                continue
+            text = path.read_text().lower()
+            offenders += [f"{path.relative_to(root)}: {token}" for token in forbidden if token in text]
+    assert offenders == []
