@@ -1,0 +1,263 @@
+"""The SwitchML worker protocol as a clock-free state machine (protocol reference §3).
+
+A `WorkerProtocol` holds one worker's (one sending thread's) tensor and
+decides which packets to send; a driver (the simulator, the UDP emulator, a
+test loop) moves the packets and tells it the time. Nothing here sleeps, reads a
+clock or touches a socket.
+
+* Packet p carries elements ``[p*k, (p+1)*k)`` with ``tsi = p*k``.
+* Pool-index mapping: ``i = (p + shift) mod 2W``; set 0, slot ``start + i`` if
+  ``i < W``, else set 1, slot ``start + i - W``. Packets p and p+W share a slot
+  ("lane") with alternating sets.
+* Window: packets 0..W-1 go out at start; p+W is sent only when p's result arrives.
+* One timer per lane: default 10 ms; on expiry the same packet is resent.
+  Backoff as the official client (``TimeoutQueue``): once the timeouts since
+  the last doubling reach a threshold (100), the period doubles and the
+  threshold grows by 100; doublings happen after 100, 300, 600, ... timeouts.
+* Replies of other jobs and duplicate results are dropped (and counted).
+
+Lifecycle: ``WorkerProtocol(config, tensor)`` -> ``start(now)`` -> repeatedly
+``on_result(...)`` / ``on_timeout(now)`` -> ``done`` -> ``result``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from switchsim.protocol import spec
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """One worker's protocol parameters.
+
+    Attributes:
+        worker_id: the worker's rank and bitmap bit, 0..num_workers-1.
+        num_workers: n, workers in the job, 1..32.
+        window: W, outstanding packets (= slots used), 1..16384.
+        start_slot: first slot of this worker's slot range.
+        elements_per_packet: k, 64 or 256.
+        job_number: low 8 bits of the job id, 0..255.
+        shift: pool-index shift carried across jobs, 0..2W-1 (see `next_shift`).
+        timeout_s: initial retransmission timeout (seconds).
+        backoff_threshold: timeouts (since the last doubling) that double the period.
+        backoff_threshold_increment: how much the threshold grows at each doubling.
+    """
+
+    worker_id: int
+    num_workers: int
+    window: int = 128
+    start_slot: int = 0
+    elements_per_packet: int = 64
+    job_number: int = 0
+    shift: int = 0
+    timeout_s: float = 0.010
+    backoff_threshold: int = 100
+    backoff_threshold_increment: int = 100
+
+    def __post_init__(self) -> None:
+        def need(name: str, ok: bool, allowed: str) -> None:
+            if not ok:
+                raise ValueError(f"{name} must be {allowed}, got {getattr(self, name)!r}")
+
+        need("num_workers", 1 <= self.num_workers <= spec.MAX_WORKERS, f"in 1..{spec.MAX_WORKERS}")
+        need("worker_id", 0 <= self.worker_id < self.num_workers, f"in 0..num_workers-1 = 0..{self.num_workers - 1}")
+        need("window", 1 <= self.window <= spec.MAX_SLOTS, f"in 1..{spec.MAX_SLOTS}")
+        need(
+            "start_slot",
+            0 <= self.start_slot and self.start_slot + self.window <= spec.MAX_SLOTS,
+            f"in 0..{spec.MAX_SLOTS - self.window} (start_slot + window <= {spec.MAX_SLOTS})",
+        )
+        need(
+            "elements_per_packet",
+            self.elements_per_packet in spec.SUPPORTED_ELEMENTS_PER_PACKET,
+            f"one of {spec.SUPPORTED_ELEMENTS_PER_PACKET}",
+        )
+        need("job_number", 0 <= self.job_number <= 255, "in 0..255")
+        need("shift", 0 <= self.shift < 2 * self.window, f"in 0..2*window-1 = 0..{2 * self.window - 1}")
+        need("timeout_s", self.timeout_s > 0, "> 0 seconds")
+        need("backoff_threshold", self.backoff_threshold >= 1, ">= 1")
+        need("backoff_threshold_increment", self.backoff_threshold_increment >= 0, ">= 0")
+
+
+def next_shift(shift: int, total_packets: int, window: int) -> int:
+    """The shift the next job must use so its pool indices keep advancing.
+
+    Example:
+        >>> next_shift(0, 300, 128)
+        44
+    """
+    return (shift + total_packets) % (2 * window)
+
+
+def pool_position(packet: int, config: WorkerConfig) -> tuple[int, int]:
+    """``(slot, set)`` of packet ``packet`` under ``config``'s mapping."""
+    i = (packet + config.shift) % (2 * config.window)
+    if i < config.window:
+        return config.start_slot + i, 0
+    return config.start_slot + i - config.window, 1
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    """Counters of one worker's protocol run."""
+
+    sent: int = 0  #: packets sent, retransmissions included
+    retransmissions: int = 0  #: packets resent after a timeout
+    timeouts: int = 0  #: timer expiries
+    results: int = 0  #: results accepted
+    duplicate_results: int = 0  #: results dropped as duplicates or unexpected
+    foreign_results: int = 0  #: results of other jobs dropped
+
+
+@dataclass(slots=True)
+class _Lanes:
+    outstanding: np.ndarray  # int64 (W,): packet id in flight per lane, -1 when idle
+    deadline: np.ndarray  # float64 (W,): expiry time per lane, inf when idle
+
+
+class WorkerProtocol:
+    """One worker's SwitchML protocol state (see module docstring).
+
+    Args:
+        config: the worker's `WorkerConfig`.
+        tensor: int32 (S,): this worker's contribution; padded with zeros to whole packets.
+        exponents: int8 (P, 2), optional: ``e0``/``e1`` per packet (default zeros).
+    """
+
+    def __init__(self, config: WorkerConfig, tensor: np.ndarray, exponents: np.ndarray | None = None) -> None:
+        tensor = np.asarray(tensor)
+        if tensor.ndim != 1 or tensor.dtype != np.int32:
+            raise ValueError(f"tensor must be a 1-D int32 array, got {tensor.dtype} with shape {tensor.shape}")
+        k = config.elements_per_packet
+        self.config = config
+        self.elements = len(tensor)
+        self.total_packets = max(1, math.ceil(len(tensor) / k))
+        if self.total_packets * k > 1 << 32:
+            raise ValueError(f"tensor of {len(tensor)} elements exceeds the 32-bit tsi range")
+        self.data = np.zeros(self.total_packets * k, dtype=np.int32)
+        self.data[: len(tensor)] = tensor
+        if exponents is None:
+            self.exponents = np.zeros((self.total_packets, 2), dtype=np.int8)
+        else:
+            self.exponents = np.asarray(exponents, dtype=np.int8).reshape(self.total_packets, 2)
+        self.result_data = np.zeros_like(self.data)
+        self.result_exponents = np.zeros((self.total_packets, 2), dtype=np.int8)
+        self.received = np.zeros(self.total_packets, dtype=bool)
+        self.stats = WorkerStats()
+        self.remaining = self.total_packets
+        w = config.window
+        self._lanes = _Lanes(np.full(w, -1, dtype=np.int64), np.full(w, np.inf))
+        self._timeout_s = config.timeout_s
+        self._timeouts_since_doubling = 0
+        self._backoff_threshold = config.backoff_threshold
+
+    # --- packet contents ------------------------------------------------------
+    def pool_index(self, packet: int) -> int:
+        """The 16-bit ``pool_index`` of packet ``packet``."""
+        slot, pool_set = pool_position(packet, self.config)
+        return spec.make_pool_index(slot, pool_set)
+
+    def tsi(self, packet: int) -> int:
+        """The ``tsi`` (tensor starting index, elements) of packet ``packet``."""
+        return packet * self.config.elements_per_packet
+
+    def values(self, packet: int) -> np.ndarray:
+        """int32 (k,) view of packet ``packet``'s elements."""
+        k = self.config.elements_per_packet
+        return self.data[packet * k : (packet + 1) * k]
+
+    def lane(self, packet: int) -> int:
+        """Index of the slot lane that carries ``packet`` (0..W-1)."""
+        return (packet + self.config.shift) % self.config.window
+
+    # --- events ---------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """True once every packet's result has arrived."""
+        return self.remaining == 0
+
+    @property
+    def result(self) -> np.ndarray:
+        """int32 (S,): the aggregated tensor (valid once `done`)."""
+        return self.result_data[: self.elements]
+
+    @property
+    def timeout_period_s(self) -> float:
+        """Current retransmission timeout (seconds), after backoff."""
+        return self._timeout_s
+
+    def start(self, now: float) -> list[int]:
+        """Packets to send first: 0..min(W, P)-1, timers armed at ``now``."""
+        first = list(range(min(self.config.window, self.total_packets)))
+        for packet in first:
+            self._arm(packet, now)
+        self.stats.sent += len(first)
+        return first
+
+    def _arm(self, packet: int, now: float) -> None:
+        lane = self.lane(packet)
+        self._lanes.outstanding[lane] = packet
+        self._lanes.deadline[lane] = now + self._timeout_s
+
+    def on_result(
+        self,
+        now: float,
+        job_number: int,
+        tsi: int,
+        pool_index: int,
+        values: np.ndarray,
+        exponents: np.ndarray | None = None,
+    ) -> list[int]:
+        """Take a result from the switch; return the packets to send next (0 or 1)."""
+        if job_number != self.config.job_number:
+            self.stats.foreign_results += 1
+            return []
+        k = self.config.elements_per_packet
+        packet, offset = divmod(int(tsi), k)
+        if (
+            offset
+            or packet >= self.total_packets
+            or self._lanes.outstanding[self.lane(packet)] != packet
+            or spec.split_pool_index(int(pool_index)) != pool_position(packet, self.config)
+        ):
+            self.stats.duplicate_results += 1
+            return []
+        self.result_data[packet * k : (packet + 1) * k] = values
+        if exponents is not None:
+            self.result_exponents[packet] = exponents
+        self.received[packet] = True
+        self.remaining -= 1
+        self.stats.results += 1
+        following = packet + self.config.window
+        if following < self.total_packets:
+            self._arm(following, now)
+            self.stats.sent += 1
+            return [following]
+        lane = self.lane(packet)
+        self._lanes.outstanding[lane] = -1
+        self._lanes.deadline[lane] = np.inf
+        return []
+
+    def next_deadline(self) -> float:
+        """Earliest timer expiry (seconds), ``inf`` when nothing is outstanding."""
+        return float(self._lanes.deadline.min())
+
+    def on_timeout(self, now: float) -> list[int]:
+        """Expire timers due at ``now``; return the packets to resend (re-armed)."""
+        lanes = np.flatnonzero(self._lanes.deadline <= now)
+        resend = [int(self._lanes.outstanding[lane]) for lane in lanes]
+        for packet in resend:
+            self.stats.timeouts += 1
+            self._timeouts_since_doubling += 1
+            if self._timeouts_since_doubling >= self._backoff_threshold:
+                self._timeout_s *= 2
+                self._timeouts_since_doubling = 0
+                self._backoff_threshold += self.config.backoff_threshold_increment
+            self._arm(packet, now)
+        self.stats.sent += len(resend)
+        self.stats.retransmissions += len(resend)
+        return resend
