@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from switchsim.pipeline.process import process_batch, process_packet
+from switchsim.pipeline.process import process_batch, process_packet_unpacked
 from switchsim.pipeline.state import SwitchConfig, new_slot_pool, reset_slot_pool
 from switchsim.pipeline.tables import Action, Counter
+
+
+_ACTIONS = tuple(Action)  # Action by value, without the enum lookup per packet
 
 
 @dataclass(slots=True)
@@ -57,9 +60,9 @@ class Pipeline:
         values: np.ndarray,
     ) -> tuple[Action, np.ndarray | None, np.ndarray | None]:
         """Apply one packet; return its action and, for replies, copies of the set's contents."""
-        action = Action(
-            process_packet(
-                self.pool,
+        action = _ACTIONS[
+            process_packet_unpacked(
+                *self.pool,
                 self.config.hardened,
                 int(worker_id),
                 int(num_workers),
@@ -72,8 +75,8 @@ class Pipeline:
                 self._out_values,
                 self._out_exponents,
             )
-        )
-        if action in (Action.MULTICAST, Action.UNICAST):
+        ]
+        if action is Action.MULTICAST or action is Action.UNICAST:
             return action, self._out_values.copy(), self._out_exponents.copy()
         return action, None, None
 

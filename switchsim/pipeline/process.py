@@ -181,6 +181,41 @@ def process_packet(
 
 
 @numba.njit(cache=True, nogil=True)
+def process_packet_unpacked(
+    bitmap,
+    counter,
+    registers,
+    register_exponents,
+    held_job_number,
+    held_tsi,
+    done,
+    counters,
+    hardened,
+    worker_id,
+    num_workers,
+    job_number,
+    tsi,
+    slot,
+    pool_set,
+    exponents,
+    values,
+    out_values,
+    out_exponents,
+):
+    """`process_packet` taking the `SlotPool` arrays one by one, in field order.
+
+    Same semantics; exists because numba unboxes a NamedTuple argument from
+    Python about twice as slowly as its arrays passed separately, and
+    event-driven engines call the pipeline once per packet.
+    """
+    pool = SlotPool(bitmap, counter, registers, register_exponents, held_job_number, held_tsi, done, counters)
+    return process_packet(
+        pool, hardened, worker_id, num_workers, job_number, tsi, slot, pool_set, exponents, values, out_values,
+        out_exponents
+    )
+
+
+@numba.njit(cache=True, nogil=True)
 def process_batch(
     pool,
     hardened,
@@ -218,4 +253,4 @@ def process_batch(
         )
 
 
-__all__ = ["SlotPool", "process_batch", "process_packet"]
+__all__ = ["SlotPool", "process_batch", "process_packet", "process_packet_unpacked"]

@@ -258,3 +258,7 @@ def test_reset_clears_registers(pipe):
     send(pipe, 0, 2, 0, 0, vec(1))
     pipe.reset()
     assert all(not a.any() for a in pipe.pool)
+
+
+def test_action_values_are_contiguous_for_lookup_by_value():
+    assert [a.value for a in Action] == list(range(len(Action)))
