@@ -23,6 +23,7 @@ Lifecycle: ``WorkerProtocol(config, tensor)`` -> ``start(now)`` -> repeatedly
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,12 +114,6 @@ class WorkerStats:
     foreign_results: int = 0  #: results of other jobs dropped
 
 
-@dataclass(slots=True)
-class _Lanes:
-    outstanding: np.ndarray  # int64 (W,): packet id in flight per lane, -1 when idle
-    deadline: np.ndarray  # float64 (W,): expiry time per lane, inf when idle
-
-
 class WorkerProtocol:
     """One worker's SwitchML protocol state (see module docstring).
 
@@ -150,7 +145,13 @@ class WorkerProtocol:
         self.stats = WorkerStats()
         self.remaining = self.total_packets
         w = config.window
-        self._lanes = _Lanes(np.full(w, -1, dtype=np.int64), np.full(w, np.inf))
+        # Per lane: the packet in flight (-1 when idle) and its timer's expiry.
+        self._outstanding = [-1] * w
+        self._deadline = [math.inf] * w
+        # Timers in expiry order, as the official client's TimeoutQueue: entries are
+        # appended with non-decreasing expiry (time and period never decrease), and
+        # an entry is stale once its lane was re-armed or released (lazy deletion).
+        self._timers: deque[tuple[float, int, int]] = deque()
         self._timeout_s = config.timeout_s
         self._timeouts_since_doubling = 0
         self._backoff_threshold = config.backoff_threshold
@@ -199,9 +200,11 @@ class WorkerProtocol:
         return first
 
     def _arm(self, packet: int, now: float) -> None:
-        lane = self.lane(packet)
-        self._lanes.outstanding[lane] = packet
-        self._lanes.deadline[lane] = now + self._timeout_s
+        lane = (packet + self.config.shift) % self.config.window
+        deadline = now + self._timeout_s
+        self._outstanding[lane] = packet
+        self._deadline[lane] = deadline
+        self._timers.append((deadline, lane, packet))
 
     def on_result(
         self,
@@ -216,13 +219,16 @@ class WorkerProtocol:
         if job_number != self.config.job_number:
             self.stats.foreign_results += 1
             return []
-        k = self.config.elements_per_packet
+        config = self.config
+        k = config.elements_per_packet
         packet, offset = divmod(int(tsi), k)
+        lane = (packet + config.shift) % config.window
         if (
             offset
             or packet >= self.total_packets
-            or self._lanes.outstanding[self.lane(packet)] != packet
-            or spec.split_pool_index(int(pool_index)) != pool_position(packet, self.config)
+            or self._outstanding[lane] != packet
+            or (pool_index & spec.POOL_SLOT_MASK, (pool_index >> spec.POOL_SET_BIT) & 1)
+            != pool_position(packet, config)
         ):
             self.stats.duplicate_results += 1
             return []
@@ -232,25 +238,43 @@ class WorkerProtocol:
         self.received[packet] = True
         self.remaining -= 1
         self.stats.results += 1
-        following = packet + self.config.window
+        following = packet + config.window
         if following < self.total_packets:
             self._arm(following, now)
             self.stats.sent += 1
             return [following]
-        lane = self.lane(packet)
-        self._lanes.outstanding[lane] = -1
-        self._lanes.deadline[lane] = np.inf
+        self._outstanding[lane] = -1
+        self._deadline[lane] = math.inf
         return []
+
+    def _live(self, timer: tuple[float, int, int]) -> bool:
+        deadline, lane, packet = timer
+        return self._outstanding[lane] == packet and self._deadline[lane] == deadline
 
     def next_deadline(self) -> float:
         """Earliest timer expiry (seconds), ``inf`` when nothing is outstanding."""
-        return float(self._lanes.deadline.min())
+        timers = self._timers
+        while timers:
+            if self._live(timers[0]):
+                return timers[0][0]
+            timers.popleft()
+        return math.inf
 
     def on_timeout(self, now: float) -> list[int]:
-        """Expire timers due at ``now``; return the packets to resend (re-armed)."""
-        lanes = np.flatnonzero(self._lanes.deadline <= now)
-        resend = [int(self._lanes.outstanding[lane]) for lane in lanes]
-        for packet in resend:
+        """Expire timers due at ``now``; return the packets to resend (re-armed), in expiry order.
+
+        ``now`` must not decrease between calls (as any clock).
+        """
+        resend = []
+        timers = self._timers
+        for _ in range(len(timers)):  # entries re-armed below are not revisited
+            if timers[0][0] > now:
+                break
+            timer = timers.popleft()
+            if not self._live(timer):
+                continue
+            packet = timer[2]
+            resend.append(packet)
             self.stats.timeouts += 1
             self._timeouts_since_doubling += 1
             if self._timeouts_since_doubling >= self._backoff_threshold:

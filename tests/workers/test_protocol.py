@@ -14,9 +14,9 @@ def make(packets=10, window=4, **config):
     return WorkerProtocol(WorkerConfig(worker_id=0, num_workers=2, window=window, **config), tensor)
 
 
-def reply(proto, packet, values=None, job=0):
+def reply(proto, packet, values=None, job=0, now=1.0):
     values = proto.values(packet) if values is None else values
-    return proto.on_result(1.0, job, proto.tsi(packet), proto.pool_index(packet), values, np.zeros(2, np.int8))
+    return proto.on_result(now, job, proto.tsi(packet), proto.pool_index(packet), values, np.zeros(2, np.int8))
 
 
 def test_pool_mapping_alternates_sets_on_one_slot():
@@ -78,13 +78,16 @@ def test_partial_last_packet_is_padded():
 def test_timeout_resends_the_same_packet():
     proto = make(packets=10, window=4, timeout_s=0.01)
     proto.start(0.0)
-    reply(proto, 0)  # packet 4 armed at t = 1.0
+    reply(proto, 0, now=0.004)  # packet 4 armed, expires at 0.014
     assert proto.next_deadline() == pytest.approx(0.01)
     assert proto.on_timeout(0.005) == []
     assert proto.on_timeout(0.01) == [1, 2, 3]
     assert proto.stats.retransmissions == 3
-    assert proto.next_deadline() == pytest.approx(0.02)
-    assert proto.on_timeout(1.01) == [4, 1, 2, 3]  # by lane: packet 4 shares lane 0
+    assert proto.next_deadline() == pytest.approx(0.014)
+    assert proto.on_timeout(0.02) == [4, 1, 2, 3]  # in expiry order: 0.014, then 0.02 x 3
+    assert proto.stats.timeouts == 7
+    reply(proto, 4, now=0.021)  # released timers are not fired
+    assert proto.on_timeout(0.03) == [1, 2, 3]
 
 
 def test_backoff_doubles_after_100_then_200_more_timeouts():
