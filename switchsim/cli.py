@@ -18,10 +18,11 @@ from switchsim.protocol import spec
 
 _EPILOG = """\
 examples:
-  switchsim run                                  the default job: 8 workers, 1 Mi elements, 1 % loss
-  switchsim run --workers 32 --loss 0.05 --json  machine-readable verdict
-  switchsim conformance check                    replay the stored vectors through the pipeline model
-  switchsim conformance generate --out v.json    regenerate the vectors from the model
+  switchsim run                                   the default job: scenarios/quickstart.toml, SwitchML vs baselines
+  switchsim run scenarios/paper-10g.toml --out out/paper-10g
+  switchsim sweep scenarios/loss-sweep.toml --param link.loss --values 0,0.0001,0.001,0.01
+  switchsim loop --workers 32 --loss 0.05 --json  exact-sum check over an in-memory lossy loop
+  switchsim conformance check                     replay the stored vectors through the pipeline model
 """
 
 
@@ -42,7 +43,7 @@ def _ranged(low: int, high: int):
     return parse
 
 
-def _run(args: argparse.Namespace) -> int:
+def _loop(args: argparse.Namespace) -> int:
     from switchsim.memory_loop import Faults, exact_sum, run_in_memory
 
     rng = np.random.default_rng(args.seed)
@@ -80,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         packets = -(-args.elements // args.elements_per_packet)
-        print(f"switchsim run: in-memory all-reduce through the switch pipeline model (seed {args.seed})")
+        print(f"switchsim loop: in-memory all-reduce through the switch pipeline model (seed {args.seed})")
         print(f"  workers {args.workers}, elements {args.elements:,} int32, k {args.elements_per_packet}, "
               f"{packets:,} packets per worker, window {args.window}, loss {args.loss:.2%} each way")
         print(f"  switch counters: {result.counters}")
@@ -112,6 +113,131 @@ def _conformance(args: argparse.Namespace) -> int:
     return 1 if mismatches or stale else 0
 
 
+def _scenario(path: str | None):
+    from switchsim.config import builtin_scenario, load_scenario
+
+    return load_scenario(path if path else builtin_scenario("quickstart"))
+
+
+class _ProgressLine:
+    """One self-overwriting stderr line, at most five updates a second, only on a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, method: str, simulated_s: float, packets: int) -> None:
+        now = time.monotonic()
+        if self.enabled and now - self.last >= 0.2:
+            self.last = now
+            print(f"\r  {method}: simulated {simulated_s * 1e3:10.3f} ms, {packets:12,d} packets sent", end="",
+                  file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.last:
+            print("\r" + " " * 72 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def _summary_table(results) -> str:
+    speedups = results.speedups()
+    lines = [f"{'method':10} {'time (ms)':>11} {'ATE/s':>11} {'Gb/s/worker':>12} {'SwitchML x':>10} "
+             f"{'retransmits':>11} {'correct':>8}"]
+    for r in results.results:
+        speedup = "" if r.method == "switchml" else f"{speedups.get(r.method, float('nan')):.2f}"
+        lines.append(f"{r.method:10} {r.aggregation_time_s * 1e3:11.3f} {r.ate_per_s:11.3e} "
+                     f"{r.goodput_per_worker_bps / 1e9:12.2f} {speedup:>10} {r.retransmissions:11,d} "
+                     f"{'yes' if r.correct else 'NO':>8}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from switchsim import io, plots
+    from switchsim.sim.run import run_scenario
+
+    scenario = _scenario(args.scenario)
+    if args.seed is not None:
+        scenario = replace(scenario, seed=args.seed)
+    out = Path(args.out or f"out/{scenario.name}")
+    t = scenario.topology
+    print(f"switchsim run: {scenario.name} (seed {scenario.seed}): {t.kind}, {t.workers_per_job} workers per job"
+          f" x {t.job_count} job(s), {scenario.workload.elements:,} elements x {scenario.workload.iterations} "
+          f"iteration(s), {scenario.link.rate_bps / 1e9:g} Gb/s, loss {scenario.link.loss:g}")
+    progress = _ProgressLine()
+    started = time.perf_counter()
+    try:
+        results = run_scenario(scenario, progress)
+    finally:
+        progress.close()
+    print(_summary_table(results))
+    summary = io.write_summary(results, out)
+    pictures = [plots.plot_methods(results, out), plots.plot_links(results, out)]
+    hops = sum(r.packet_hops for r in results.results if r.method == "switchml")
+    wall = sum(r.wall_time_s for r in results.results if r.method == "switchml")
+    if hops:
+        print(f"switchml: {hops:,} packet-hops in {wall:.2f} s wall ({hops / wall:,.0f} packet-hops/s)")
+    print(f"wrote {summary} and {', '.join(str(p) for p in pictures)} (total {time.perf_counter() - started:.1f} s)")
+    return 0 if all(r.correct for r in results.results) else 1
+
+
+def _parse_value(text: str):
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def _sweep_point(job):
+    from switchsim.sim.run import run_scenario
+
+    scenario, value = job
+    return value, run_scenario(scenario)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from switchsim import io, plots
+    from switchsim.config import with_override
+
+    base = _scenario(args.scenario)
+    param = args.param or base.sweep.param
+    if not param:
+        raise ValueError(f"{args.scenario}: no [sweep] table; give --param SECTION.FIELD and --values")
+    if args.values:
+        values = [_parse_value(v) for v in args.values.split(",") if v.strip()]
+    else:
+        values = list(base.sweep.values) if param == base.sweep.param else []
+    if not values:
+        raise ValueError("--values: give at least one value, comma-separated")
+    args.param = param
+    scenarios = [(with_override(base, param, v), v) for v in values]
+    out = Path(args.out or f"out/{base.name}-sweep")
+    print(f"switchsim sweep: {base.name}, {args.param} over {values}, {args.jobs} process(es)")
+    rows = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for done, (value, results) in enumerate(pool.map(_sweep_point, scenarios), start=1):
+            print(f"  [{done}/{len(values)}] {args.param} = {value}")
+            for r in results.results:
+                rows.append({"value": value, "method": r.method, "time_s": r.aggregation_time_s,
+                             "ate_per_s": r.ate_per_s, "correct": r.correct, "retransmissions": r.retransmissions,
+                             "timeouts": r.timeouts})
+    print(f"{args.param:>16} {'method':10} {'time (ms)':>11} {'ATE/s':>11} {'retransmits':>11} {'correct':>8}")
+    for row in rows:
+        print(f"{row['value']!s:>16} {row['method']:10} {row['time_s'] * 1e3:11.3f} {row['ate_per_s']:11.3e} "
+              f"{row['retransmissions']:11,d} {'yes' if row['correct'] else 'NO':>8}")
+    table = io.write_sweep(rows, out)
+    figure = plots.plot_sweep(rows, args.param, out)
+    print(f"wrote {table} and {figure}")
+    return 0 if all(row["correct"] for row in rows) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``switchsim`` command."""
     parser = argparse.ArgumentParser(
@@ -124,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
-        "run",
-        help="run the default job: an all-reduce of random int32 tensors under loss, checked bit for bit",
+        "loop",
+        help="all-reduce random int32 tensors through the switch model over an in-memory lossy loop",
         description="All-reduce random int32 tensors from N workers through the switch pipeline model, "
         "with the SwitchML worker protocol (window, per-slot timeouts, retransmissions) over an in-memory "
         "lossy loop, and check that every worker ends with the exact int32 wrap-around sum.",
@@ -142,7 +268,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed of tensors and faults (default 0)")
     run.add_argument("--max-time", type=float, default=60.0, help="give up after this simulated time, s (default 60)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_loop)
+
+    simulate = sub.add_parser(
+        "run",
+        help="simulate a scenario: SwitchML vs ring / parameter server / all-gather on the same links",
+        description="Run a scenario (TOML) in the discrete-event simulator: every method on the same topology, "
+        "links and tensors. Prints a summary table, writes DIR/summary.json and plots (PNG). Without SCENARIO, "
+        "runs scenarios/quickstart.toml. Exit status 1 if any method ended with a wrong result.",
+    )
+    simulate.add_argument("scenario", nargs="?", help="scenario TOML file (default: scenarios/quickstart.toml)")
+    simulate.add_argument("--out", help="output folder (default: out/<scenario name>)")
+    simulate.add_argument("--seed", type=_ranged(0, 2**63 - 1), help="override the scenario's seed")
+    simulate.set_defaults(handler=_run)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a scenario over values of one parameter, in parallel processes, and plot against it",
+        description="Run SCENARIO once per value of --param (SECTION.FIELD, e.g. link.loss, topology.workers, "
+        "switchml.window) in parallel local processes; print a table, write DIR/sweep.json and a plot. "
+        "Without --param/--values, uses the scenario's [sweep] table.",
+    )
+    sweep.add_argument("scenario", help="scenario TOML file")
+    sweep.add_argument("--param", help="SECTION.FIELD to vary, e.g. link.loss (default: the scenario's [sweep])")
+    sweep.add_argument("--values", help="comma-separated values, e.g. 0,0.0001,0.001,0.01 (default: [sweep])")
+    sweep.add_argument("--out", help="output folder (default: out/<scenario name>-sweep)")
+    sweep.add_argument("--jobs", type=_ranged(1, 64), default=2, help="parallel processes (default 2)")
+    sweep.set_defaults(handler=_sweep)
 
     conf = sub.add_parser(
         "conformance",
@@ -160,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, NotImplementedError) as error:
         print(f"switchsim: error: {error}", file=sys.stderr)
         return 2
 

@@ -8,7 +8,7 @@ from switchsim.cli import main
 
 
 def test_run_json_reports_an_exact_sum(capsys):
-    assert main(["run", "--workers", "3", "--elements", "5000", "--loss", "0.05", "--json"]) == 0
+    assert main(["loop", "--workers", "3", "--elements", "5000", "--loss", "0.05", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["correct"] is True
     assert summary["workers"] == 3 and summary["elements"] == 5000
@@ -16,16 +16,16 @@ def test_run_json_reports_an_exact_sum(capsys):
 
 
 def test_run_prints_a_verdict(capsys):
-    assert main(["run", "--workers", "2", "--elements", "100"]) == 0
+    assert main(["loop", "--workers", "2", "--elements", "100"]) == 0
     assert "EXACT" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "--workers", "33"], "must be an integer in 1..32, got 33"),
-        (["run", "--loss", "1.5"], "must be a probability in [0, 1), got 1.5"),
-        (["run", "--elements-per-packet", "100"], "invalid choice"),
+        (["loop", "--workers", "33"], "must be an integer in 1..32, got 33"),
+        (["loop", "--loss", "1.5"], "must be a probability in [0, 1), got 1.5"),
+        (["loop", "--elements-per-packet", "100"], "invalid choice"),
     ],
 )
 def test_bad_arguments_name_the_range(capsys, argv, message):

@@ -1,0 +1,385 @@
+"""Scenarios: TOML files loaded into frozen, validated dataclasses.
+
+A scenario says what to simulate: topology, links, switch, SwitchML protocol
+parameters, hosts, workload and which methods to compare. Every bad value is
+reported as ``ScenarioError`` naming the field (``link.loss``), the value and
+the allowed range; nothing is silently ignored (unknown keys are errors too).
+
+Components receive only their own part (``Channel(env, scenario.link)``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from switchsim.protocol import spec
+
+
+class ScenarioError(ValueError):
+    """A scenario value is missing, unknown or out of range."""
+
+
+def _need(ok: bool, name: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ScenarioError(f"{name} = {value!r} is out of range: must be {allowed}")
+
+
+def _probability(name: str, value: float) -> None:
+    _need(isinstance(value, int | float) and 0.0 <= value < 1.0, name, value, "a probability in [0, 1)")
+
+
+def _positive(name: str, value: float) -> None:
+    _need(isinstance(value, int | float) and value > 0, name, value, "> 0")
+
+
+def _non_negative(name: str, value: float) -> None:
+    _need(isinstance(value, int | float) and value >= 0, name, value, ">= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    """Every link (both directions) in the topology.
+
+    Attributes:
+        rate_bps: bandwidth, bits/s.
+        delay_s: propagation delay, seconds.
+        queue_bytes: egress queue capacity per direction (tail drop), bytes.
+        loss: Bernoulli loss probability per packet per direction.
+        duplicate: probability a packet is delivered twice.
+        duplicate_delay_s: extra delay of the duplicate copy, seconds.
+        reorder: probability a packet is held back by ``reorder_delay_s``.
+        reorder_delay_s: extra delay of a reordered packet, seconds.
+    """
+
+    rate_bps: float = 10e9
+    delay_s: float = 1e-6
+    queue_bytes: int = 4 * 1024 * 1024
+    loss: float = 0.0
+    duplicate: float = 0.0
+    duplicate_delay_s: float = 0.0
+    reorder: float = 0.0
+    reorder_delay_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        _positive("link.rate_bps", self.rate_bps)
+        _non_negative("link.delay_s", self.delay_s)
+        _need(isinstance(self.queue_bytes, int) and self.queue_bytes >= 2048, "link.queue_bytes", self.queue_bytes,
+              "an integer >= 2048 bytes")
+        for name in ("loss", "duplicate", "reorder"):
+            _probability(f"link.{name}", getattr(self, name))
+        _non_negative("link.duplicate_delay_s", self.duplicate_delay_s)
+        _non_negative("link.reorder_delay_s", self.reorder_delay_s)
+
+
+TOPOLOGIES = ("one_rack", "two_level", "multi_job")
+
+
+@dataclass(frozen=True, slots=True)
+class TopologyConfig:
+    """Which hosts and switches, and how they connect.
+
+    Attributes:
+        kind: "one_rack" (n workers, one switch), "two_level" (racks of workers
+            under ToR switches under one spine, hierarchical aggregation) or
+            "multi_job" (``jobs`` jobs of n workers sharing one switch).
+        workers: workers per job (one_rack, multi_job) or per rack (two_level).
+        racks: racks (two_level).
+        jobs: concurrent jobs (multi_job).
+    """
+
+    kind: str = "one_rack"
+    workers: int = 8
+    racks: int = 2
+    jobs: int = 2
+
+    def __post_init__(self) -> None:
+        _need(self.kind in TOPOLOGIES, "topology.kind", self.kind, f"one of {TOPOLOGIES}")
+        _need(isinstance(self.workers, int) and 1 <= self.workers <= spec.MAX_WORKERS, "topology.workers",
+              self.workers, f"an integer in 1..{spec.MAX_WORKERS}")
+        _need(isinstance(self.racks, int) and 1 <= self.racks <= spec.MAX_WORKERS, "topology.racks", self.racks,
+              f"an integer in 1..{spec.MAX_WORKERS}")
+        _need(isinstance(self.jobs, int) and 1 <= self.jobs <= 64, "topology.jobs", self.jobs, "an integer in 1..64")
+
+    @property
+    def total_workers(self) -> int:
+        """Worker hosts in the whole topology."""
+        if self.kind == "two_level":
+            return self.workers * self.racks
+        if self.kind == "multi_job":
+            return self.workers * self.jobs
+        return self.workers
+
+    @property
+    def job_count(self) -> int:
+        """Concurrent jobs."""
+        return self.jobs if self.kind == "multi_job" else 1
+
+    @property
+    def workers_per_job(self) -> int:
+        """Workers taking part in one all-reduce."""
+        return self.workers * self.racks if self.kind == "two_level" else self.workers
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchConfigSection:
+    """The switches: pool size, pipeline latency, mode.
+
+    Attributes:
+        slots: aggregator slots per switch (all jobs' windows must fit).
+        pipeline_latency_s: ingress-to-egress latency per packet, seconds.
+        hardened: hardened mode (see docs/hardened-mode.md).
+    """
+
+    slots: int = 512
+    pipeline_latency_s: float = 1e-6
+    hardened: bool = False
+
+    def __post_init__(self) -> None:
+        _need(isinstance(self.slots, int) and 1 <= self.slots <= spec.MAX_SLOTS, "switch.slots", self.slots,
+              f"an integer in 1..{spec.MAX_SLOTS}")
+        _non_negative("switch.pipeline_latency_s", self.pipeline_latency_s)
+        _need(isinstance(self.hardened, bool), "switch.hardened", self.hardened, "true or false")
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchMLConfig:
+    """Worker-side SwitchML protocol parameters.
+
+    Attributes:
+        elements_per_packet: k, 64 or 256.
+        window: W, outstanding packets (= slots) per worker.
+        timeout_s: initial retransmission timeout, seconds.
+    """
+
+    elements_per_packet: int = 64
+    window: int = 128
+    timeout_s: float = 1e-3
+
+    def __post_init__(self) -> None:
+        _need(self.elements_per_packet in spec.SUPPORTED_ELEMENTS_PER_PACKET, "switchml.elements_per_packet",
+              self.elements_per_packet, f"one of {spec.SUPPORTED_ELEMENTS_PER_PACKET}")
+        _need(isinstance(self.window, int) and 1 <= self.window <= spec.MAX_SLOTS, "switchml.window", self.window,
+              f"an integer in 1..{spec.MAX_SLOTS}")
+        _positive("switchml.timeout_s", self.timeout_s)
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """Worker host costs.
+
+    Attributes:
+        send_overhead_s: host time to emit one packet (serial per host), seconds.
+        receive_overhead_s: delay from arrival to the protocol seeing a packet, seconds.
+    """
+
+    send_overhead_s: float = 0.0
+    receive_overhead_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        _non_negative("host.send_overhead_s", self.send_overhead_s)
+        _non_negative("host.receive_overhead_s", self.receive_overhead_s)
+
+
+DTYPES = ("int32", "float32")
+QUANTIZERS = ("identity", "block_exponent")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadConfig:
+    """What is all-reduced.
+
+    Attributes:
+        elements: S, tensor elements per worker.
+        dtype: "int32" (sent as is) or "float32" (through ``quantizer``).
+        quantizer: "identity" (int32 only) or "block_exponent" (SwitchML's float scaling).
+        iterations: R, all-reduces in a row.
+        compute_s: compute time between iterations, seconds.
+    """
+
+    elements: int = 1 << 20
+    dtype: str = "int32"
+    quantizer: str = "identity"
+    iterations: int = 1
+    compute_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        _need(isinstance(self.elements, int) and 1 <= self.elements <= 1 << 31, "workload.elements", self.elements,
+              "an integer in 1..2**31")
+        _need(self.dtype in DTYPES, "workload.dtype", self.dtype, f"one of {DTYPES}")
+        _need(self.quantizer in QUANTIZERS, "workload.quantizer", self.quantizer, f"one of {QUANTIZERS}")
+        _need(not (self.dtype == "float32" and self.quantizer == "identity"), "workload.quantizer", self.quantizer,
+              "a float quantizer (block_exponent) when workload.dtype is float32")
+        _need(not (self.dtype == "int32" and self.quantizer != "identity"), "workload.quantizer", self.quantizer,
+              "identity when workload.dtype is int32")
+        _need(isinstance(self.iterations, int) and 1 <= self.iterations <= 10_000, "workload.iterations",
+              self.iterations, "an integer in 1..10000")
+        _non_negative("workload.compute_s", self.compute_s)
+
+
+METHODS = ("switchml", "ring", "ps", "allgather")
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineConfig:
+    """Host-based baselines (ring, parameter server, all-gather).
+
+    Attributes:
+        packet_payload_bytes: application bytes per packet (MTU 1500 minus IPv4/UDP headers).
+        retransmit_timeout_s: a message with lost packets resends them after this, seconds.
+    """
+
+    packet_payload_bytes: int = 1472
+    retransmit_timeout_s: float = 1e-3
+
+    def __post_init__(self) -> None:
+        _need(isinstance(self.packet_payload_bytes, int) and 64 <= self.packet_payload_bytes <= 9000,
+              "baselines.packet_payload_bytes", self.packet_payload_bytes, "an integer in 64..9000 bytes")
+        _positive("baselines.retransmit_timeout_s", self.retransmit_timeout_s)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepConfig:
+    """Default parameter sweep of a scenario (used by ``switchsim sweep``).
+
+    Attributes:
+        param: SECTION.FIELD to vary, e.g. "link.loss"; empty for none.
+        values: the values, in order.
+    """
+
+    param: str = ""
+    values: tuple = ()
+
+    def __post_init__(self) -> None:
+        _need(isinstance(self.param, str), "sweep.param", self.param, "a string SECTION.FIELD")
+        _need(bool(self.values) == bool(self.param), "sweep.values", list(self.values),
+              "a non-empty list exactly when sweep.param is set")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One simulation: everything `switchsim.sim.run.run_scenario` needs."""
+
+    name: str = "scenario"
+    seed: int = 0
+    methods: tuple[str, ...] = ("switchml", "ring")
+    max_time_s: float = 3600.0
+    topology: TopologyConfig = field(default_factory=TopologyConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
+    switch: SwitchConfigSection = field(default_factory=SwitchConfigSection)
+    switchml: SwitchMLConfig = field(default_factory=SwitchMLConfig)
+    host: HostConfig = field(default_factory=HostConfig)
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+
+    def __post_init__(self) -> None:
+        _need(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        _need(len(self.methods) > 0 and all(m in METHODS for m in self.methods), "methods", list(self.methods),
+              f"a non-empty list drawn from {METHODS}")
+        _positive("max_time_s", self.max_time_s)
+        needed = self.switchml.window * self.topology.job_count
+        _need(needed <= self.switch.slots, "switch.slots", self.switch.slots,
+              f">= switchml.window x jobs = {needed} (each job's workers use window slots)")
+
+
+_SECTIONS = {
+    "topology": TopologyConfig,
+    "link": LinkConfig,
+    "switch": SwitchConfigSection,
+    "switchml": SwitchMLConfig,
+    "host": HostConfig,
+    "workload": WorkloadConfig,
+    "baselines": BaselineConfig,
+    "sweep": SweepConfig,
+}
+
+
+def _coerce(section: str, cls: type, table: dict) -> Any:
+    if not isinstance(table, dict):
+        raise ScenarioError(f"[{section}] must be a table, got {table!r}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ScenarioError(f"[{section}] has unknown keys {unknown}; known keys: {sorted(known)}")
+    values = {}
+    for name, value in table.items():
+        default = known[name].default
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        if default is not MISSING and type(default) is not type(value) and not (
+            isinstance(default, float) and isinstance(value, float)
+        ):
+            raise ScenarioError(f"{section}.{name} = {value!r} has the wrong type: expected {type(default).__name__}")
+        values[name] = value
+    return cls(**values)
+
+
+def scenario_from_dict(document: dict) -> Scenario:
+    """A validated `Scenario` from a parsed TOML document."""
+    top = {k: v for k, v in document.items() if k not in _SECTIONS}
+    allowed = {"name", "seed", "methods", "max_time_s"}
+    unknown = sorted(set(top) - allowed)
+    if unknown:
+        raise ScenarioError(f"unknown top-level keys {unknown}; known: {sorted(allowed | set(_SECTIONS))}")
+    sections = {name: _coerce(name, cls, document.get(name, {})) for name, cls in _SECTIONS.items()}
+    if "methods" in top:
+        if not isinstance(top["methods"], list):
+            raise ScenarioError(f"methods = {top['methods']!r} must be a list of strings from {METHODS}")
+        top["methods"] = tuple(top["methods"])
+    if "max_time_s" in top and isinstance(top["max_time_s"], int):
+        top["max_time_s"] = float(top["max_time_s"])
+    return Scenario(**top, **sections)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Raises:
+        ScenarioError: naming the file and the offending field.
+        FileNotFoundError: when the file does not exist.
+    """
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return scenario_from_dict(document)
+    except ScenarioError as error:
+        raise ScenarioError(f"{path}: {error}") from None
+
+
+#: The repository's scenarios/ folder (the README installs switchsim editable from the checkout).
+SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def builtin_scenario(name: str) -> Path:
+    """Path of a scenario shipped in the repository's ``scenarios/`` (``quickstart`` and friends)."""
+    path = SCENARIOS_DIR / f"{name}.toml"
+    if not path.exists():
+        shipped = sorted(p.stem for p in SCENARIOS_DIR.glob("*.toml"))
+        raise FileNotFoundError(f"no scenario {name!r} in {SCENARIOS_DIR}; shipped: {shipped}")
+    return path
+
+
+def with_override(scenario: Scenario, dotted: str, value: Any) -> Scenario:
+    """A copy of ``scenario`` with ``section.field`` (or a top-level field) set to ``value``, re-validated."""
+    parts = dotted.split(".")
+    if len(parts) == 1:
+        if parts[0] not in {f.name for f in fields(Scenario)} or parts[0] in _SECTIONS:
+            raise ScenarioError(f"--param {dotted!r}: not a scenario field")
+        return replace(scenario, **{parts[0]: value})
+    if len(parts) != 2 or parts[0] not in _SECTIONS or parts[0] == "sweep":
+        raise ScenarioError(f"--param {dotted!r}: use SECTION.FIELD with a section from {sorted(_SECTIONS)}")
+    section = getattr(scenario, parts[0])
+    if parts[1] not in {f.name for f in fields(section)}:
+        raise ScenarioError(f"--param {dotted!r}: [{parts[0]}] has no field {parts[1]!r}")
+    current = getattr(section, parts[1])
+    if isinstance(current, float) and isinstance(value, int):
+        value = float(value)
+    return replace(scenario, **{parts[0]: replace(section, **{parts[1]: value})})

@@ -1,0 +1,82 @@
+"""Plots of results (PNG). Reads `Results` or sweep rows only; never runs anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (backend first)
+
+from switchsim.sim.run import Results  # noqa: E402
+
+_COLORS = {"switchml": "#1b9e77", "ring": "#d95f02", "ps": "#7570b3", "allgather": "#e7298a"}
+
+
+def plot_methods(results: Results, out_dir: str | Path) -> Path:
+    """Bar charts of ATE/s and aggregation time per method; returns the PNG path."""
+    records = results.results
+    names = [r.method for r in records]
+    colors = [_COLORS.get(n, "grey") for n in names]
+    figure, (rate, elapsed) = plt.subplots(1, 2, figsize=(10, 4))
+    rate.bar(names, [r.ate_per_s for r in records], color=colors)
+    rate.set_ylabel("aggregated elements / s")
+    rate.set_title("aggregation throughput (ATE/s)")
+    elapsed.bar(names, [r.aggregation_time_s * 1e3 for r in records], color=colors)
+    elapsed.set_ylabel("aggregation time (ms)")
+    elapsed.set_title("time to all-reduce")
+    for axis, values in ((rate, [r.ate_per_s for r in records]), (elapsed, [r.aggregation_time_s * 1e3 for r in records])):
+        for x, (value, record) in enumerate(zip(values, records, strict=True)):
+            mark = "" if record.correct else " WRONG"
+            axis.annotate(f"{value:.3g}{mark}", (x, value), ha="center", va="bottom", fontsize=8)
+    scenario = results.scenario
+    figure.suptitle(f"{scenario.name}: {scenario.topology.workers_per_job} workers, "
+                    f"{scenario.workload.elements:,} elements, {scenario.link.rate_bps / 1e9:g} Gb/s, seed {results.seed}")
+    figure.tight_layout()
+    path = Path(out_dir) / "methods.png"
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_links(results: Results, out_dir: str | Path) -> Path:
+    """Utilisation of each link of the SwitchML run (or the first method); returns the PNG path."""
+    record = next((r for r in results.results if r.method == "switchml"), results.results[0])
+    links = record.links
+    figure, axis = plt.subplots(figsize=(max(6, 0.35 * len(links)), 4))
+    axis.bar([link.name for link in links], [link.utilisation for link in links],
+             color=_COLORS.get(record.method, "grey"))
+    axis.set_ylabel("utilisation (busy time / run time)")
+    axis.set_ylim(0, 1.05)
+    axis.set_title(f"{record.method}: link utilisation")
+    axis.tick_params(axis="x", rotation=90, labelsize=7)
+    figure.tight_layout()
+    path = Path(out_dir) / "links.png"
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_sweep(rows: list[dict], param: str, out_dir: str | Path, metric: str = "ate_per_s") -> Path:
+    """``metric`` against the swept parameter, one line per method; returns the PNG path."""
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    methods = sorted({row["method"] for row in rows}, key=lambda m: list(_COLORS).index(m) if m in _COLORS else 99)
+    for method in methods:
+        points = sorted((row["value"], row[metric]) for row in rows if row["method"] == method)
+        axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method,
+                  color=_COLORS.get(method, "grey"))
+    numeric = all(isinstance(row["value"], int | float) for row in rows)
+    if numeric and min(row["value"] for row in rows) > 0 and max(row["value"] for row in rows) / min(
+            row["value"] for row in rows) >= 100:
+        axis.set_xscale("log")
+    axis.set_xlabel(param)
+    axis.set_ylabel(metric.replace("_", " "))
+    axis.set_title(f"{metric.replace('_', ' ')} vs {param}")
+    axis.legend()
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path = Path(out_dir) / f"sweep-{param.replace('.', '-')}.png"
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -1,0 +1,120 @@
+"""Results of a simulated method, link summaries, and the closed forms they are checked against."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from switchsim.config import LinkConfig
+from switchsim.protocol import spec
+from switchsim.sim.link import Channel
+
+
+@dataclass(slots=True)
+class LinkSummary:
+    """One channel's totals over a run."""
+
+    name: str
+    packets: int
+    bytes: int
+    utilisation: float  #: busy time / run time
+    max_queue_bytes: float
+    queue_drops: int
+    loss_drops: int
+
+
+@dataclass(slots=True)
+class MethodResult:
+    """What one method (switchml, ring, ps, allgather) achieved on a scenario.
+
+    Times are simulated seconds; ``ate_per_s`` is aggregated tensor elements
+    per second of communication (elements x iterations / aggregation time).
+    """
+
+    method: str
+    workers: int
+    elements: int
+    iterations: int
+    time_s: float
+    aggregation_time_s: float
+    ate_per_s: float
+    goodput_per_worker_bps: float
+    correct: bool
+    completed: bool
+    retransmissions: int = 0
+    timeouts: int = 0
+    packets: int = 0
+    bytes: int = 0
+    max_queue_bytes: float = 0.0
+    max_link_utilisation: float = 0.0
+    switch_counters: dict[str, int] = field(default_factory=dict)
+    links: list[LinkSummary] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    packet_hops: int = 0
+
+    def to_json(self) -> dict:
+        """The summary.json record (links included)."""
+        return asdict(self)
+
+
+def summarize_links(channels: list[Channel], time_s: float) -> list[LinkSummary]:
+    """`LinkSummary` of every channel that carried traffic."""
+    return [
+        LinkSummary(
+            name=c.name,
+            packets=c.stats.packets,
+            bytes=c.stats.bytes,
+            utilisation=c.stats.busy_s / time_s if time_s > 0 else 0.0,
+            max_queue_bytes=c.stats.max_queue_bytes,
+            queue_drops=c.stats.queue_drops,
+            loss_drops=c.stats.loss_drops,
+        )
+        for c in channels
+        if c.stats.packets
+    ]
+
+
+def switchml_line_rate_ate(link: LinkConfig, elements_per_packet: int) -> float:
+    """Elements/s one worker link can carry: rate / (on-wire bits per packet) x k."""
+    return link.rate_bps / (spec.wire_bytes(elements_per_packet) * 8) * elements_per_packet
+
+
+def switchml_round_trip_s(link: LinkConfig, elements_per_packet: int, pipeline_latency_s: float, hops: int = 2,
+                          host_overhead_s: float = 0.0) -> float:
+    """Unloaded round trip of one SwitchML packet: ``hops`` x (serialization + delay) + switch latencies."""
+    serialization = spec.wire_bytes(elements_per_packet) * 8 / link.rate_bps
+    switches = hops // 2 if hops > 2 else 1
+    return hops * (serialization + link.delay_s) + switches * pipeline_latency_s + host_overhead_s
+
+
+def switchml_ate_closed_form(link: LinkConfig, elements_per_packet: int, window: int, pipeline_latency_s: float) -> float:
+    """Lossless one-rack SwitchML ATE/s: min(line-rate ceiling, W x k / RTT)."""
+    rtt = switchml_round_trip_s(link, elements_per_packet, pipeline_latency_s)
+    return min(switchml_line_rate_ate(link, elements_per_packet), window * elements_per_packet / rtt)
+
+
+def packet_wire_bytes(payload_bytes: int) -> int:
+    """On-wire bytes of a baseline UDP packet carrying ``payload_bytes`` of application data."""
+    headers = spec.ETHERNET_HEADER.nbytes + spec.IPV4_HEADER.nbytes + spec.UDP_HEADER.nbytes
+    return payload_bytes + headers + spec.FCS_BYTES + spec.PREAMBLE_BYTES + spec.INTERFRAME_GAP_BYTES
+
+
+def message_packets(message_bytes: int, payload_bytes: int) -> tuple[int, int]:
+    """(packets, on-wire bytes per packet) for a message: full packets, the last rounded up to full size."""
+    count = max(1, -(-message_bytes // payload_bytes))
+    return count, packet_wire_bytes(payload_bytes)
+
+
+def ring_time_closed_form(link: LinkConfig, workers: int, elements: int, payload_bytes: int,
+                          pipeline_latency_s: float) -> float:
+    """Lossless one-rack ring all-reduce: 2(n-1) steps of one chunk through one switch.
+
+    A step moves ``ceil(S/n)`` elements as ``c`` packets across two links
+    (store-and-forward): ``(c + 1) x serialization + 2 x delay + switch latency``.
+    """
+    if workers == 1:
+        return 0.0
+    chunk_bytes = -(-elements // workers) * 4
+    count, size = message_packets(chunk_bytes, payload_bytes)
+    serialization = size * 8 / link.rate_bps
+    step = (count + 1) * serialization + 2 * link.delay_s + pipeline_latency_s
+    return 2 * (workers - 1) * step

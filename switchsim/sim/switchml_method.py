@@ -1,0 +1,170 @@
+"""SwitchML on a simulated topology: workers, switches, links, real integers, R iterations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from switchsim.config import Scenario
+from switchsim.pipeline import Pipeline, SwitchConfig
+from switchsim.protocol import spec
+from switchsim.sim.metrics import MethodResult, summarize_links
+from switchsim.sim.nodes import SwitchNode, TableEntry, WorkerNode, expected_sum
+from switchsim.sim.topology import Fabric, build_fabric
+from workers.protocol import WorkerConfig, WorkerProtocol, next_shift
+
+Progress = Callable[[float, int], None]
+
+
+def _switches(env: simpy.Environment, scenario: Scenario, fabric: Fabric, workers: list[WorkerNode]) -> list[SwitchNode]:
+    """Create and wire the switches of ``fabric``; returns them (spine last)."""
+    topology, k = scenario.topology, scenario.switchml.elements_per_packet
+    wire = spec.wire_bytes(k)
+    config = SwitchConfig(slots=scenario.switch.slots, elements_per_packet=k, hardened=scenario.switch.hardened)
+    latency = scenario.switch.pipeline_latency_s
+    n = topology.workers
+    racks = topology.racks if topology.kind == "two_level" else 1
+    switch_names = [f"tor{r}" for r in range(racks)] if topology.kind == "two_level" else ["sw0"]
+    switches = [SwitchNode(env, name, Pipeline(config), latency, wire) for name in switch_names]
+    for host, worker in enumerate(workers):
+        switch = switches[fabric.rack_of[host]]
+        local = host % n
+        port = host - fabric.rack_of[host] * n if topology.kind == "two_level" else host
+        switch.table[host] = TableEntry(group=worker.group, worker_id=local, num_workers=n, port=port)
+        switch.ports[port] = fabric.host_down[host]
+        switch.members.setdefault(worker.group, []).append(port)
+        fabric.host_up[host].receiver = switch.receive
+        fabric.host_down[host].receiver = worker.receive
+        worker.uplink = fabric.host_up[host]
+    if topology.kind == "two_level":
+        spine = SwitchNode(env, "spine", Pipeline(config), latency, wire)
+        for rack, tor in enumerate(switches):
+            tor.uplink = fabric.rack_up[rack]
+            tor.up_source = ("tor", rack)
+            fabric.rack_up[rack].receiver = spine.receive
+            fabric.rack_down[rack].receiver = tor.receive
+            spine.table[("tor", rack)] = TableEntry(group=0, worker_id=rack, num_workers=racks, port=rack)
+            spine.ports[rack] = fabric.rack_down[rack]
+            spine.members.setdefault(0, []).append(rack)
+        switches.append(spine)
+    return switches
+
+
+def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | None = None,
+                 exponents: np.ndarray | None = None) -> tuple[MethodResult, np.ndarray]:
+    """Simulate ``scenario``'s SwitchML all-reduce of ``tensors`` (hosts x S int32).
+
+    Returns the result record and the integer sums the workers received in the
+    last iteration (hosts x S). ``exponents`` (hosts x packets x 2, int8) are sent
+    in the exponent header when given (float workloads).
+    """
+    started = time.perf_counter()
+    env = simpy.Environment()
+    topology, protocol_config, workload = scenario.topology, scenario.switchml, scenario.workload
+    k, window = protocol_config.elements_per_packet, protocol_config.window
+    fabric = build_fabric(env, topology, scenario.link, scenario.seed)
+    hosts = topology.total_workers
+    expected = [expected_sum(tensors[group]) for group in fabric.groups]
+    group_of = [0] * hosts
+    for g, group in enumerate(fabric.groups):
+        for host in group:
+            group_of[host] = g
+    iterations_left = [workload.iterations] * hosts
+    correct = [True] * hosts
+    all_done = env.event()
+    remaining = [hosts]
+    final = np.zeros_like(tensors)
+
+    def protocol_for(worker: WorkerNode, iteration: int) -> WorkerProtocol:
+        total_packets = max(1, -(-tensors.shape[1] // k))
+        config = WorkerConfig(
+            worker_id=worker.index % topology.workers,
+            num_workers=topology.workers,
+            window=window,
+            start_slot=worker.group * window,
+            elements_per_packet=k,
+            job_number=iteration & 0xFF,
+            shift=next_shift(0, iteration * total_packets, window),
+            timeout_s=protocol_config.timeout_s,
+        )
+        host_exponents = None if exponents is None else exponents[worker.index]
+        return WorkerProtocol(config, tensors[worker.index], host_exponents)
+
+    def on_done(worker: WorkerNode) -> None:
+        protocol = worker.finished[-1]
+        if not np.array_equal(protocol.result, expected[worker.group]):
+            correct[worker.index] = False
+        iterations_left[worker.index] -= 1
+        if iterations_left[worker.index] == 0:
+            final[worker.index] = protocol.result
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                all_done.succeed()
+            return
+        worker.finished.clear()
+        iteration = workload.iterations - iterations_left[worker.index]
+        start_later(worker, iteration)
+
+    def start_later(worker: WorkerNode, iteration: int) -> None:
+        if workload.compute_s:
+            env.timeout(workload.compute_s).callbacks.append(lambda _e: worker.begin(protocol_for(worker, iteration)))
+        else:
+            worker.begin(protocol_for(worker, iteration))
+
+    wire = spec.wire_bytes(k)
+    workers = [
+        WorkerNode(env, host, group_of[host], wire, scenario.host.send_overhead_s, scenario.host.receive_overhead_s,
+                   on_done)
+        for host in range(hosts)
+    ]
+    switches = _switches(env, scenario, fabric, workers)
+    for worker in workers:
+        start_later(worker, 0)
+
+    if progress is not None:
+        def report(env: simpy.Environment):
+            while True:
+                yield env.timeout(1e-3)
+                progress(env.now, sum(c.stats.packets for c in fabric.host_up))
+        env.process(report(env))
+    env.run(until=env.any_of([all_done, env.timeout(scenario.max_time_s)]))
+    completed = all_done.triggered
+    now = env.now
+    stats = [w.finished[-1].stats if w.finished else (w.protocol.stats if w.protocol else None) for w in workers]
+    retransmissions = sum(s.retransmissions for s in stats if s)
+    timeouts = sum(s.timeouts for s in stats if s)
+    counters: dict[str, int] = {}
+    for switch in switches:
+        for key, value in switch.pipeline.counters().items():
+            counters[key] = counters.get(key, 0) + value
+    channels = fabric.channels
+    links = summarize_links(channels, now)
+    compute = workload.compute_s * workload.iterations
+    aggregation = max(now - compute, 1e-12)
+    elements = tensors.shape[1]
+    result = MethodResult(
+        method="switchml",
+        workers=topology.workers_per_job,
+        elements=elements,
+        iterations=workload.iterations,
+        time_s=now,
+        aggregation_time_s=aggregation,
+        ate_per_s=elements * workload.iterations / aggregation if completed else 0.0,
+        goodput_per_worker_bps=elements * 4 * 8 * workload.iterations / aggregation if completed else 0.0,
+        correct=completed and all(correct),
+        completed=completed,
+        retransmissions=retransmissions,
+        timeouts=timeouts,
+        packets=sum(c.stats.packets for c in channels),
+        bytes=sum(c.stats.bytes for c in channels),
+        max_queue_bytes=max((c.stats.max_queue_bytes for c in channels), default=0.0),
+        max_link_utilisation=max((link.utilisation for link in links), default=0.0),
+        switch_counters=counters,
+        links=links,
+        wall_time_s=time.perf_counter() - started,
+        packet_hops=sum(c.stats.packets for c in channels),
+    )
+    return result, final
