@@ -43,3 +43,53 @@ def test_conformance_check_passes_on_the_stored_vectors(capsys):
 def test_conformance_check_of_missing_file_is_a_clear_error(capsys, tmp_path):
     assert main(["conformance", "check", "--vectors", str(tmp_path / "none.json")]) == 2
     assert "none.json" in capsys.readouterr().err
+
+
+SMALL = """
+name = "small"
+seed = 3
+methods = ["switchml", "ring", "ps", "allgather"]
+[topology]
+workers = 3
+[switch]
+slots = 32
+[switchml]
+window = 32
+[workload]
+elements = 20000
+"""
+
+
+def test_run_writes_the_summary_contract_and_plots(tmp_path, capsys):
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL)
+    out = tmp_path / "out"
+    assert main(["run", str(scenario), "--out", str(out), "--seed", "5"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == "small" and summary["seed"] == 5
+    assert [r["method"] for r in summary["results"]] == ["switchml", "ring", "ps", "allgather"]
+    for record in summary["results"]:
+        assert {"method", "workers", "elements", "time_s", "ate_per_s", "correct", "retransmissions"} <= set(record)
+        assert record["correct"] is True and record["workers"] == 3 and record["elements"] == 20000
+    assert (out / "methods.png").stat().st_size > 0 and (out / "links.png").stat().st_size > 0
+    table = capsys.readouterr().out
+    assert "switchml" in table and "SwitchML x" in table
+
+
+def test_sweep_runs_each_value_and_plots(tmp_path, capsys):
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL.replace('"switchml", "ring", "ps", "allgather"', '"switchml", "ring"'))
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(scenario), "--param", "topology.workers", "--values", "2,4", "--jobs", "1",
+                 "--out", str(out)]) == 0
+    rows = json.loads((out / "sweep.json").read_text())
+    assert sorted((r["value"], r["method"]) for r in rows) == [(2, "ring"), (2, "switchml"), (4, "ring"),
+                                                               (4, "switchml")]
+    assert (out / "sweep-topology-workers.png").stat().st_size > 0
+
+
+def test_bad_scenario_is_an_error_naming_the_field(tmp_path, capsys):
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text("[link]\nloss = 7\n")
+    assert main(["run", str(scenario), "--out", str(tmp_path)]) == 2
+    assert "link.loss = 7 is out of range: must be a probability in [0, 1)" in capsys.readouterr().err

@@ -135,6 +135,7 @@ class WorkerProtocol:
             raise ValueError(f"tensor of {len(tensor)} elements exceeds the 32-bit tsi range")
         self.data = np.zeros(self.total_packets * k, dtype=np.int32)
         self.data[: len(tensor)] = tensor
+        self._rows = self.data.reshape(self.total_packets, k)  # packet p's elements: self._rows[p]
         if exponents is None:
             self.exponents = np.zeros((self.total_packets, 2), dtype=np.int8)
         else:
@@ -168,8 +169,7 @@ class WorkerProtocol:
 
     def values(self, packet: int) -> np.ndarray:
         """int32 (k,) view of packet ``packet``'s elements."""
-        k = self.config.elements_per_packet
-        return self.data[packet * k : (packet + 1) * k]
+        return self._rows[packet]
 
     def lane(self, packet: int) -> int:
         """Index of the slot lane that carries ``packet`` (0..W-1)."""

@@ -24,6 +24,7 @@ server sums, all-gather sums locally; every worker's tensor is checked.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -48,11 +49,22 @@ class MessageNet:
         self.rng = rng
         self.retransmissions = 0
         self.packets = 0
+        # per (source, destination): messages in send order, each [complete?, on_arrival]
+        self.streams: dict[tuple[int, int], deque[list]] = {}
 
     def send(self, source: int, destination: int, message_bytes: int, on_arrival: Callable[[], None]) -> None:
-        """Send a message now; call ``on_arrival`` when its last packet has arrived (and none is missing)."""
+        """Send a message now; call ``on_arrival`` once it and every earlier message of its stream arrived."""
         count, size = message_packets(message_bytes, self.scenario.baselines.packet_payload_bytes)
-        self._transfer(self.fabric.path(source, destination), count, size, self.env.now, on_arrival)
+        stream = self.streams.setdefault((source, destination), deque())
+        entry = [False, on_arrival]
+        stream.append(entry)
+
+        def complete() -> None:
+            entry[0] = True
+            while stream and stream[0][0]:
+                stream.popleft()[1]()
+
+        self._transfer(self.fabric.path(source, destination), count, size, self.env.now, complete)
 
     def _transfer(self, path: list[Channel], count: int, size: int, ready: float, on_arrival) -> None:
         latency = self.scenario.switch.pipeline_latency_s

@@ -12,8 +12,10 @@ A channel is a transmitter with a FIFO egress queue feeding a wire:
   later) and reordering (held back ``reorder_delay_s``), per packet.
 
 No SimPy process runs per packet: the channel computes the arrival time and
-schedules one SimPy timeout whose callback hands the packet to the receiver.
-That keeps the per-packet cost at one event per hop.
+hands the packet to a `Deliveries` scheduler, which keeps one SimPy event per
+distinct arrival time (the n requests of a chunk, or the n copies of a
+multicast, usually arrive at the same instant). Deliveries at one instant
+happen in the order they were scheduled.
 """
 
 from __future__ import annotations
@@ -27,6 +29,29 @@ import simpy
 from switchsim.config import LinkConfig
 
 
+class Deliveries:
+    """Packets to hand to receivers at future instants, one SimPy event per instant."""
+
+    __slots__ = ("env", "pending")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.pending: dict[float, list[tuple[Callable[[object], None], object]]] = {}
+
+    def deliver(self, at: float, receiver: Callable[[object], None], packet: object) -> None:
+        """Call ``receiver(packet)`` at simulated time ``at`` (>= now)."""
+        batch = self.pending.get(at)
+        if batch is None:
+            self.pending[at] = [(receiver, packet)]
+            self.env.timeout(at - self.env.now, at).callbacks.append(self._fire)
+        else:
+            batch.append((receiver, packet))
+
+    def _fire(self, event: simpy.Event) -> None:
+        for receiver, packet in self.pending.pop(event.value):
+            receiver(packet)
+
+
 @dataclass(slots=True)
 class ChannelStats:
     """Counters of one direction of a link."""
@@ -36,7 +61,6 @@ class ChannelStats:
     queue_drops: int = 0  #: tail drops
     loss_drops: int = 0  #: packets lost on the wire
     duplicates: int = 0  #: extra copies delivered
-    busy_s: float = 0.0  #: transmitter busy time, seconds
     max_queue_bytes: float = 0.0  #: deepest backlog seen, bytes
 
 
@@ -49,9 +73,10 @@ class Channel:
         config: the link parameters.
         receiver: called with each delivered packet.
         rng: the channel's own seeded generator (faults only).
+        deliveries: the environment's shared `Deliveries` scheduler.
     """
 
-    __slots__ = ("_faulty", "busy_until", "config", "env", "name", "receiver", "rng", "stats")
+    __slots__ = ("_faulty", "busy_until", "config", "deliveries", "env", "name", "receiver", "rng", "stats")
 
     def __init__(
         self,
@@ -60,8 +85,10 @@ class Channel:
         config: LinkConfig,
         receiver: Callable[[object], None],
         rng: random.Random,
+        deliveries: Deliveries,
     ) -> None:
         self.env = env
+        self.deliveries = deliveries
         self.name = name
         self.config = config
         self.receiver = receiver
@@ -74,26 +101,31 @@ class Channel:
         """Bytes queued or in service at time ``at``."""
         return max(0.0, self.busy_until - at) * self.config.rate_bps / 8
 
-    def send(self, packet: object, size_bytes: int, ready_s: float | None = None) -> float | None:
-        """Queue ``packet`` (``size_bytes`` on the wire) at ``ready_s`` (default now).
+    @property
+    def busy_s(self) -> float:
+        """Transmitter busy time so far (seconds): every byte sent, at the line rate."""
+        return self.stats.bytes * 8 / self.config.rate_bps
+
+    def send(self, packet: object, size_bytes: int, ready: float) -> float | None:
+        """Queue ``packet`` (``size_bytes`` on the wire), ready to go at time ``ready`` (>= now).
 
         Returns:
             The time its last bit leaves, or None if it was tail-dropped.
         """
         config = self.config
-        now = self.env.now
-        ready = now if ready_s is None else ready_s
-        backlog = (self.busy_until - ready) * config.rate_bps / 8 if self.busy_until > ready else 0.0
+        busy_until = self.busy_until
         stats = self.stats
-        if backlog + size_bytes > config.queue_bytes:
-            stats.queue_drops += 1
-            return None
-        if backlog > stats.max_queue_bytes:
-            stats.max_queue_bytes = backlog
-        start = ready if ready > self.busy_until else self.busy_until
-        serialization = size_bytes * 8 / config.rate_bps
-        self.busy_until = departure = start + serialization
-        stats.busy_s += serialization
+        if busy_until > ready:
+            backlog = (busy_until - ready) * config.rate_bps / 8
+            if backlog + size_bytes > config.queue_bytes:
+                stats.queue_drops += 1
+                return None
+            if backlog > stats.max_queue_bytes:
+                stats.max_queue_bytes = backlog
+            start = busy_until
+        else:
+            start = ready
+        self.busy_until = departure = start + size_bytes * 8 / config.rate_bps
         stats.packets += 1
         stats.bytes += size_bytes
         arrival = departure + config.delay_s
@@ -106,16 +138,9 @@ class Channel:
                 arrival += config.reorder_delay_s
             if config.duplicate and rng.random() < config.duplicate:
                 stats.duplicates += 1
-                self._deliver(arrival + config.duplicate_delay_s - now, packet)
-        self._deliver(arrival - now, packet)
+                self.deliveries.deliver(arrival + config.duplicate_delay_s, self.receiver, packet)
+        self.deliveries.deliver(arrival, self.receiver, packet)
         return departure
-
-    def _deliver(self, delay: float, packet: object) -> None:
-        event = self.env.timeout(delay, packet)
-        event.callbacks.append(self._arrive)
-
-    def _arrive(self, event: simpy.Event) -> None:
-        self.receiver(event.value)
 
     def reserve(self, count: int, size_bytes: int, first_ready_s: float, last_ready_s: float) -> tuple[float, float]:
         """Reserve the transmitter for ``count`` back-to-back packets (message-level baselines).
@@ -133,7 +158,6 @@ class Channel:
             self.stats.max_queue_bytes = backlog
         finish = max(start + count * serialization, last_ready_s + serialization)
         self.busy_until = finish
-        self.stats.busy_s += count * serialization
         self.stats.packets += count
         self.stats.bytes += count * size_bytes
         return start + serialization + config.delay_s, finish + config.delay_s

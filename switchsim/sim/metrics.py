@@ -63,7 +63,7 @@ def summarize_links(channels: list[Channel], time_s: float) -> list[LinkSummary]
             name=c.name,
             packets=c.stats.packets,
             bytes=c.stats.bytes,
-            utilisation=c.stats.busy_s / time_s if time_s > 0 else 0.0,
+            utilisation=c.busy_s / time_s if time_s > 0 else 0.0,
             max_queue_bytes=c.stats.max_queue_bytes,
             queue_drops=c.stats.queue_drops,
             loss_drops=c.stats.loss_drops,

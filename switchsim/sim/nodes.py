@@ -101,16 +101,18 @@ class WorkerNode:
     def _send(self, packets: list[int]) -> None:
         protocol = self.protocol
         config = protocol.config
+        k = config.elements_per_packet
         now = self.env.now
         ready = now
+        send = self.uplink.send
         for p in packets:
             if self.send_overhead_s:
                 self._host_busy = max(self._host_busy, now) + self.send_overhead_s
                 ready = self._host_busy
             slot, pool_set = pool_position(p, config)
-            packet = SimPacket(self.index, self.group, config.job_number, protocol.tsi(p), slot, pool_set,
+            packet = SimPacket(self.index, self.group, config.job_number, p * k, slot, pool_set,
                                protocol.exponents[p], protocol.values(p), False)
-            self.uplink.send(packet, self.wire_bytes, ready)
+            send(packet, self.wire_bytes, ready)
         deadline = protocol.next_deadline()
         if deadline < self._timer_at:
             self._timer_at = deadline

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from switchsim.config import LinkConfig, TopologyConfig
-from switchsim.sim.link import Channel, channel_rng
+from switchsim.sim.link import Channel, Deliveries, channel_rng
 
 Receiver = Callable[[object], None]
 
@@ -84,12 +84,13 @@ def build_fabric(
         rack_of = [0] * n
         fabric.groups = [list(range(n))]
     fabric.rack_of = rack_of + [0] * extra_hosts
+    deliveries = Deliveries(env)
     index = 0
 
     def channel(name: str) -> Channel:
         nonlocal index
         index += 1
-        return Channel(env, name, link, _unwired, channel_rng(seed, index))
+        return Channel(env, name, link, _unwired, channel_rng(seed, index), deliveries)
 
     for host, rack in enumerate(fabric.rack_of):
         switch = f"tor{rack}" if topology.kind == "two_level" else "sw0"

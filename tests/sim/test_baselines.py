@@ -1,0 +1,55 @@
+"""Baselines: exact results, ring against its closed form and its fall with n."""
+
+import pytest
+
+from switchsim.config import LinkConfig, Scenario, SwitchConfigSection, TopologyConfig, WorkloadConfig
+from switchsim.sim.baselines import run_baseline
+from switchsim.sim.metrics import ring_time_closed_form
+from switchsim.sim.run import make_tensors
+
+
+def scenario(workers=4, kind="one_rack", elements=200_000, link=None):
+    return Scenario(topology=TopologyConfig(kind=kind, workers=workers, racks=2, jobs=2), link=link or LinkConfig(),
+                    switch=SwitchConfigSection(slots=256), workload=WorkloadConfig(elements=elements))
+
+
+@pytest.mark.parametrize("method", ["ring", "ps", "allgather"])
+@pytest.mark.parametrize("kind", ["one_rack", "two_level", "multi_job"])
+def test_baselines_are_exact(method, kind):
+    s = scenario(kind=kind)
+    result, final = run_baseline(method, s, make_tensors(s))
+    assert result.completed and result.correct
+
+
+@pytest.mark.parametrize("workers", [2, 4, 8, 16])
+def test_ring_time_matches_its_closed_form(workers):
+    s = scenario(workers=workers, elements=1_000_000)
+    result, _ = run_baseline("ring", s, make_tensors(s))
+    expected = ring_time_closed_form(s.link, workers, s.workload.elements, s.baselines.packet_payload_bytes,
+                                     s.switch.pipeline_latency_s)
+    assert result.time_s == pytest.approx(expected, rel=0.01)
+
+
+def test_ring_throughput_falls_with_n_while_switchml_stays_flat():
+    rates = []
+    for n in (4, 8, 16):
+        s = scenario(workers=n, elements=1_000_000, link=LinkConfig(rate_bps=100e9))
+        rates.append(run_baseline("ring", s, make_tensors(s))[0].ate_per_s)
+    assert rates[0] > rates[1] > rates[2]
+
+
+def test_parameter_server_incast_queues_at_the_server():
+    s = scenario(workers=4)
+    result, _ = run_baseline("ps", s, make_tensors(s))
+    server_down = next(link for link in result.links if link.name == "sw0->h4")
+    assert server_down.max_queue_bytes > 0
+    assert server_down.utilisation == pytest.approx(0.5, abs=0.02)  # busy for the pushes, idle for the pulls
+    assert server_down.bytes == 4 * next(link for link in result.links if link.name == "h0->sw0").bytes
+
+
+def test_loss_costs_retransmissions_but_stays_exact():
+    s = scenario(workers=4, link=LinkConfig(loss=0.01))
+    result, _ = run_baseline("ring", s, make_tensors(s))
+    lossless, _ = run_baseline("ring", scenario(workers=4), make_tensors(s))
+    assert result.correct and result.retransmissions > 0
+    assert result.time_s > lossless.time_s

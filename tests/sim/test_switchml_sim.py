@@ -1,0 +1,118 @@
+"""SwitchML in the simulator: exact sums on every topology, closed forms, loss, reproducibility."""
+
+import numpy as np
+import pytest
+
+from switchsim.config import (
+    HostConfig,
+    LinkConfig,
+    Scenario,
+    SwitchConfigSection,
+    SwitchMLConfig,
+    TopologyConfig,
+    WorkloadConfig,
+)
+from switchsim.sim.metrics import switchml_ate_closed_form, switchml_line_rate_ate
+from switchsim.sim.run import make_tensors, run_scenario
+from switchsim.sim.switchml_method import run_switchml
+
+
+def scenario(kind="one_rack", workers=4, window=32, elements=64 * 400, link=None, **extra):
+    return Scenario(
+        methods=("switchml",),
+        topology=TopologyConfig(kind=kind, workers=workers, racks=2, jobs=2),
+        link=link or LinkConfig(),
+        switch=SwitchConfigSection(slots=256, hardened=extra.pop("hardened", False)),
+        switchml=SwitchMLConfig(window=window, timeout_s=extra.pop("timeout_s", 1e-3)),
+        workload=WorkloadConfig(elements=elements, iterations=extra.pop("iterations", 1),
+                                compute_s=extra.pop("compute_s", 0.0)),
+        host=extra.pop("host", HostConfig()),
+        **extra,
+    )
+
+
+def run(s):
+    tensors = make_tensors(s)
+    result, final = run_switchml(s, tensors)
+    return result, final, tensors
+
+
+@pytest.mark.parametrize("kind", ["one_rack", "two_level", "multi_job"])
+def test_every_worker_gets_the_exact_wrapped_sum(kind):
+    result, final, tensors = run(scenario(kind))
+    assert result.completed and result.correct
+    hosts_per_group = 8 if kind == "two_level" else 4
+    for start in range(0, len(tensors), hosts_per_group):
+        group = slice(start, start + hosts_per_group)
+        expected = tensors[group].sum(axis=0, dtype=np.int64).astype(np.int32)
+        assert (final[group] == expected).all()
+
+
+def test_two_level_switches_aggregate_hierarchically():
+    result, _, _ = run(scenario("two_level", workers=3, elements=64 * 10))
+    # each ToR broadcasts up once per chunk (10) and the spine once per chunk (10)
+    assert result.switch_counters["broadcast"] == 10 * 2 + 10
+
+
+@pytest.mark.parametrize("window", [2, 4, 128])
+def test_lossless_ate_matches_the_closed_form(window):
+    """min(line-rate ceiling, W k / RTT), within 2 % (window-bound for small W, line-rate for large)."""
+    s = scenario(window=window, elements=64 * 3000)
+    result, _, _ = run(s)
+    expected = switchml_ate_closed_form(s.link, 64, window, s.switch.pipeline_latency_s)
+    assert result.ate_per_s == pytest.approx(expected, rel=0.02)
+
+
+def test_line_rate_bound_is_the_link_ceiling():
+    link = LinkConfig(rate_bps=100e9)
+    assert switchml_line_rate_ate(link, 64) == pytest.approx(2.41e9, rel=0.005)
+    assert switchml_line_rate_ate(link, 256) == pytest.approx(2.91e9, rel=0.005)
+
+
+def test_throughput_is_flat_in_the_number_of_workers():
+    rates = [run(scenario(workers=n, window=64, elements=64 * 2000))[0].ate_per_s for n in (2, 4, 8, 16)]
+    assert max(rates) / min(rates) < 1.02
+
+
+def test_exact_under_loss_with_retransmissions():
+    s = scenario(workers=6, link=LinkConfig(loss=0.01), timeout_s=2e-5)
+    result, _, _ = run(s)
+    assert result.correct and result.retransmissions > 0 and result.timeouts > 0
+    assert result.switch_counters["retransmit"] > 0
+
+
+def test_hardened_mode_survives_late_duplicates():
+    link = LinkConfig(loss=0.01, duplicate=0.02, duplicate_delay_s=2e-5, reorder=0.02, reorder_delay_s=5e-6)
+    result, _, _ = run(scenario(workers=4, link=link, timeout_s=2e-5, hardened=True))
+    assert result.correct
+    assert result.switch_counters["stale"] > 0
+
+
+def test_same_seed_same_run():
+    s = scenario(workers=3, link=LinkConfig(loss=0.02), timeout_s=2e-5)
+    a, _, _ = run(s)
+    b, _, _ = run(s)
+    assert (a.time_s, a.retransmissions, a.packets) == (b.time_s, b.retransmissions, b.packets)
+
+
+def test_iterations_and_compute_time():
+    one, _, _ = run(scenario(workers=2, elements=64 * 100))
+    three, _, _ = run(scenario(workers=2, elements=64 * 100, iterations=3, compute_s=1e-3))
+    assert three.correct
+    assert three.time_s == pytest.approx(3 * one.time_s + 3e-3, rel=0.02)
+    assert three.ate_per_s == pytest.approx(one.ate_per_s, rel=0.02)
+
+
+def test_send_overhead_slows_the_host():
+    slow, _, _ = run(scenario(workers=2, elements=64 * 500, host=HostConfig(send_overhead_s=1e-6)))
+    fast, _, _ = run(scenario(workers=2, elements=64 * 500))
+    assert slow.correct and slow.time_s > 2 * fast.time_s
+
+
+def test_run_scenario_compares_methods_on_the_same_tensors():
+    s = Scenario(methods=("switchml", "ring"), topology=TopologyConfig(workers=4),
+                 switch=SwitchConfigSection(slots=128), workload=WorkloadConfig(elements=50_000))
+    results = run_scenario(s)
+    assert [r.method for r in results.results] == ["switchml", "ring"]
+    assert all(r.correct for r in results.results)
+    assert results.speedups()["ring"] > 1
