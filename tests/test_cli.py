@@ -92,4 +92,4 @@ def test_bad_scenario_is_an_error_naming_the_field(tmp_path, capsys):
     scenario = tmp_path / "bad.toml"
     scenario.write_text("[link]\nloss = 7\n")
     assert main(["run", str(scenario), "--out", str(tmp_path)]) == 2
-    assert "link.loss = 7 is out of range: must be a probability in [0, 1)" in capsys.readouterr().err
+    assert "bad.toml: link.loss = 7.0 is out of range: must be a probability in [0, 1)" in capsys.readouterr().err
