@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend first)
+import matplotlib.pyplot as plt
 
-from switchsim.sim.run import Results  # noqa: E402
+from switchsim.sim.run import Results
 
 _COLORS = {"switchml": "#1b9e77", "ring": "#d95f02", "ps": "#7570b3", "allgather": "#e7298a"}
 

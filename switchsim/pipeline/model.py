@@ -15,7 +15,6 @@ from switchsim.pipeline.process import process_batch, process_packet_unpacked
 from switchsim.pipeline.state import SwitchConfig, new_slot_pool, reset_slot_pool
 from switchsim.pipeline.tables import Action, Counter
 
-
 _ACTIONS = tuple(Action)  # Action by value, without the enum lookup per packet
 
 

@@ -53,7 +53,7 @@ class SwitchML(Packet):
     """The 8-byte SwitchML header (P4 ``switchml_h``)."""
 
     name = "SwitchML"
-    fields_desc = _fields(  # noqa: RUF012 - scapy's own convention
+    fields_desc = _fields(
         spec.SWITCHML_HEADER,
         {"msg_type": spec.MSG_TYPE_DATA, "size": spec.size_for_elements(64)},
     )
@@ -71,7 +71,7 @@ class SwitchMLExponents(Packet):
     """The two int8 block exponents (P4 ``exponents_h``)."""
 
     name = "SwitchMLExponents"
-    fields_desc = _fields(spec.EXPONENTS_HEADER, {})  # noqa: RUF012
+    fields_desc = _fields(spec.EXPONENTS_HEADER, {})
 
 
 class SwitchMLData(Packet):

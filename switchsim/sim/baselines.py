@@ -32,7 +32,7 @@ import simpy
 
 from switchsim.config import Scenario
 from switchsim.sim.link import Channel
-from switchsim.sim.metrics import MethodResult, message_packets, summarize_links
+from switchsim.sim.metrics import MethodResult, message_packets, method_result
 from switchsim.sim.nodes import expected_sum
 from switchsim.sim.topology import Fabric, build_fabric
 
@@ -227,28 +227,16 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray) -> tuple[
     env.run(until=env.any_of([all_done, env.timeout(scenario.max_time_s)]))
     completed = all_done.triggered
     now = env.now
-    channels = fabric.channels
-    links = summarize_links(channels, now)
-    aggregation = max(now - workload.compute_s * workload.iterations, 1e-12)
-    elements = tensors.shape[1]
-    result = MethodResult(
-        method=method,
-        workers=scenario.topology.workers_per_job,
-        elements=elements,
-        iterations=workload.iterations,
-        time_s=now,
-        aggregation_time_s=aggregation,
-        ate_per_s=elements * workload.iterations / aggregation if completed else 0.0,
-        goodput_per_worker_bps=elements * ELEMENT_BYTES * 8 * workload.iterations / aggregation if completed else 0.0,
-        correct=completed and correct[0],
+    result = method_result(
+        method,
+        scenario,
+        fabric.channels,
+        now,
+        tensors.shape[1],
         completed=completed,
-        retransmissions=net.retransmissions,
-        packets=sum(c.stats.packets for c in channels),
-        bytes=sum(c.stats.bytes for c in channels),
-        max_queue_bytes=max((c.stats.max_queue_bytes for c in channels), default=0.0),
-        max_link_utilisation=max((link.utilisation for link in links), default=0.0),
-        links=links,
+        correct=correct[0],
         wall_time_s=time.perf_counter() - started,
         packet_hops=net.packets,
+        retransmissions=net.retransmissions,
     )
     return result, final

@@ -73,6 +73,51 @@ def summarize_links(channels: list[Channel], time_s: float) -> list[LinkSummary]
     ]
 
 
+def method_result(
+    method: str,
+    scenario,
+    channels: list[Channel],
+    time_s: float,
+    elements: int,
+    *,
+    completed: bool,
+    correct: bool,
+    wall_time_s: float,
+    packet_hops: int,
+    **counts,
+) -> MethodResult:
+    """A `MethodResult` from what a run measured; the arithmetic every method shares.
+
+    Aggregation time is the run time less the compute phases; ATE/s and goodput
+    are 0 for a run that did not complete. ``counts`` are the remaining fields
+    (retransmissions, timeouts, switch_counters).
+    """
+    workload = scenario.workload
+    aggregation = max(time_s - workload.compute_s * workload.iterations, 1e-12)
+    links = summarize_links(channels, time_s)
+    rate = elements * workload.iterations / aggregation if completed else 0.0
+    return MethodResult(
+        method=method,
+        workers=scenario.topology.workers_per_job,
+        elements=elements,
+        iterations=workload.iterations,
+        time_s=time_s,
+        aggregation_time_s=aggregation,
+        ate_per_s=rate,
+        goodput_per_worker_bps=rate * 4 * 8,
+        correct=completed and correct,
+        completed=completed,
+        packets=sum(c.stats.packets for c in channels),
+        bytes=sum(c.stats.bytes for c in channels),
+        max_queue_bytes=max((c.stats.max_queue_bytes for c in channels), default=0.0),
+        max_link_utilisation=max((link.utilisation for link in links), default=0.0),
+        links=links,
+        wall_time_s=wall_time_s,
+        packet_hops=packet_hops,
+        **counts,
+    )
+
+
 def switchml_line_rate_ate(link: LinkConfig, elements_per_packet: int) -> float:
     """Elements/s one worker link can carry: rate / (on-wire bits per packet) x k."""
     return link.rate_bps / (spec.wire_bytes(elements_per_packet) * 8) * elements_per_packet

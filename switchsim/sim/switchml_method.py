@@ -11,7 +11,7 @@ import simpy
 from switchsim.config import Scenario
 from switchsim.pipeline import Pipeline, SwitchConfig
 from switchsim.protocol import spec
-from switchsim.sim.metrics import MethodResult, summarize_links
+from switchsim.sim.metrics import MethodResult, method_result
 from switchsim.sim.nodes import SwitchNode, TableEntry, WorkerNode, expected_sum
 from switchsim.sim.topology import Fabric, build_fabric
 from workers.protocol import WorkerConfig, WorkerProtocol, next_shift
@@ -141,30 +141,18 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
         for key, value in switch.pipeline.counters().items():
             counters[key] = counters.get(key, 0) + value
     channels = fabric.channels
-    links = summarize_links(channels, now)
-    compute = workload.compute_s * workload.iterations
-    aggregation = max(now - compute, 1e-12)
-    elements = tensors.shape[1]
-    result = MethodResult(
-        method="switchml",
-        workers=topology.workers_per_job,
-        elements=elements,
-        iterations=workload.iterations,
-        time_s=now,
-        aggregation_time_s=aggregation,
-        ate_per_s=elements * workload.iterations / aggregation if completed else 0.0,
-        goodput_per_worker_bps=elements * 4 * 8 * workload.iterations / aggregation if completed else 0.0,
-        correct=completed and all(correct),
+    result = method_result(
+        "switchml",
+        scenario,
+        channels,
+        now,
+        tensors.shape[1],
         completed=completed,
-        retransmissions=retransmissions,
-        timeouts=timeouts,
-        packets=sum(c.stats.packets for c in channels),
-        bytes=sum(c.stats.bytes for c in channels),
-        max_queue_bytes=max((c.stats.max_queue_bytes for c in channels), default=0.0),
-        max_link_utilisation=max((link.utilisation for link in links), default=0.0),
-        switch_counters=counters,
-        links=links,
+        correct=all(correct),
         wall_time_s=time.perf_counter() - started,
         packet_hops=sum(c.stats.packets for c in channels),
+        retransmissions=retransmissions,
+        timeouts=timeouts,
+        switch_counters=counters,
     )
     return result, final
