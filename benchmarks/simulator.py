@@ -35,7 +35,7 @@ def main() -> None:
         scenario = replace(scenario, workload=replace(scenario.workload, elements=elements))
         result, _ = run_switchml(scenario, make_tensors(scenario))
         print(f"{name:14} {result.workers:7d} {elements:11,d} {result.packet_hops:12,d} {result.wall_time_s:8.2f} "
-              f"{result.packet_hops / result.wall_time_s:10,.0f} {result.ate_per_s:10.3e} {str(result.correct):>7}")
+              f"{result.packet_hops / result.wall_time_s:10,.0f} {result.ate_per_s:10.3e} {result.correct!s:>7}")
 
 
 if __name__ == "__main__":
