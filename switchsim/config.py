@@ -152,11 +152,15 @@ class SwitchMLConfig:
         elements_per_packet: k, 64 or 256.
         window: W, outstanding packets (= slots) per worker.
         timeout_s: initial retransmission timeout, seconds.
+        backoff_threshold: timeouts since the last doubling that double the period (official: 100).
+        backoff_threshold_increment: growth of that threshold at each doubling (official: 100).
     """
 
     elements_per_packet: int = 64
     window: int = 128
     timeout_s: float = 1e-3
+    backoff_threshold: int = 100
+    backoff_threshold_increment: int = 100
 
     def __post_init__(self) -> None:
         _need(self.elements_per_packet in spec.SUPPORTED_ELEMENTS_PER_PACKET, "switchml.elements_per_packet",
@@ -164,6 +168,10 @@ class SwitchMLConfig:
         _need(isinstance(self.window, int) and 1 <= self.window <= spec.MAX_SLOTS, "switchml.window", self.window,
               f"an integer in 1..{spec.MAX_SLOTS}")
         _positive("switchml.timeout_s", self.timeout_s)
+        _need(isinstance(self.backoff_threshold, int) and self.backoff_threshold >= 1, "switchml.backoff_threshold",
+              self.backoff_threshold, "an integer >= 1")
+        _need(isinstance(self.backoff_threshold_increment, int) and self.backoff_threshold_increment >= 0,
+              "switchml.backoff_threshold_increment", self.backoff_threshold_increment, "an integer >= 0")
 
 
 @dataclass(frozen=True, slots=True)

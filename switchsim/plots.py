@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 
 from switchsim.sim.run import Results
 
+_METRIC_LABELS = {"ate_per_s": "aggregated elements / s (ATE/s)", "time_s": "aggregation time (s)"}
 _COLORS = {"switchml": "#1b9e77", "ring": "#d95f02", "ps": "#7570b3", "allgather": "#e7298a"}
 
 
@@ -66,13 +67,17 @@ def plot_sweep(rows: list[dict], param: str, out_dir: str | Path, metric: str = 
         points = sorted((row["value"], row[metric]) for row in rows if row["method"] == method)
         axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method,
                   color=_COLORS.get(method, "grey"))
-    numeric = all(isinstance(row["value"], int | float) for row in rows)
-    if numeric and min(row["value"] for row in rows) > 0 and max(row["value"] for row in rows) / min(
-            row["value"] for row in rows) >= 100:
-        axis.set_xscale("log")
+    positive = sorted({row["value"] for row in rows if isinstance(row["value"], int | float) and row["value"] > 0})
+    if len(positive) >= 2 and positive[-1] / positive[0] >= 100:
+        has_zero = any(row["value"] == 0 for row in rows)
+        if has_zero:
+            axis.set_xscale("symlog", linthresh=positive[0])
+        else:
+            axis.set_xscale("log")
+    label = _METRIC_LABELS.get(metric, metric.replace("_", " "))
     axis.set_xlabel(param)
-    axis.set_ylabel(metric.replace("_", " "))
-    axis.set_title(f"{metric.replace('_', ' ')} vs {param}")
+    axis.set_ylabel(label)
+    axis.set_title(f"{label} vs {param}")
     axis.legend()
     axis.grid(alpha=0.3)
     figure.tight_layout()

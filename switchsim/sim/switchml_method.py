@@ -89,6 +89,8 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
             job_number=iteration & 0xFF,
             shift=next_shift(0, iteration * total_packets, window),
             timeout_s=protocol_config.timeout_s,
+            backoff_threshold=protocol_config.backoff_threshold,
+            backoff_threshold_increment=protocol_config.backoff_threshold_increment,
         )
         host_exponents = None if exponents is None else exponents[worker.index]
         return WorkerProtocol(config, tensors[worker.index], host_exponents)

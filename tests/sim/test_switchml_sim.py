@@ -1,5 +1,7 @@
 """SwitchML in the simulator: exact sums on every topology, closed forms, loss, reproducibility."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,12 @@ def test_run_scenario_compares_methods_on_the_same_tensors():
     assert [r.method for r in results.results] == ["switchml", "ring"]
     assert all(r.correct for r in results.results)
     assert results.speedups()["ring"] > 1
+
+
+def test_official_backoff_slows_recovery_under_heavy_loss():
+    lossy = scenario(workers=4, elements=64 * 2000, link=LinkConfig(loss=0.01), timeout_s=2e-5)
+    official, _, _ = run(lossy)
+    patient = replace(lossy, switchml=replace(lossy.switchml, backoff_threshold=10**9))
+    flat, _, _ = run(patient)
+    assert official.correct and flat.correct
+    assert official.time_s > flat.time_s
