@@ -171,6 +171,10 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     print(_summary_table(results))
+    for r in results.results:
+        if r.float_relative_error is not None:
+            print(f"{r.method}: float32 decode vs exact float64 sum: relative error {r.float_relative_error:.2e}, "
+                  f"max |error| {r.float_max_abs_error:.2e}")
     summary = io.write_summary(results, out)
     pictures = [plots.plot_methods(results, out), plots.plot_links(results, out)]
     hops = sum(r.packet_hops for r in results.results if r.method == "switchml")

@@ -50,6 +50,8 @@ class MethodResult:
     links: list[LinkSummary] = field(default_factory=list)
     wall_time_s: float = 0.0
     packet_hops: int = 0
+    float_max_abs_error: float | None = None  #: float workloads: largest |decoded - exact float64 sum|
+    float_relative_error: float | None = None  #: float workloads: ||decoded - exact|| / ||exact||, worst worker
 
     def to_json(self) -> dict:
         """The summary.json record (links included)."""

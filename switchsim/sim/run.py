@@ -11,6 +11,7 @@ from switchsim.config import Scenario
 from switchsim.sim.baselines import run_baseline
 from switchsim.sim.metrics import MethodResult
 from switchsim.sim.switchml_method import run_switchml
+from switchsim.sim.workload import check_float, make_workload
 
 Progress = Callable[[str, float, int], None]
 
@@ -39,11 +40,8 @@ class Results:
 
 
 def make_tensors(scenario: Scenario) -> np.ndarray:
-    """Each worker's int32 tensor (hosts x S), drawn from the scenario's seed over the full int32 range."""
-    rng = np.random.default_rng(scenario.seed)
-    hosts = scenario.topology.total_workers
-    return rng.integers(np.iinfo(np.int32).min, np.iinfo(np.int32).max, size=(hosts, scenario.workload.elements),
-                        dtype=np.int32, endpoint=True)
+    """Each worker's int32 tensor (hosts x S) for an int32 scenario, drawn from its seed."""
+    return make_workload(scenario).integers
 
 
 def run_scenario(scenario: Scenario, progress: Progress | None = None) -> Results:
@@ -52,15 +50,21 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None) -> Result
     ``progress(method, simulated_s, packets)`` is called periodically during the
     packet-level SwitchML run.
     """
-    if scenario.workload.dtype != "int32":
-        raise NotImplementedError("float32 workloads are not simulated yet: use workload.dtype = 'int32'")
-    tensors = make_tensors(scenario)
+    workload = make_workload(scenario)
     results = Results(scenario=scenario, seed=scenario.seed)
     for method in scenario.methods:
         if method == "switchml":
             report = None if progress is None else (lambda now, packets: progress("switchml", now, packets))
-            result, _ = run_switchml(scenario, tensors, report)
+            received = None if workload.exponents is None else np.zeros_like(workload.exponents)
+            result, sums = run_switchml(scenario, workload.integers, report, exponents=workload.exponents,
+                                        received_exponents=received, elements=workload.elements)
+            if workload.floats is not None:
+                check = check_float(scenario, workload, sums, received)
+                result.float_max_abs_error = check.max_abs_error
+                result.float_relative_error = check.max_relative_error
+                result.correct = result.correct and check.exponents_match and check.within_bound
         else:
-            result, _ = run_baseline(method, scenario, tensors)
+            result, _ = run_baseline(method, scenario, workload.baseline_integers)
+            result.elements = workload.elements
         results.results.append(result)
     return results

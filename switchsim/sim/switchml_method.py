@@ -54,12 +54,15 @@ def _switches(env: simpy.Environment, scenario: Scenario, fabric: Fabric, worker
 
 
 def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | None = None,
-                 exponents: np.ndarray | None = None) -> tuple[MethodResult, np.ndarray]:
+                 exponents: np.ndarray | None = None, received_exponents: np.ndarray | None = None,
+                 elements: int | None = None) -> tuple[MethodResult, np.ndarray]:
     """Simulate ``scenario``'s SwitchML all-reduce of ``tensors`` (hosts x S int32).
 
     Returns the result record and the integer sums the workers received in the
     last iteration (hosts x S). ``exponents`` (hosts x packets x 2, int8) are sent
-    in the exponent header when given (float workloads).
+    in the exponent header when given (float workloads); ``received_exponents``
+    (same shape), when given, receives the exponents of each worker's results.
+    ``elements`` is the tensor size to report (default S).
     """
     started = time.perf_counter()
     env = simpy.Environment()
@@ -102,6 +105,8 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
         iterations_left[worker.index] -= 1
         if iterations_left[worker.index] == 0:
             final[worker.index] = protocol.result
+            if received_exponents is not None:
+                received_exponents[worker.index] = protocol.result_exponents
             remaining[0] -= 1
             if remaining[0] == 0:
                 all_done.succeed()
@@ -148,7 +153,7 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
         scenario,
         channels,
         now,
-        tensors.shape[1],
+        tensors.shape[1] if elements is None else elements,
         completed=completed,
         correct=all(correct),
         wall_time_s=time.perf_counter() - started,

@@ -15,7 +15,7 @@ from switchsim.config import (
     with_override,
 )
 
-SHIPPED = ["quickstart", "paper-10g", "paper-100g", "loss-sweep", "two-rack", "multi-job"]
+SHIPPED = ["quickstart", "paper-10g", "paper-100g", "loss-sweep", "two-rack", "multi-job", "float32"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)

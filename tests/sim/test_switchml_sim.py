@@ -127,3 +127,29 @@ def test_official_backoff_slows_recovery_under_heavy_loss():
     flat, _, _ = run(patient)
     assert official.correct and flat.correct
     assert official.time_s > flat.time_s
+
+
+def test_float32_block_exponent_workload_decodes_within_its_bound():
+    from switchsim.sim.run import run_scenario
+
+    s = replace(scenario(workers=4, elements=64 * 300 + 17, link=LinkConfig(loss=0.005), timeout_s=2e-5),
+                methods=("switchml", "ring"),
+                workload=WorkloadConfig(elements=64 * 300 + 17, dtype="float32", quantizer="block_exponent"))
+    results = run_scenario(s)
+    switchml = results.by_method("switchml")
+    assert switchml.correct and switchml.elements == 64 * 300 + 17
+    assert switchml.float_relative_error < 1e-6
+    assert results.by_method("ring").correct
+
+
+def test_float_check_catches_a_wrong_exponent():
+    from switchsim.sim.workload import check_float, make_workload
+
+    s = replace(scenario(workers=2, elements=64 * 50),
+                workload=WorkloadConfig(elements=64 * 50, dtype="float32", quantizer="block_exponent"))
+    workload = make_workload(s)
+    received = np.zeros_like(workload.exponents)
+    result, sums = run_switchml(s, workload.integers, exponents=workload.exponents, received_exponents=received)
+    assert check_float(s, workload, sums, received).exponents_match
+    received[1, 3, 0] += 1
+    assert not check_float(s, workload, sums, received).exponents_match
