@@ -1,0 +1,483 @@
+"""Run ``p4/bmv2/switchml.p4`` on bmv2 and replay the conformance vectors against it.
+
+Steps, each usable on its own:
+
+1. `compile_program`: ``p4c-bm2-ss`` (or ``p4c --target bmv2 --arch v1model``)
+   with ``-DSWITCHML_SLOTS=N``; `check_compiled` compares the JSON's header
+   types with `switchsim.protocol.spec` and its register arrays with the slots.
+2. `Bmv2Switch`: creates a network namespace, one veth pair per switch port
+   (the switch end inside the namespace, the host end outside), starts
+   ``simple_switch`` in the namespace on the switch ends, and waits for its
+   Thrift port. Leaving the ``with`` block stops the switch and deletes the
+   namespace (and with it every veth pair). Needs root.
+3. `replay`: for each k = 64 scenario of ``switchsim/conformance/vectors.json``
+   (the program handles 64 elements per packet; k = 256 scenarios are listed
+   as skipped), reset the switch, configure the scenario's job with
+   `switchsim.p4gen.controller.apply_job`, send every input frame on the host
+   end of its ingress port (``AF_PACKET``), collect what comes out of every
+   host end, and compare the frames byte for byte (multicast copies are
+   compared as a set of (port, frame), since copies on different ports have
+   no observable order) and every expected silence; then compare the switch
+   counters with the scenario's ``final_counters``.
+
+Command line: ``python -m switchsim.p4gen.bmv2_runner compile|replay|serve``
+(see docs/bmv2.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from switchsim.conformance import vectors
+from switchsim.frame_switch import SwitchAddress, WorkerEntry
+from switchsim.p4gen.controller import (
+    REGISTERS,
+    Bmv2Cli,
+    Bmv2Job,
+    apply_job,
+    read_stats,
+)
+from switchsim.p4gen.render import DEFAULT_ROOT, P4_ELEMENTS_PER_PACKET
+from switchsim.protocol import spec
+
+PROGRAM = DEFAULT_ROOT / "bmv2" / "switchml.p4"
+#: Slots the conformance vectors need; the runner compiles with this many by default.
+VECTOR_SLOTS = vectors.SLOTS
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+_MAX_FRAME = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Bmv2Tools:
+    """Paths of the programs the runner needs."""
+
+    compiler: str  #: p4c-bm2-ss, or p4c (driven with --target bmv2 --arch v1model)
+    simple_switch: str
+    cli: str  #: simple_switch_CLI
+
+
+def find_tools() -> tuple[Bmv2Tools | None, list[str]]:
+    """The tools on PATH, or None and the names of the missing ones."""
+    compiler = shutil.which("p4c-bm2-ss") or shutil.which("p4c")
+    simple_switch = shutil.which("simple_switch")
+    cli = shutil.which("simple_switch_CLI")
+    missing = [name for name, path in (("p4c-bm2-ss or p4c", compiler), ("simple_switch", simple_switch),
+                                       ("simple_switch_CLI", cli)) if path is None]
+    if missing:
+        return None, missing
+    return Bmv2Tools(compiler, simple_switch, cli), []
+
+
+def compile_command(compiler: str, source: Path, output_json: Path, slots: int) -> list[str]:
+    """The compiler invocation that writes ``output_json`` for ``source`` with ``slots`` slots."""
+    define = f"-DSWITCHML_SLOTS={slots}"
+    if Path(compiler).name == "p4c-bm2-ss":
+        return [compiler, "--p4v", "16", define, "-o", str(output_json), str(source)]
+    return [compiler, "--target", "bmv2", "--arch", "v1model", "--std", "p4-16", define, "-o",
+            str(output_json.parent), str(source)]
+
+
+def compile_program(compiler: str, out_dir: Path, *, slots: int = VECTOR_SLOTS, source: Path = PROGRAM) -> Path:
+    """Compile the bmv2 program; return the JSON path.
+
+    Raises:
+        RuntimeError: with the compiler's messages if it fails.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / f"{Path(source).stem}.json"
+    argv = compile_command(compiler, Path(source), output, slots)
+    completed = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    if completed.returncode != 0 or not output.exists():
+        raise RuntimeError(f"{' '.join(argv)} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}")
+    return output
+
+
+def check_compiled(document: dict, slots: int) -> list[str]:
+    """Differences between a compiled bmv2 JSON and the spec (header fields) and slots (registers)."""
+    problems = []
+    types = {t["name"]: t for t in document.get("header_types", [])}
+    for header in spec.FRAME_HEADERS:
+        compiled = types.get(f"{header.name}_h")
+        if compiled is None:
+            problems.append(f"header type {header.name}_h missing")
+            continue
+        got = [(f[0], f[1]) for f in compiled["fields"] if not f[0].startswith("_")]
+        want = [(f.name, f.bits) for f in header.fields]
+        if got != want:
+            problems.append(f"{header.name}_h fields {got} != spec {want}")
+    data = types.get("data_h")
+    if data is None or [f[1] for f in data["fields"]] != [spec.ELEMENT_BITS] * P4_ELEMENTS_PER_PACKET:
+        problems.append(f"data_h must hold {P4_ELEMENTS_PER_PACKET} fields of {spec.ELEMENT_BITS} bits")
+    registers = {r["name"]: r for r in document.get("register_arrays", [])}
+    for name in REGISTERS:
+        register = registers.get(name)
+        if register is None:
+            problems.append(f"register {name} missing")
+        elif register["size"] != 2 * slots:
+            problems.append(f"register {name} has {register['size']} entries, expected 2 * {slots}")
+    return problems
+
+
+# --- the network namespace and the switch ----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class NetworkPlan:
+    """Names of the namespace and the veth ends (at most 15 characters each)."""
+
+    namespace: str
+    switch_ends: tuple[str, ...]  #: inside the namespace, bound by simple_switch as ports 0..P-1
+    host_ends: tuple[str, ...]  #: outside, where frames are sent and captured
+
+
+def plan_network(ports: int, tag: str | None = None) -> NetworkPlan:
+    """Interface names for ``ports`` switch ports; ``tag`` keeps concurrent runs apart (default: the pid).
+
+    Example:
+        >>> plan_network(2, "ab12").host_ends
+        ('smlab12h0', 'smlab12h1')
+    """
+    tag = tag or f"{os.getpid() % 0xFFFF:04x}"
+    if not 1 <= ports <= 64:
+        raise ValueError(f"ports must be in 1..64, got {ports}")
+    return NetworkPlan(
+        namespace=f"switchsim-bmv2-{tag}",
+        switch_ends=tuple(f"sml{tag}s{p}" for p in range(ports)),
+        host_ends=tuple(f"sml{tag}h{p}" for p in range(ports)),
+    )
+
+
+def network_commands(plan: NetworkPlan) -> list[list[str]]:
+    """``ip``/``sysctl`` invocations that build the plan (run as root)."""
+    ns = plan.namespace
+    commands = [["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "lo", "up"]]
+    for switch_end, host_end in zip(plan.switch_ends, plan.host_ends, strict=True):
+        commands += [
+            ["ip", "link", "add", host_end, "type", "veth", "peer", "name", switch_end],
+            ["ip", "link", "set", switch_end, "netns", ns],
+            ["sysctl", "-q", "-w", f"net.ipv6.conf.{host_end}.disable_ipv6=1"],
+            ["ip", "netns", "exec", ns, "sysctl", "-q", "-w", f"net.ipv6.conf.{switch_end}.disable_ipv6=1"],
+            ["ip", "link", "set", host_end, "up"],
+            ["ip", "-n", ns, "link", "set", switch_end, "up"],
+        ]
+    return commands
+
+
+def simple_switch_command(simple_switch: str, plan: NetworkPlan, program_json: Path, thrift_port: int) -> list[str]:
+    """``simple_switch`` inside the namespace, port p on the p-th switch end."""
+    interfaces = [word for port, name in enumerate(plan.switch_ends) for word in ("-i", f"{port}@{name}")]
+    return ["ip", "netns", "exec", plan.namespace, simple_switch, "--thrift-port", str(thrift_port), *interfaces,
+            str(program_json)]
+
+
+class Bmv2Switch:
+    """simple_switch on veth pairs in a private network namespace (see module docstring).
+
+    Lifecycle: ``with Bmv2Switch(tools, program_json) as switch:`` builds the
+    network and starts the switch; `cli` configures it; `send` / `collect`
+    move frames; leaving the block stops the switch and removes the network.
+
+    Args:
+        tools: the bmv2 programs.
+        program_json: the compiled program.
+        ports: switch ports (veth pairs), 0..ports-1.
+        thrift_port: simple_switch's Thrift port (inside the namespace).
+        tag: suffix of the namespace and interface names (default: the pid).
+        log_path: where simple_switch writes its output (default: a temporary file).
+    """
+
+    def __init__(self, tools: Bmv2Tools, program_json: Path, *, ports: int = 3, thrift_port: int = 9090,
+                 tag: str | None = None, log_path: Path | None = None) -> None:
+        self.tools = tools
+        self.program_json = Path(program_json)
+        self.plan = plan_network(ports, tag)
+        self.thrift_port = thrift_port
+        self.cli = Bmv2Cli(thrift_port, executable=tools.cli, prefix=("ip", "netns", "exec", self.plan.namespace))
+        if log_path is None:
+            handle, name = tempfile.mkstemp(prefix="simple_switch-", suffix=".log")
+            os.close(handle)
+            log_path = Path(name)
+        self.log_path = Path(log_path)
+        self.process: subprocess.Popen | None = None
+        self._sockets: list[socket.socket] = []
+        self._multicast: tuple[int, list[int]] | None = None
+
+    @property
+    def ports(self) -> int:
+        """Number of switch ports."""
+        return len(self.plan.host_ends)
+
+    def __enter__(self) -> Bmv2Switch:
+        try:
+            for argv in network_commands(self.plan):
+                # IPv6 may be absent (then there is no noise to silence): sysctl failures are not fatal.
+                subprocess.run(argv, check="sysctl" not in argv, capture_output=True, timeout=30)
+            self._start_switch()
+            for name in self.plan.host_ends:
+                sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+                sock.bind((name, 0))
+                sock.setblocking(False)
+                self._sockets.append(sock)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_switch(self) -> None:
+        """Start simple_switch in the namespace and wait for its Thrift port."""
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                simple_switch_command(self.tools.simple_switch, self.plan, self.program_json, self.thrift_port),
+                stdout=log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"simple_switch exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                self.cli.run(["show_ports"])
+                return
+            except (RuntimeError, subprocess.TimeoutExpired):
+                time.sleep(0.5)
+        raise TimeoutError(f"simple_switch did not answer on Thrift port {self.thrift_port} within {timeout_s} s")
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the switch and delete the namespace (and so every veth pair); idempotent."""
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        subprocess.run(["ip", "netns", "del", self.plan.namespace], capture_output=True, timeout=30, check=False)
+        for name in self.plan.host_ends:  # normally gone with their peers
+            subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=30, check=False)
+
+    def configure(self, job: Bmv2Job) -> None:
+        """Clear all state and install ``job``."""
+        if self._multicast is not None:
+            group, handles = self._multicast
+            self.cli.run([*(f"mc_node_dissociate {group} {h}" for h in handles),
+                          *(f"mc_node_destroy {h}" for h in handles), f"mc_mgrp_destroy {group}"], check=False)
+        self.cli.run(["reset_state"])
+        self._multicast = (job.mcast_group, apply_job(job, self.cli))
+
+    def stats(self, job: Bmv2Job) -> dict:
+        """The job's counters: broadcast, retransmit, drop (over its slots) and drops by reason."""
+        return read_stats(job, self.cli)
+
+    def drain(self) -> None:
+        """Discard frames waiting on the host ends."""
+        self.collect(0, 0.0)
+
+    def send(self, port: int, frame: bytes) -> None:
+        """Send ``frame`` into switch port ``port``."""
+        self._sockets[port].send(frame)
+
+    def collect(self, expected: int, wait_s: float, quiet_s: float = 0.05) -> list[tuple[int, bytes]]:
+        """Frames out of the switch: until ``expected`` arrived (or ``wait_s``), then ``quiet_s`` more."""
+        frames: list[tuple[int, bytes]] = []
+        deadline = time.monotonic() + wait_s
+        quiet_until = None
+        while True:
+            now = time.monotonic()
+            if quiet_until is None and (len(frames) >= expected or now >= deadline):
+                quiet_until = now + quiet_s
+            if quiet_until is not None and now >= quiet_until:
+                return frames
+            timeout = (quiet_until if quiet_until is not None else deadline) - now
+            readable, _, _ = select.select(self._sockets, [], [], max(0.0, timeout))
+            for sock in readable:
+                port = self._sockets.index(sock)
+                while True:
+                    try:
+                        data, address = sock.recvfrom(_MAX_FRAME)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    if address[2] != PACKET_OUTGOING:
+                        frames.append((port, data))
+
+
+# --- replay -------------------------------------------------------------------------------
+@dataclass(slots=True)
+class ReplayReport:
+    """Outcome of replaying a vector document against a switch."""
+
+    scenarios: int = 0
+    steps: int = 0
+    mismatches: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def job_for(scenario: dict, program_slots: int) -> Bmv2Job:
+    """The `Bmv2Job` a conformance scenario describes."""
+    cfg = scenario["switch"]
+    return Bmv2Job(tuple(WorkerEntry(**w) for w in scenario["workers"]), SwitchAddress(cfg["mac"], cfg["ip"]),
+                   range(cfg["slots"]), program_slots=program_slots)
+
+
+def compare_step(expected: list[dict], got: list[tuple[int, bytes]]) -> str | None:
+    """None if the frames out equal the expected ones as a set of (port, bytes), else a description."""
+    want = sorted((e["egress_port"], e["frame"]) for e in expected)
+    have = sorted((port, frame.hex()) for port, frame in got)
+    if want == have:
+        return None
+
+    def brief(frames: list[tuple[int, str]]) -> str:
+        return ", ".join(f"port {p} ({len(f) // 2} B)" for p, f in frames) or "nothing"
+
+    detail = ""
+    for (wp, wf), (hp, hf) in zip(want, have, strict=False):
+        if wp == hp and wf != hf:
+            a, b = bytes.fromhex(wf), bytes.fromhex(hf)
+            first = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+            detail = f"; port {wp} first differs at byte {first}"
+            break
+    return f"expected {brief(want)}, got {brief(have)}{detail}"
+
+
+def replay(document: dict, switch: Bmv2Switch, *, program_slots: int = VECTOR_SLOTS, wait_s: float = 2.0,
+           quiet_s: float = 0.1, progress=None) -> ReplayReport:
+    """Replay every k = 64 scenario of ``document`` on ``switch`` (see module docstring)."""
+    report = ReplayReport()
+    for scenario in document["scenarios"]:
+        name = scenario["name"]
+        if scenario["switch"]["elements_per_packet"] != P4_ELEMENTS_PER_PACKET:
+            report.skipped.append(f"{name}: k = {scenario['switch']['elements_per_packet']}, the program has "
+                                  f"k = {P4_ELEMENTS_PER_PACKET}")
+            continue
+        if scenario["switch"]["hardened"]:
+            report.skipped.append(f"{name}: hardened mode is not in the P4 program")
+            continue
+        if max(w["port"] for w in scenario["workers"]) >= switch.ports:
+            report.skipped.append(f"{name}: needs more than {switch.ports} ports")
+            continue
+        job = job_for(scenario, program_slots)
+        switch.configure(job)
+        report.scenarios += 1
+        for index, step in enumerate(scenario["steps"]):
+            switch.drain()
+            switch.send(step["ingress_port"], bytes.fromhex(step["frame"]))
+            got = switch.collect(len(step["expect"]), wait_s if step["expect"] else quiet_s, quiet_s)
+            problem = compare_step(step["expect"], got)
+            report.steps += 1
+            if problem:
+                report.mismatches.append(f"{name} step {index}: {problem}")
+        stats = switch.stats(job)
+        for key in ("broadcast", "retransmit", "drop"):
+            if stats[key] != scenario["final_counters"][key]:
+                report.mismatches.append(f"{name}: counter {key} = {stats[key]}, expected "
+                                         f"{scenario['final_counters'][key]}")
+        if progress:
+            progress(name, report)
+    return report
+
+
+def can_run_bmv2() -> str | None:
+    """None if this process can build namespaces and run bmv2, else the reason it cannot."""
+    _, missing = find_tools()
+    if missing:
+        return f"not on PATH: {', '.join(missing)}"
+    if os.geteuid() != 0:
+        return "needs root (network namespace, veth pairs, AF_PACKET)"
+    if shutil.which("ip") is None:
+        return "needs iproute2 (`ip`)"
+    return None
+
+
+# --- command line ---------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """``compile`` the program, ``replay`` the vectors on bmv2, or ``serve`` a job for real workers."""
+    parser = argparse.ArgumentParser(prog="python -m switchsim.p4gen.bmv2_runner", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    compile_parser = sub.add_parser("compile", help="compile p4/bmv2/switchml.p4 and check the JSON against the spec")
+    compile_parser.add_argument("--out", type=Path, default=Path("build/bmv2"))
+    compile_parser.add_argument("--slots", type=int, default=VECTOR_SLOTS)
+    replay_parser = sub.add_parser("replay", help="replay the conformance vectors on simple_switch (root)")
+    replay_parser.add_argument("--vectors", type=Path, default=vectors.DEFAULT_PATH)
+    replay_parser.add_argument("--slots", type=int, default=VECTOR_SLOTS)
+    replay_parser.add_argument("--thrift-port", type=int, default=9090)
+    serve_parser = sub.add_parser("serve", help="run simple_switch with a job configured until interrupted (root)")
+    serve_parser.add_argument("--workers", type=int, default=3)
+    serve_parser.add_argument("--slots", type=int, default=64, help="slots compiled in and used (= window)")
+    serve_parser.add_argument("--thrift-port", type=int, default=9090)
+    args = parser.parse_args(argv)
+
+    tools, missing = find_tools()
+    if tools is None:
+        print(f"bmv2_runner: error: not on PATH: {', '.join(missing)} (see docs/bmv2.md)", file=sys.stderr)
+        return 2
+    if args.action == "compile":
+        return _run(args, tools, args.out)
+    with tempfile.TemporaryDirectory(prefix="switchsim-bmv2-") as build:
+        return _run(args, tools, Path(build))
+
+
+def _run(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
+    program_json = compile_program(tools.compiler, build, slots=args.slots)
+    problems = check_compiled(json.loads(program_json.read_text()), args.slots)
+    for problem in problems:
+        print(f"MISMATCH {problem}")
+    if args.action == "compile":
+        print(f"compiled {PROGRAM} with SWITCHML_SLOTS={args.slots} -> {program_json}; "
+              f"{len(problems)} differences from the spec")
+        return 1 if problems else 0
+    if os.geteuid() != 0:
+        print("bmv2_runner: error: replay and serve need root (network namespace, veth pairs)", file=sys.stderr)
+        return 2
+    if args.action == "replay":
+        document = vectors.load(args.vectors)
+        with Bmv2Switch(tools, program_json, ports=3, thrift_port=args.thrift_port) as switch:
+            report = replay(document, switch, program_slots=args.slots,
+                            progress=lambda name, r: print(f"  {name}: {len(r.mismatches)} mismatches so far"))
+        for line in report.skipped:
+            print(f"skipped {line}")
+        for line in report.mismatches:
+            print(f"MISMATCH {line}")
+        print(f"bmv2: {report.scenarios} scenarios, {report.steps} input frames, {len(report.mismatches)} mismatches, "
+              f"{len(report.skipped)} skipped")
+        return 1 if report.mismatches or problems else 0
+    job = Bmv2Job(tuple(WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w)
+                        for w in range(args.workers)), slots=range(args.slots), program_slots=args.slots)
+    with Bmv2Switch(tools, program_json, ports=args.workers, thrift_port=args.thrift_port) as switch:
+        switch.configure(job)
+        print(f"simple_switch is running in namespace {switch.plan.namespace} (log: {switch.log_path}).")
+        print("Run one worker per port, e.g.:")
+        for w, host_end in enumerate(switch.plan.host_ends):
+            print(f"  python -m workers.client --target raw --interface {host_end} --worker-id {w} "
+                  f"--workers {args.workers} --window {args.slots} --elements 20000 --timeout 0.05 &")
+        print(f"Counters: python -m switchsim.p4gen.controller --stats --workers {args.workers} "
+              f"--slots {args.slots} --program-slots {args.slots} --netns {switch.plan.namespace}")
+        print("Press Ctrl-C to stop the switch and remove the namespace.")
+        try:
+            while switch.process is not None and switch.process.poll() is None:
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

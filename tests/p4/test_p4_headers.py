@@ -1,0 +1,157 @@
+"""The P4 sources agree with switchsim/protocol/spec.py: header fields, constants, size enum (runs everywhere)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from switchsim.p4gen.render import DEFAULT_ROOT, P4_ELEMENTS_PER_PACKET, element_names
+from switchsim.protocol import spec
+
+TARGETS = ("bmv2", "tofino")
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_HEADER = re.compile(r"\bheader\s+(\w+)\s*\{(.*?)\}", re.S)
+_FIELD = re.compile(r"^(bit|int)\s*<\s*(\d+)\s*>\s+(\w+)$")
+_CONST = re.compile(r"\bconst\s+bit\s*<\s*(\d+)\s*>\s+(\w+)\s*=\s*(0x[0-9A-Fa-f]+|\d+)\s*;")
+_ENUM = re.compile(r"\benum\s+bit\s*<\s*(\d+)\s*>\s+(\w+)\s*\{(.*?)\}", re.S)
+
+
+def strip_comments(text):
+    return _COMMENTS.sub("", text)
+
+
+def parse_headers(text):
+    """{header type: [(kind, width, field), ...]} from P4 source text; a malformed member raises."""
+    headers = {}
+    for name, body in _HEADER.findall(strip_comments(text)):
+        fields = []
+        for member in (m.strip() for m in body.split(";")):
+            if not member:
+                continue
+            match = _FIELD.match(" ".join(member.split()))
+            assert match, f"header {name}: cannot parse member {member!r}"
+            fields.append((match.group(1), int(match.group(2)), match.group(3)))
+        assert name not in headers, f"header {name} defined twice"
+        headers[name] = fields
+    return headers
+
+
+def parse_consts(text):
+    """{name: (width, value)} of ``const bit<N> NAME = VALUE;`` declarations."""
+    return {name: (int(width), int(value, 0)) for width, name, value in _CONST.findall(strip_comments(text))}
+
+
+def target_text(target):
+    return "\n".join(path.read_text(encoding="utf-8") for path in sorted((DEFAULT_ROOT / target).glob("*.p4")))
+
+
+def header_problems(headers):
+    """Differences between parsed P4 headers and the spec (empty when they agree)."""
+    problems = []
+    for header in spec.FRAME_HEADERS:
+        want = [("int" if f.signed else "bit", f.bits, f.name) for f in header.fields]
+        got = headers.get(f"{header.name}_h")
+        if got != want:
+            problems.append(f"{header.name}_h: P4 {got} != spec {want}")
+    want_data = [("bit", spec.ELEMENT_BITS, name) for name in element_names(P4_ELEMENTS_PER_PACKET)]
+    if headers.get("data_h") != want_data:
+        problems.append(f"data_h: expected {P4_ELEMENTS_PER_PACKET} x bit<{spec.ELEMENT_BITS}>")
+    return problems
+
+
+def const_problems(consts):
+    """Differences between the P4 constants and the spec."""
+    udp, sml = spec.UDP_HEADER, spec.SWITCHML_HEADER
+    want = {
+        "UDP_PORT": (udp.field("dst_port").bits, spec.UDP_PORT),
+        "UDP_PORT_MASK": (udp.field("dst_port").bits, spec.UDP_PORT_MASK),
+        "SWITCHML_SIZE": (sml.field("size").bits, spec.size_for_elements(P4_ELEMENTS_PER_PACKET)),
+        "MSG_TYPE_DATA": (sml.field("msg_type").bits, spec.MSG_TYPE_DATA),
+        "POOL_SET_MASK": (sml.field("pool_index").bits, 1 << spec.POOL_SET_BIT),
+        "POOL_SLOT_MASK": (sml.field("pool_index").bits, spec.POOL_SLOT_MASK),
+        "ETHERTYPE_IPV4": (spec.ETHERNET_HEADER.field("ether_type").bits, spec.ETHERTYPE_IPV4),
+        "IP_PROTOCOL_UDP": (spec.IPV4_HEADER.field("protocol").bits, spec.IP_PROTOCOL_UDP),
+        "REPLY_TTL": (spec.IPV4_HEADER.field("ttl").bits, spec.REPLY_TTL),
+        "UDP_LENGTH": (udp.field("length").bits, spec.udp_length(P4_ELEMENTS_PER_PACKET)),
+        "IPV4_TOTAL_LEN": (spec.IPV4_HEADER.field("total_len").bits, spec.ipv4_total_length(P4_ELEMENTS_PER_PACKET)),
+        "FRAME_BYTES": (32, spec.frame_bytes(P4_ELEMENTS_PER_PACKET)),
+    }
+    return [f"{name}: P4 {consts.get(name)} != spec {value}" for name, value in want.items() if consts.get(name) != value]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_headers_match_the_spec(target):
+    assert header_problems(parse_headers(target_text(target))) == []
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_constants_match_the_spec(target):
+    assert const_problems(parse_consts(target_text(target))) == []
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_size_enum_matches_the_spec(target):
+    enums = {name: (int(width), body) for width, name, body in _ENUM.findall(strip_comments(target_text(target)))}
+    width, body = enums["packet_size_t"]
+    assert width == spec.SWITCHML_HEADER.field("size").bits
+    members = {m.split("=")[0].strip(): int(m.split("=")[1]) for m in body.split(",") if m.strip()}
+    assert members == {size.name: int(size) for size in spec.PayloadSize}
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("bit<16> pool_index;", "bit<15> pool_index;"),
+        ("bit<32> tsi;", "bit<16> tsi;"),
+        ("int<8> e0;", "bit<8> e0;"),
+        ("bit<4>  msg_type;\n    bit<1>  unused;", "bit<1>  unused;\n    bit<4>  msg_type;"),
+        ("bit<16> dst_port;", "bit<16> dport;"),
+        ("bit<13> frag_offset;", "bit<12> frag_offset;"),
+    ],
+)
+def test_a_drifted_header_is_caught(old, new):
+    text = target_text("bmv2")
+    assert old in text
+    assert header_problems(parse_headers(text.replace(old, new, 1))) != []
+
+
+def test_a_drifted_constant_is_caught():
+    declared = f"const bit<16> UDP_PORT_MASK = 0x{spec.UDP_PORT_MASK:04X};"
+    assert declared in target_text("bmv2")
+    text = target_text("bmv2").replace(declared, "const bit<16> UDP_PORT_MASK = 0xFF00;")
+    assert any("UDP_PORT_MASK" in p for p in const_problems(parse_consts(text)))
+    data = target_text("bmv2").replace("bit<32> d63;", "bit<16> d63;")
+    assert any("data_h" in p for p in header_problems(parse_headers(data)))
+
+
+def test_wire_constants_appear_only_in_the_generated_files():
+    """Hand-written P4 uses the names; only switchml_constants.p4 spells the port and the mask."""
+    literals = {f"0x{spec.UDP_PORT:x}", str(spec.UDP_PORT), f"0x{spec.UDP_PORT_MASK:x}", str(spec.UDP_PORT_MASK)}
+    offenders = []
+    for path in sorted(DEFAULT_ROOT.glob("*/*.p4")):
+        if path.name == "switchml_constants.p4":
+            continue
+        text = strip_comments(path.read_text(encoding="utf-8")).lower()
+        offenders += [f"{path.relative_to(DEFAULT_ROOT)}: {token}" for token in literals if token in text]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_include_exists(target):
+    folder = DEFAULT_ROOT / target
+    for path in folder.glob("*.p4"):
+        for name in re.findall(r'#include\s+"([^"]+)"', path.read_text(encoding="utf-8")):
+            assert (folder / name).exists(), f"{path.name} includes missing {name}"
+
+
+def test_tofino_program_says_it_is_not_compiled_here():
+    assert "NOT COMPILED HERE" in (DEFAULT_ROOT / "tofino" / "switchml.p4").read_text(encoding="utf-8")
+
+
+def test_p4_sources_are_balanced():
+    """A cheap syntax sanity check: braces and parentheses balance in every P4 file."""
+    for path in DEFAULT_ROOT.glob("*/*.p4"):
+        text = strip_comments(path.read_text(encoding="utf-8"))
+        assert text.count("{") == text.count("}"), path
+        assert text.count("(") == text.count(")"), path
+        assert Path(path).read_text(encoding="utf-8").endswith("\n")
