@@ -22,6 +22,7 @@ examples:
   switchsim run scenarios/paper-10g.toml --out out/paper-10g
   switchsim sweep scenarios/loss-sweep.toml --param link.loss --values 0,0.0001,0.001,0.01
   switchsim loop --workers 32 --loss 0.05 --json  exact-sum check over an in-memory lossy loop
+  switchsim emulate --workers 3 --elements 20000 --loss 0.05   real UDP worker processes and switch
   switchsim conformance check                     replay the stored vectors through the pipeline model
 """
 
@@ -299,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", help="output folder (default: out/<scenario name>-sweep)")
     sweep.add_argument("--jobs", type=_ranged(1, 64), default=2, help="parallel processes (default 2)")
     sweep.set_defaults(handler=_sweep)
+
+    from switchsim.emu.run import add_emulate_parser
+
+    add_emulate_parser(sub)
 
     conf = sub.add_parser(
         "conformance",

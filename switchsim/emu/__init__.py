@@ -1,0 +1,11 @@
+"""The emulator: real-socket drivers around the same pipeline and worker protocol.
+
+* `switchsim.emu.datagram_switch`: the switch without sockets (registration
+  table, drops by reason, `switchsim.pipeline.Pipeline`, replies).
+* `switchsim.emu.switch_server`: that switch on a UDP socket on loopback, in a
+  thread or its own process.
+* `switchsim.emu.pcap`: libpcap files of the traffic the switch sees.
+* `switchsim.emu.run`: `emulate()`, the switch plus N worker processes
+  (`workers.client`) with an exact-sum check, and the ``switchsim emulate``
+  subcommand's parser.
+"""

@@ -1,0 +1,387 @@
+"""`emulate`: the emulator switch and N worker processes on loopback, with an exact-sum check.
+
+One run: N worker processes each bind a UDP socket on 127.0.0.1 and report its
+port; the switch process (`switchsim.emu.switch_server.SwitchProcess`) starts
+with that registration table, on the first free port of ``spec.UDP_PORTS``
+unless told otherwise; the workers then run `workers.client.run_worker` on
+their seeded tensors (`workers.client.make_tensor`) and send back what they
+got. The parent checks every result against the int32 wrap-around sum.
+
+Everything is bounded by ``max_wall_s``: a worker or switch that has not
+answered by then is killed, and the run reports ``correct: False`` with the
+reason in ``error``.
+
+``add_emulate_parser(subparsers)`` adds the ``emulate`` subcommand to an
+argparse parser (``switchsim emulate --workers N --elements S [--loss P]
+[--json] [--pcap FILE]``); ``python -m switchsim.emu ...`` runs the same
+without the ``switchsim`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import socket
+import sys
+import time
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection, wait
+
+import numpy as np
+
+from switchsim.emu.switch_server import ServerConfig, SwitchProcess
+from switchsim.protocol import spec
+from workers.client import UdpTransport, make_tensor, run_worker, wrapped_sum
+from workers.protocol import WorkerConfig
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkerJob:
+    """What one worker process needs (picklable)."""
+
+    worker_id: int
+    num_workers: int
+    elements: int
+    seed: int
+    elements_per_packet: int
+    window: int
+    timeout_s: float
+    loss: float
+    job_number: int
+    max_wall_s: float
+
+
+def _worker_main(control: Connection, job: _WorkerJob) -> None:
+    """Body of a worker process: bind, report the port, wait for the switch, run, send the result."""
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((LOOPBACK, 0))
+        control.send(("bound", sock.getsockname()[1]))
+        if not control.poll(job.max_wall_s):
+            return
+        kind, switch = control.recv()
+        if kind != "go":
+            return
+        transport = UdpTransport((switch[0], switch[1]), job.elements_per_packet, sock=sock)
+        config = WorkerConfig(worker_id=job.worker_id, num_workers=job.num_workers, window=job.window,
+                              elements_per_packet=job.elements_per_packet, job_number=job.job_number,
+                              timeout_s=job.timeout_s)
+        try:
+            run = run_worker(config, make_tensor(job.seed, job.worker_id, job.elements), transport, loss=job.loss,
+                             rng=np.random.default_rng([job.seed, job.worker_id, 1]), max_wall_s=job.max_wall_s)
+        finally:
+            transport.close()
+        summary = {"completed": run.completed, "wall_s": run.wall_s, "injected_losses": run.injected_losses,
+                   **asdict(run.stats), "foreign_datagrams": run.transport.foreign,
+                   "malformed_replies": run.transport.malformed}
+        control.send(("done", run.result.tobytes(), summary))
+    except (EOFError, BrokenPipeError):
+        return
+    except Exception as error:  # reported to the parent, which fails the run with it
+        try:
+            control.send(("error", f"{type(error).__name__}: {error}"))
+        except (BrokenPipeError, OSError):
+            pass
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """forkserver (cheap starts, no fork of a threaded parent) where available, else spawn."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["switchsim.emu.run"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _check(name: str, ok: bool, allowed: str, value: object) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def emulate(
+    workers: int,
+    elements: int,
+    loss: float = 0.0,
+    seed: int = 0,
+    elements_per_packet: int = 64,
+    window: int = 64,
+    timeout_s: float = 0.005,
+    pcap: str | None = None,
+    *,
+    max_wall_s: float = 60.0,
+    port: int | None = None,
+    job_number: int = 0,
+    hardened: bool = False,
+) -> dict:
+    """All-reduce seeded int32 tensors of N worker processes through the emulator switch.
+
+    Args:
+        workers: n, worker processes, 1..32.
+        elements: S, int32 elements per worker.
+        loss: probability that a worker drops each send (first or retransmission), in [0, 1).
+        seed: seeds the tensors and the losses.
+        elements_per_packet: k, 64 or 256.
+        window: W, outstanding packets per worker (= switch slots).
+        timeout_s: the workers' initial retransmission timeout (seconds).
+        pcap: write the switch's traffic to this pcap file.
+        max_wall_s: bound on the whole run (seconds); stragglers are killed.
+        port: the switch's UDP port (default: the first free one of ``spec.UDP_PORTS``).
+        job_number: the job's 8-bit number.
+        hardened: run the switch pipeline in hardened mode.
+
+    Returns:
+        ``{"correct", "completed", "workers", "elements", "packets_per_s", "retransmissions", ...}``:
+        ``packets_per_s`` is the datagrams the switch ran through the pipeline per
+        wall second, from its first to its last received datagram; ``switch``
+        holds its report (pipeline counters, drops by reason); ``error`` says
+        why a run failed (None otherwise).
+
+    Example::
+
+        summary = emulate(3, 20_000, loss=0.05)
+        assert summary["correct"], summary["error"]
+    """
+    _check("workers", isinstance(workers, int) and 1 <= workers <= spec.MAX_WORKERS,
+           f"an integer in 1..{spec.MAX_WORKERS}", workers)
+    _check("elements", isinstance(elements, int) and elements >= 1, "an integer >= 1", elements)
+    _check("loss", 0.0 <= loss < 1.0, "a probability in [0, 1)", loss)
+    _check("elements_per_packet", elements_per_packet in spec.SUPPORTED_ELEMENTS_PER_PACKET,
+           f"one of {spec.SUPPORTED_ELEMENTS_PER_PACKET}", elements_per_packet)
+    _check("window", isinstance(window, int) and 1 <= window <= spec.MAX_SLOTS, f"an integer in 1..{spec.MAX_SLOTS}",
+           window)
+    _check("timeout_s", timeout_s > 0, "> 0 seconds", timeout_s)
+    _check("max_wall_s", max_wall_s > 0, "> 0 seconds", max_wall_s)
+    context = _context()
+    started = time.monotonic()
+    deadline = started + max_wall_s
+
+    def remaining() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    processes: list[multiprocessing.process.BaseProcess] = []
+    controls: list[Connection] = []
+    switch: SwitchProcess | None = None
+    report: dict | None = None
+    results: dict[int, np.ndarray] = {}
+    summaries: dict[int, dict] = {}
+    error: str | None = None
+    address: tuple[str, int] | None = None
+    run_s = 0.0
+    try:
+        for worker_id in range(workers):
+            job = _WorkerJob(worker_id, workers, elements, seed, elements_per_packet, window, timeout_s, loss,
+                             job_number, max_wall_s)
+            control, child = context.Pipe()
+            process = context.Process(target=_worker_main, args=(child, job), name=f"switchsim-emu-worker-{worker_id}",
+                                      daemon=True)
+            process.start()
+            child.close()
+            processes.append(process)
+            controls.append(control)
+        ports = []
+        for worker_id, control in enumerate(controls):
+            if not control.poll(remaining()):
+                raise TimeoutError(f"worker {worker_id} did not bind a socket within {max_wall_s} s")
+            kind, worker_port = control.recv()
+            if kind != "bound":
+                raise RuntimeError(f"worker {worker_id} failed to start: {worker_port}")
+            ports.append(worker_port)
+        config = ServerConfig(workers=tuple((LOOPBACK, p) for p in ports), job_number=job_number, host=LOOPBACK,
+                              port=port, slots=window, elements_per_packet=elements_per_packet, hardened=hardened,
+                              pcap_path=pcap)
+        switch = SwitchProcess(config, context)
+        address = switch.start(timeout_s=max(remaining(), 0.001))
+        run_started = time.monotonic()
+        for control in controls:
+            control.send(("go", address))
+        pending = {control: worker_id for worker_id, control in enumerate(controls)}
+        while pending:
+            ready = wait(list(pending), timeout=remaining())
+            if not ready:
+                raise TimeoutError(f"workers {sorted(pending.values())} did not finish within {max_wall_s} s")
+            for control in ready:
+                worker_id = pending.pop(control)
+                try:
+                    message = control.recv()
+                except EOFError:
+                    raise RuntimeError(f"worker {worker_id} exited without a result") from None
+                if message[0] != "done":
+                    raise RuntimeError(f"worker {worker_id} failed: {message[1]}")
+                results[worker_id] = np.frombuffer(message[1], dtype=np.int32)
+                summaries[worker_id] = message[2]
+        run_s = time.monotonic() - run_started
+    except (TimeoutError, RuntimeError, OSError) as failure:
+        error = str(failure)
+    finally:
+        if switch is not None:
+            report = switch.stop(timeout_s=min(10.0, max(remaining(), 1.0)))
+        for process in processes:
+            process.join(0.5)
+            if process.is_alive():
+                process.kill()
+                process.join(5.0)
+        for control in controls:
+            control.close()
+
+    completed = error is None and len(results) == workers and all(s["completed"] for s in summaries.values())
+    correct = False
+    if completed:
+        expected = wrapped_sum(np.stack([make_tensor(seed, w, elements) for w in range(workers)]))
+        correct = all(np.array_equal(results[w], expected) for w in range(workers))
+        if not correct:
+            error = "a worker's result differs from the int32 wrap-around sum"
+    elif error is None:
+        error = "a worker did not receive every result before its deadline"
+
+    def total(key: str) -> int:
+        return int(sum(s[key] for s in summaries.values()))
+
+    return {
+        "correct": correct,
+        "completed": completed,
+        "workers": workers,
+        "elements": elements,
+        "elements_per_packet": elements_per_packet,
+        "window": window,
+        "loss": loss,
+        "seed": seed,
+        "timeout_s": timeout_s,
+        # One received batch has no interval of its own: then per wall second of the whole run.
+        "packets_per_s": float(report["packets_per_s"] or (report["processed"] / run_s if run_s else 0.0))
+        if report
+        else 0.0,
+        "retransmissions": total("retransmissions"),
+        "timeouts": total("timeouts"),
+        "packets_sent": total("sent"),
+        "injected_losses": total("injected_losses"),
+        "switch_packets": int(report["processed"]) if report else 0,
+        "wall_s": run_s,
+        "switch_address": list(address) if address else None,
+        "switch": report,
+        "pcap": pcap,
+        "error": error,
+    }
+
+
+# --- command line ---------------------------------------------------------------------------
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1), got {value}")
+    return value
+
+
+def _ranged(low: int, high: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer in {low}..{high}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=_ranged(1, spec.MAX_WORKERS), default=3, help="n, 1..32 (default 3)")
+    parser.add_argument("--elements", type=_ranged(1, 1 << 28), default=20000, help="S per worker (default 20000)")
+    parser.add_argument("--loss", type=_probability, default=0.0,
+                        help="probability that a worker drops each send (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of tensors and losses (default 0)")
+    parser.add_argument("--elements-per-packet", type=int, choices=spec.SUPPORTED_ELEMENTS_PER_PACKET, default=64,
+                        help="k (default 64)")
+    parser.add_argument("--window", type=_ranged(1, spec.MAX_SLOTS), default=64,
+                        help="W, outstanding packets per worker = switch slots (default 64)")
+    parser.add_argument("--timeout", type=_positive, default=0.005, help="retransmission timeout, s (default 0.005)")
+    parser.add_argument("--max-wall", type=_positive, default=60.0, help="bound on the whole run, s (default 60)")
+    parser.add_argument("--port", type=_ranged(0, 0xFFFF), default=None,
+                        help="switch UDP port (default: the first free port of the SwitchML range)")
+    parser.add_argument("--pcap", metavar="FILE", help="write the switch's traffic to FILE (libpcap, Ethernet)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def add_emulate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``emulate`` subcommand to ``subparsers``; its handler is ``args.handler(args) -> exit status``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="switchsim")
+        >>> _ = add_emulate_parser(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["emulate", "--workers", "2", "--loss", "0.1"])
+        >>> args.workers, args.loss, args.handler is run_command
+        (2, 0.1, True)
+    """
+    parser = subparsers.add_parser(
+        "emulate",
+        help="all-reduce over real UDP sockets: the emulator switch and N worker processes on loopback",
+        description="Start the emulator switch (the pipeline model behind a UDP socket on 127.0.0.1) and N worker "
+        "processes running the SwitchML worker protocol with real-time timeouts; check that every worker ends with "
+        "the exact int32 wrap-around sum. Exit status 1 if not.",
+    )
+    _add_arguments(parser)
+    parser.set_defaults(handler=run_command)
+    return parser
+
+
+def format_summary(summary: dict) -> str:
+    """The human-readable report of an `emulate` summary."""
+    address = summary["switch_address"]
+    where = f"{address[0]}:{address[1]}" if address else "(switch not started)"
+    lines = [
+        f"switchsim emulate: {summary['workers']} workers x {summary['elements']:,} int32 elements over UDP, "
+        f"switch on {where} (k {summary['elements_per_packet']}, window {summary['window']}, "
+        f"loss {summary['loss']:.2%} per send, seed {summary['seed']})"
+    ]
+    report = summary["switch"]
+    if report:
+        drops = {reason: count for reason, count in report["drops"].items() if count}
+        lines.append(f"  switch: {report['processed']:,} packets in {report['busy_s']:.3f} s = "
+                     f"{summary['packets_per_s']:,.0f} packets/s; multicasts {report['multicasts']:,}, "
+                     f"unicasts {report['unicasts']:,}; drops: {drops or 'none'}")
+        lines.append(f"  pipeline counters: {report['pipeline']}")
+    lines.append(f"  workers: {summary['packets_sent']:,} packets sent, {summary['retransmissions']:,} "
+                 f"retransmissions, {summary['injected_losses']:,} dropped on purpose; {summary['wall_s']:.3f} s")
+    if summary["pcap"]:
+        frames = report["pcap_frames"] if report else 0
+        lines.append(f"  pcap: {summary['pcap']} ({frames:,} frames)")
+    if summary["correct"]:
+        lines.append("  verdict: EXACT: every worker holds the int32 wrap-around sum")
+    else:
+        lines.append(f"  verdict: WRONG or incomplete result: {summary['error']}")
+    return "\n".join(lines)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Handler of ``switchsim emulate``: run, print the summary (or JSON); 0 when the sum is exact."""
+    summary = emulate(args.workers, args.elements, loss=args.loss, seed=args.seed,
+                      elements_per_packet=args.elements_per_packet, window=args.window, timeout_s=args.timeout,
+                      pcap=args.pcap, max_wall_s=args.max_wall, port=args.port)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0 if summary["correct"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m switchsim.emu [--workers N] [--elements S] [--loss P] [--json] [--pcap FILE]``."""
+    parser = argparse.ArgumentParser(prog="python -m switchsim.emu", description=__doc__.splitlines()[0])
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_command(args)
+    except ValueError as error:
+        print(f"switchsim emulate: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    # Run the importable module's main, so worker and switch processes unpickle their targets by module name.
+    from switchsim.emu.run import main as _main
+
+    sys.exit(_main())
