@@ -168,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
     progress = _ProgressLine()
     started = time.perf_counter()
     try:
-        results = run_scenario(scenario, progress)
+        results = run_scenario(scenario, progress, pcap=args.pcap)
     finally:
         progress.close()
     print(_summary_table(results))
@@ -182,6 +182,8 @@ def _run(args: argparse.Namespace) -> int:
     wall = sum(r.wall_time_s for r in results.results if r.method == "switchml")
     if hops:
         print(f"switchml: {hops:,} packet-hops in {wall:.2f} s wall ({hops / wall:,.0f} packet-hops/s)")
+    if args.pcap:
+        print(f"wrote {args.pcap}: worker 0's SwitchML packets in simulated time")
     print(f"wrote {summary} and {', '.join(str(p) for p in pictures)} (total {time.perf_counter() - started:.1f} s)")
     return 0 if all(r.correct for r in results.results) else 1
 
@@ -285,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("scenario", nargs="?", help="scenario TOML file (default: scenarios/quickstart.toml)")
     simulate.add_argument("--out", help="output folder (default: out/<scenario name>)")
     simulate.add_argument("--seed", type=_ranged(0, 2**63 - 1), help="override the scenario's seed")
+    simulate.add_argument("--pcap", metavar="FILE",
+                          help="write worker 0's SwitchML packets (both directions, up to 200k) as a pcap")
     simulate.set_defaults(handler=_run)
 
     sweep = sub.add_parser(

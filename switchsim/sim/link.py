@@ -76,7 +76,7 @@ class Channel:
         deliveries: the environment's shared `Deliveries` scheduler.
     """
 
-    __slots__ = ("_faulty", "busy_until", "config", "deliveries", "env", "name", "receiver", "rng", "stats")
+    __slots__ = ("_faulty", "busy_until", "config", "deliveries", "env", "name", "receiver", "rng", "stats", "tap")
 
     def __init__(
         self,
@@ -95,6 +95,7 @@ class Channel:
         self.rng = rng
         self.busy_until = 0.0
         self.stats = ChannelStats()
+        self.tap: Callable[[object, float], None] | None = None  # sees every packet put on the wire
         self._faulty = bool(config.loss or config.duplicate or config.reorder)
 
     def backlog_bytes(self, at: float) -> float:
@@ -128,6 +129,8 @@ class Channel:
         self.busy_until = departure = start + size_bytes * 8 / config.rate_bps
         stats.packets += 1
         stats.bytes += size_bytes
+        if self.tap is not None:
+            self.tap(packet, departure)
         arrival = departure + config.delay_s
         if self._faulty:
             rng = self.rng

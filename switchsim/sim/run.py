@@ -44,11 +44,11 @@ def make_tensors(scenario: Scenario) -> np.ndarray:
     return make_workload(scenario).integers
 
 
-def run_scenario(scenario: Scenario, progress: Progress | None = None) -> Results:
+def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str | None = None) -> Results:
     """Run every method of ``scenario`` on identical links and tensors.
 
     ``progress(method, simulated_s, packets)`` is called periodically during the
-    packet-level SwitchML run.
+    packet-level SwitchML run; ``pcap`` captures host 0's SwitchML traffic.
     """
     workload = make_workload(scenario)
     results = Results(scenario=scenario, seed=scenario.seed)
@@ -57,7 +57,7 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None) -> Result
             report = None if progress is None else (lambda now, packets: progress("switchml", now, packets))
             received = None if workload.exponents is None else np.zeros_like(workload.exponents)
             result, sums = run_switchml(scenario, workload.integers, report, exponents=workload.exponents,
-                                        received_exponents=received, elements=workload.elements)
+                                        received_exponents=received, elements=workload.elements, pcap=pcap)
             if workload.floats is not None:
                 check = check_float(scenario, workload, sums, received)
                 result.float_max_abs_error = check.max_abs_error

@@ -11,6 +11,7 @@ import simpy
 from switchsim.config import Scenario
 from switchsim.pipeline import Pipeline, SwitchConfig
 from switchsim.protocol import spec
+from switchsim.sim.capture import SimCapture
 from switchsim.sim.metrics import MethodResult, method_result
 from switchsim.sim.nodes import SwitchNode, TableEntry, WorkerNode, expected_sum
 from switchsim.sim.topology import Fabric, build_fabric
@@ -55,14 +56,15 @@ def _switches(env: simpy.Environment, scenario: Scenario, fabric: Fabric, worker
 
 def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | None = None,
                  exponents: np.ndarray | None = None, received_exponents: np.ndarray | None = None,
-                 elements: int | None = None) -> tuple[MethodResult, np.ndarray]:
+                 elements: int | None = None, pcap: str | None = None) -> tuple[MethodResult, np.ndarray]:
     """Simulate ``scenario``'s SwitchML all-reduce of ``tensors`` (hosts x S int32).
 
     Returns the result record and the integer sums the workers received in the
     last iteration (hosts x S). ``exponents`` (hosts x packets x 2, int8) are sent
     in the exponent header when given (float workloads); ``received_exponents``
     (same shape), when given, receives the exponents of each worker's results.
-    ``elements`` is the tensor size to report (default S).
+    ``elements`` is the tensor size to report (default S). ``pcap`` names a file
+    to write host 0's SwitchML traffic to (`switchsim.sim.capture`).
     """
     started = time.perf_counter()
     env = simpy.Environment()
@@ -128,6 +130,10 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
         for host in range(hosts)
     ]
     switches = _switches(env, scenario, fabric, workers)
+    capture = None
+    if pcap is not None:
+        capture = SimCapture(pcap, 0, k)
+        fabric.host_up[0].tap = fabric.host_down[0].tap = capture.tap
     for worker in workers:
         start_later(worker, 0)
 
@@ -139,6 +145,8 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
         env.process(report(env))
     env.run(until=env.any_of([all_done, env.timeout(scenario.max_time_s)]))
     completed = all_done.triggered
+    if capture is not None:
+        capture.close()
     now = env.now
     stats = [w.finished[-1].stats if w.finished else (w.protocol.stats if w.protocol else None) for w in workers]
     retransmissions = sum(s.retransmissions for s in stats if s)

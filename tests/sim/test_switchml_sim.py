@@ -153,3 +153,24 @@ def test_float_check_catches_a_wrong_exponent():
     assert check_float(s, workload, sums, received).exponents_match
     received[1, 3, 0] += 1
     assert not check_float(s, workload, sums, received).exponents_match
+
+
+def test_pcap_of_simulated_traffic_dissects_with_the_project_layer(tmp_path):
+    from scapy.layers.inet import UDP
+    from scapy.utils import rdpcap
+
+    from switchsim.protocol.scapy_layer import SwitchML, SwitchMLData, bind_switchml_layers
+
+    s = scenario(workers=2, window=4, elements=64 * 10)
+    tensors = make_tensors(s)
+    result, sums = run_switchml(s, tensors, pcap=str(tmp_path / "sim.pcap"))
+    bind_switchml_layers()
+    packets = rdpcap(str(tmp_path / "sim.pcap"))
+    assert len(packets) == 20  # worker 0: 10 requests up, 10 results down
+    requests = [p for p in packets if p[UDP].sport != 0xBEE0]
+    results = [p for p in packets if p[UDP].sport == 0xBEE0]
+    assert len(requests) == len(results) == 10
+    assert all(SwitchML in p for p in packets)
+    first = min(results, key=lambda p: p[SwitchML].tsi)
+    assert first[SwitchMLData].values == sums[0, :64].tolist()
+    assert [float(p.time) for p in packets] == sorted(float(p.time) for p in packets)
