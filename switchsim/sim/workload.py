@@ -3,7 +3,7 @@
 * int32: random over the full int32 range (sums wrap), sent as they are.
 * float32 + block_exponent: Gaussian float32 gradients (block magnitudes vary
   over four decades), quantized with SwitchML's block-floating-point scaling
-  (`workers.block_exponent`). Every worker's block exponent goes up, the
+  (`workers.quantizers.block_exponent`). Every worker's block exponent goes up, the
   switch takes the max, and each worker scales by it; the exponent round is
   pipelined one window ahead, so the stream has W extra packets. The integers
   are computed here with the group's true max exponents, which is exactly what
@@ -19,7 +19,8 @@ import numpy as np
 
 from switchsim.config import Scenario
 from switchsim.sim.topology import build_fabric
-from workers import block_exponent
+from workers.quantizers import block_exponent
+from workers.quantizers.base import Context
 
 
 @dataclass(slots=True)
@@ -65,17 +66,19 @@ def make_workload(scenario: Scenario) -> Workload:
     magnitude = np.exp(rng.uniform(-7, 2, size=(hosts, blocks))).astype(np.float32)
     floats = rng.standard_normal((hosts, blocks * k), dtype=np.float32) * np.repeat(magnitude, k, axis=1)
     floats = floats[:, :elements]
-    local = np.stack([block_exponent.block_exponents(floats[h], k) for h in range(hosts)])
+    local = np.stack([block_exponent.block_exponents(np.ascontiguousarray(floats[h]), k) for h in range(hosts)])
     groups = groups_of(scenario)
     max_exponents = np.stack([local[group].max(axis=0) for group in groups])
     integers = np.zeros((hosts, (blocks + window) * k), dtype=np.int32)
     exponents = np.zeros((hosts, blocks + window, 2), dtype=np.int8)
     baseline = np.zeros((hosts, blocks * k), dtype=np.int32)
+    quantizer = block_exponent.BlockExponent(block_size=k)
     for g, group in enumerate(groups):
-        for host in group:
-            quantized = block_exponent.quantize(floats[host], max_exponents[g], n, k)
+        for position, host in enumerate(group):
+            context = Context(worker=position, num_workers=n, shared=max_exponents[g])
+            quantized = quantizer.encode(np.ascontiguousarray(floats[host]), context).integers
             integers[host], exponents[host] = block_exponent.pipelined_packets(quantized, local[host], window, k)
-            baseline[host] = quantized
+            baseline[host, : len(quantized)] = quantized
     return Workload(integers, exponents, floats, max_exponents, baseline, elements)
 
 
@@ -94,6 +97,7 @@ def check_float(scenario: Scenario, workload: Workload, sums: np.ndarray, receiv
     k, window = scenario.switchml.elements_per_packet, scenario.switchml.window
     n = scenario.topology.workers_per_job
     blocks = workload.max_exponents.shape[1]
+    quantizer = block_exponent.BlockExponent(block_size=k)
     exponents_match, within, worst_abs, worst_rel = True, True, 0.0, 0.0
     for g, group in enumerate(groups_of(scenario)):
         exact = workload.floats[group].astype(np.float64).sum(axis=0)
@@ -101,7 +105,7 @@ def check_float(scenario: Scenario, workload: Workload, sums: np.ndarray, receiv
         for host in group:
             exponents_match &= bool(np.array_equal(received[host, :blocks, 0], workload.max_exponents[g]))
             data = sums[host, window * k : (window + blocks) * k]
-            decoded = block_exponent.dequantize(data, workload.max_exponents[g], n, k, workload.elements)
+            decoded = quantizer.decode(data[: workload.elements], workload.max_exponents[g], n)
             error = np.abs(decoded.astype(np.float64) - exact)
             # float32 output rounding adds at most half an ulp of the result
             slack = np.abs(exact) * np.finfo(np.float32).eps
