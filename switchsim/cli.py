@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from switchsim.arguments import probability, ranged
 from switchsim.protocol import spec
 
 _EPILOG = """\
@@ -25,23 +26,6 @@ examples:
   switchsim emulate --workers 3 --elements 20000 --loss 0.05   real UDP worker processes and switch
   switchsim conformance check                     replay the stored vectors through the pipeline model
 """
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1), got {value}")
-    return value
-
-
-def _ranged(low: int, high: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be an integer in {low}..{high}, got {value}")
-        return value
-
-    return parse
 
 
 def _loop(args: argparse.Namespace) -> int:
@@ -263,13 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         "with the SwitchML worker protocol (window, per-slot timeouts, retransmissions) over an in-memory "
         "lossy loop, and check that every worker ends with the exact int32 wrap-around sum.",
     )
-    run.add_argument("--workers", type=_ranged(1, spec.MAX_WORKERS), default=8, help="n, 1..32 (default 8)")
-    run.add_argument("--elements", type=_ranged(1, 1 << 30), default=1 << 20, help="S per worker (default 1 Mi)")
+    run.add_argument("--workers", type=ranged(1, spec.MAX_WORKERS), default=8, help="n, 1..32 (default 8)")
+    run.add_argument("--elements", type=ranged(1, 1 << 30), default=1 << 20, help="S per worker (default 1 Mi)")
     run.add_argument("--elements-per-packet", type=int, choices=spec.SUPPORTED_ELEMENTS_PER_PACKET, default=64,
                      help="k (default 64)")
-    run.add_argument("--window", type=_ranged(1, spec.MAX_SLOTS), default=128,
+    run.add_argument("--window", type=ranged(1, spec.MAX_SLOTS), default=128,
                      help="W, outstanding packets per worker = slots (default 128)")
-    run.add_argument("--loss", type=_probability, default=0.01,
+    run.add_argument("--loss", type=probability, default=0.01,
                      help="Bernoulli loss probability per packet, each direction (default 0.01)")
     run.add_argument("--hardened", action="store_true", help="switch in hardened mode (drops late duplicates)")
     run.add_argument("--seed", type=int, default=0, help="seed of tensors and faults (default 0)")
@@ -286,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("scenario", nargs="?", help="scenario TOML file (default: scenarios/quickstart.toml)")
     simulate.add_argument("--out", help="output folder (default: out/<scenario name>)")
-    simulate.add_argument("--seed", type=_ranged(0, 2**63 - 1), help="override the scenario's seed")
+    simulate.add_argument("--seed", type=ranged(0, 2**63 - 1), help="override the scenario's seed")
     simulate.add_argument("--pcap", metavar="FILE",
                           help="write worker 0's SwitchML packets (both directions, up to 200k) as a pcap")
     simulate.set_defaults(handler=_run)
@@ -302,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--param", help="SECTION.FIELD to vary, e.g. link.loss (default: the scenario's [sweep])")
     sweep.add_argument("--values", help="comma-separated values, e.g. 0,0.0001,0.001,0.01 (default: [sweep])")
     sweep.add_argument("--out", help="output folder (default: out/<scenario name>-sweep)")
-    sweep.add_argument("--jobs", type=_ranged(1, 64), default=2, help="parallel processes (default 2)")
+    sweep.add_argument("--jobs", type=ranged(1, 64), default=2, help="parallel processes (default 2)")
     sweep.set_defaults(handler=_sweep)
 
     from switchsim.emu.run import add_emulate_parser

@@ -93,3 +93,17 @@ def test_bad_scenario_is_an_error_naming_the_field(tmp_path, capsys):
     scenario.write_text("[link]\nloss = 7\n")
     assert main(["run", str(scenario), "--out", str(tmp_path)]) == 2
     assert "bad.toml: link.loss = 7.0 is out of range: must be a probability in [0, 1)" in capsys.readouterr().err
+
+
+def test_argument_types_name_the_range():
+    import argparse
+
+    from switchsim.arguments import positive, probability, ranged
+
+    assert probability("0.25") == 0.25
+    assert ranged(1, 4)("4") == 4
+    assert positive("1e-3") == 1e-3
+    for parse, text, message in ((probability, "1", r"\[0, 1\)"), (ranged(1, 4), "5", r"1\.\.4"),
+                                 (positive, "0", "> 0")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            parse(text)

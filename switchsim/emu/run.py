@@ -30,6 +30,7 @@ from multiprocessing.connection import Connection, wait
 
 import numpy as np
 
+from switchsim.arguments import positive, probability, ranged
 from switchsim.emu.switch_server import ServerConfig, SwitchProcess
 from switchsim.protocol import spec
 from workers.client import UdpTransport, make_tensor, run_worker, wrapped_sum
@@ -267,43 +268,19 @@ def emulate(
 
 
 # --- command line ---------------------------------------------------------------------------
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1), got {value}")
-    return value
-
-
-def _ranged(low: int, high: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be an integer in {low}..{high}, got {value}")
-        return value
-
-    return parse
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=_ranged(1, spec.MAX_WORKERS), default=3, help="n, 1..32 (default 3)")
-    parser.add_argument("--elements", type=_ranged(1, 1 << 28), default=20000, help="S per worker (default 20000)")
-    parser.add_argument("--loss", type=_probability, default=0.0,
+    parser.add_argument("--workers", type=ranged(1, spec.MAX_WORKERS), default=3, help="n, 1..32 (default 3)")
+    parser.add_argument("--elements", type=ranged(1, 1 << 28), default=20000, help="S per worker (default 20000)")
+    parser.add_argument("--loss", type=probability, default=0.0,
                         help="probability that a worker drops each send (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of tensors and losses (default 0)")
     parser.add_argument("--elements-per-packet", type=int, choices=spec.SUPPORTED_ELEMENTS_PER_PACKET, default=64,
                         help="k (default 64)")
-    parser.add_argument("--window", type=_ranged(1, spec.MAX_SLOTS), default=64,
+    parser.add_argument("--window", type=ranged(1, spec.MAX_SLOTS), default=64,
                         help="W, outstanding packets per worker = switch slots (default 64)")
-    parser.add_argument("--timeout", type=_positive, default=0.005, help="retransmission timeout, s (default 0.005)")
-    parser.add_argument("--max-wall", type=_positive, default=60.0, help="bound on the whole run, s (default 60)")
-    parser.add_argument("--port", type=_ranged(0, 0xFFFF), default=None,
+    parser.add_argument("--timeout", type=positive, default=0.005, help="retransmission timeout, s (default 0.005)")
+    parser.add_argument("--max-wall", type=positive, default=60.0, help="bound on the whole run, s (default 60)")
+    parser.add_argument("--port", type=ranged(0, 0xFFFF), default=None,
                         help="switch UDP port (default: the first free port of the SwitchML range)")
     parser.add_argument("--pcap", metavar="FILE", help="write the switch's traffic to FILE (libpcap, Ethernet)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
