@@ -1,0 +1,1 @@
+"""Studies built on the quantizers and the switch's integer arithmetic."""

@@ -1,0 +1,195 @@
+"""Overflow versus bit-width: IntSGD on synthetic gradients through an a-bit aggregator.
+
+For every setting (wire width b, accumulator width a, workers n, clip policy,
+gradient distribution) each of n workers draws a gradient, encodes it with
+IntSGD (randomized rounding, adaptive alpha from the mean gradient), the
+integers are summed as an a-bit switch register would (wrap-around), and the
+decoded mean is compared with the exact float64 mean.
+
+Alpha policies: "adaptive" is IntSGD's alpha = sqrt(d) / sqrt(2n ||x^k - x^(k-1)||^2 / eta^2 + eps^2)
+with the update taken as the mean gradient (eta = 1); "fill" scales each
+worker's max |g| to the wire's largest value (2^(b-1) - 1), using every bit.
+
+Clip policies: "safe" clips so the n-way sum cannot leave the accumulator
+(``min((2^(a-1)-1)/n, 2^(b-1)-1)``); "unsafe" clips only to the wire width,
+so the sum may wrap — which is what this study measures.
+
+Not covered yet: gradients captured from real training (the quantization issue).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workers.quantizers.accumulate import accumulate
+from workers.quantizers.base import Context
+from workers.quantizers.intsgd import AlphaState, IntSGD, adaptive_alpha
+
+DISTRIBUTIONS = ("gaussian", "student_t", "sparse")
+POLICIES = ("safe", "unsafe")
+ALPHA_POLICIES = ("adaptive", "fill")
+COLUMNS = ("distribution", "bits", "accumulator_bits", "workers", "policy", "alpha_policy", "alpha", "clip",
+           "clipped_rate",
+           "overflow_rate", "relative_error", "variance", "variance_bound")
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowStudy:
+    """The grid of the study; every tuple is swept.
+
+    Attributes:
+        bits: wire widths b (2..32).
+        accumulator_bits: register widths a (8..32).
+        workers: n values (1..32).
+        policies: clip policies, "safe" and/or "unsafe".
+        alpha_policies: "adaptive" and/or "fill".
+        distributions: "gaussian", "student_t" (3 degrees of freedom, heavy tails), "sparse" (95 % zeros).
+        dim: d, gradient elements per worker.
+        seed: seeds gradients and rounding.
+    """
+
+    bits: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 32)
+    accumulator_bits: tuple[int, ...] = (16, 32)
+    workers: tuple[int, ...] = (2, 8, 32)
+    policies: tuple[str, ...] = POLICIES
+    alpha_policies: tuple[str, ...] = ALPHA_POLICIES
+    distributions: tuple[str, ...] = DISTRIBUTIONS
+    dim: int = 1 << 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("bits", all(2 <= b <= 32 for b in self.bits), "values in 2..32"),
+            ("accumulator_bits", all(8 <= a <= 32 for a in self.accumulator_bits), "values in 8..32"),
+            ("workers", all(1 <= n <= 32 for n in self.workers), "values in 1..32"),
+            ("policies", set(self.policies) <= set(POLICIES), f"drawn from {POLICIES}"),
+            ("alpha_policies", set(self.alpha_policies) <= set(ALPHA_POLICIES), f"drawn from {ALPHA_POLICIES}"),
+            ("distributions", set(self.distributions) <= set(DISTRIBUTIONS), f"drawn from {DISTRIBUTIONS}"),
+            ("dim", 1 <= self.dim <= 1 << 26, "in 1..2**26"),
+        )
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ValueError(f"{name} = {getattr(self, name)!r} is out of range: must be {allowed}")
+
+
+def synthetic_gradients(distribution: str, workers: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """float32 (workers, dim) gradients: a shared signal plus per-worker noise."""
+    signal = rng.standard_normal(dim)
+    if distribution == "gaussian":
+        noise = rng.standard_normal((workers, dim))
+    elif distribution == "student_t":
+        noise = rng.standard_t(3, size=(workers, dim))
+    elif distribution == "sparse":
+        noise = rng.standard_normal((workers, dim)) * (rng.random((workers, dim)) < 0.05) * 10
+        signal = signal * (rng.random(dim) < 0.05)
+    else:
+        raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
+    return (signal + noise).astype(np.float32)
+
+
+def run_setting(gradients: np.ndarray, bits: int, accumulator_bits: int, policy: str, seed: int,
+                alpha_policy: str = "adaptive") -> dict:
+    """One row: encode every worker's gradient, aggregate at a bits (wrap), decode, compare."""
+    n, d = gradients.shape
+    exact_mean = gradients.astype(np.float64).mean(axis=0)
+    quantizer = IntSGD(wire_bits=bits, accumulator_bits=accumulator_bits, rounding="randomized",
+                       safe=policy == "safe")
+    if alpha_policy == "adaptive":
+        alpha = adaptive_alpha(float(exact_mean @ exact_mean), 1.0, d, n)
+    else:
+        alpha = (2 ** (bits - 1) - 1) / max(float(np.abs(gradients).max()), 1e-30)
+    state = AlphaState((0, d), (alpha,))
+    encoded = [quantizer.encode(np.ascontiguousarray(gradients[w]), Context(worker=w, num_workers=n, seed=seed,
+                                                                             shared=state)) for w in range(n)]
+    integers = np.ascontiguousarray(np.stack([e.integers for e in encoded]))
+    total = accumulate(integers, accumulator_bits=accumulator_bits, wire_bits=bits, mode="wrap")
+    decoded_mean = quantizer.decode(total.total, state, n).astype(np.float64) / n
+    error = decoded_mean - exact_mean
+    norm = float(np.linalg.norm(exact_mean))
+    return {
+        "bits": bits,
+        "accumulator_bits": accumulator_bits,
+        "workers": n,
+        "policy": policy,
+        "alpha_policy": alpha_policy,
+        "alpha": alpha,
+        "clip": quantizer.clip(n),
+        "clipped_rate": sum(e.clipped for e in encoded) / (n * d),
+        "overflow_rate": total.overflowed / d,
+        "relative_error": float(np.linalg.norm(error)) / norm if norm else 0.0,
+        # variance of the decoded sum vs n independent roundings' bound n * d / (4 alpha^2)
+        "variance": float(np.sum((error * n) ** 2)),
+        "variance_bound": n * d / (4 * alpha**2),
+    }
+
+
+def run_study(study: OverflowStudy, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Every setting of ``study``; rows in grid order."""
+    rows = []
+    grid = list(itertools.product(study.distributions, study.workers))
+    settings = list(itertools.product(study.bits, study.accumulator_bits, study.policies, study.alpha_policies))
+    total = len(grid) * len(settings)
+    for index, (distribution, n) in enumerate(grid):
+        rng = np.random.default_rng([study.seed, index])
+        gradients = synthetic_gradients(distribution, n, study.dim, rng)
+        for offset, (bits, accumulator, policy, alpha_policy) in enumerate(settings):
+            if bits > accumulator:
+                continue
+            rows.append({"distribution": distribution,
+                         **run_setting(gradients, bits, accumulator, policy, study.seed, alpha_policy)})
+            if progress:
+                progress(index * len(settings) + offset + 1, total)
+    return rows
+
+
+def write_csv(rows: list[dict], path: str | Path) -> Path:
+    """``overflow.csv``: one row per setting, columns `COLUMNS`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: row[key] for key in COLUMNS})
+    return path
+
+
+def plot_study(rows: list[dict], out_dir: str | Path, workers: int, alpha_policy: str = "fill") -> list[Path]:
+    """Overflow rate and relative error against wire bits, for ``workers`` workers and one alpha policy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for metric, label in (("overflow_rate", "overflow rate (elements wrapped)"),
+                          ("relative_error", "relative error ||Q(g) - g|| / ||g||")):
+        figure, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+        for axis, distribution in zip(axes, DISTRIBUTIONS, strict=True):
+            for accumulator, policy in itertools.product(sorted({r["accumulator_bits"] for r in rows}), POLICIES):
+                points = sorted((r["bits"], r[metric]) for r in rows if r["distribution"] == distribution
+                                and r["workers"] == workers and r["accumulator_bits"] == accumulator
+                                and r["policy"] == policy and r["alpha_policy"] == alpha_policy)
+                if points:
+                    axis.plot([p[0] for p in points], [max(p[1], 1e-9) for p in points], marker="o",
+                              linestyle="-" if policy == "safe" else "--", label=f"a={accumulator}, {policy}")
+            axis.set_title(distribution)
+            axis.set_xlabel("wire bits b")
+            axis.set_yscale("log")
+            axis.grid(alpha=0.3)
+        axes[0].set_ylabel(label)
+        axes[0].legend(fontsize=8)
+        figure.suptitle(f"IntSGD, {workers} workers, alpha {alpha_policy}: {label} vs wire width "
+                        "(values < 1e-9 drawn at 1e-9)")
+        figure.tight_layout()
+        path = Path(out_dir) / f"{metric}-{alpha_policy}.png"
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        paths.append(path)
+    return paths

@@ -1,0 +1,61 @@
+"""The overflow study: safe clipping never wraps, unsafe does past the accumulator, errors shrink with bits."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from switchsim.cli import main
+from switchsim.study.overflow import COLUMNS, OverflowStudy, run_setting, run_study, synthetic_gradients
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return run_study(OverflowStudy(dim=4096, workers=(2, 8), bits=(4, 8, 12, 16)))
+
+
+def test_safe_clipping_never_overflows(rows):
+    safe = [r for r in rows if r["policy"] == "safe"]
+    assert safe and all(r["overflow_rate"] == 0 for r in safe)
+
+
+def test_unsafe_overflows_only_when_the_sum_can_leave_the_accumulator(rows):
+    checked = 0
+    for r in rows:
+        if r["policy"] == "unsafe" and r["alpha_policy"] == "fill" and r["accumulator_bits"] == 16:
+            largest_sum = r["workers"] * (2 ** (r["bits"] - 1) - 1)
+            if largest_sum <= 2**15 - 1:
+                assert r["overflow_rate"] == 0  # guaranteed
+            elif r["bits"] == 16 and r["distribution"] == "gaussian":
+                assert r["overflow_rate"] > 0.01  # full-range Gaussian inputs: many sums wrap
+            checked += 1
+    assert checked > 0
+
+
+def test_error_shrinks_with_bits_when_nothing_wraps(rows):
+    fill = sorted((r["bits"], r["relative_error"]) for r in rows
+                  if r["alpha_policy"] == "fill" and r["policy"] == "safe" and r["accumulator_bits"] == 32
+                  and r["workers"] == 8 and r["distribution"] == "gaussian")
+    errors = [e for _, e in fill]
+    assert errors == sorted(errors, reverse=True)
+    assert errors[-1] < 1e-3
+
+
+def test_randomized_rounding_variance_within_its_bound():
+    gradients = synthetic_gradients("gaussian", 4, 8192, np.random.default_rng(1))
+    row = run_setting(gradients, 16, 32, "safe", 0, "adaptive")
+    assert row["clipped_rate"] == 0
+    assert row["variance"] <= row["variance_bound"]
+
+
+def test_study_validation_names_the_field():
+    with pytest.raises(ValueError, match=r"bits = \(1,\) is out of range: must be values in 2\.\.32"):
+        OverflowStudy(bits=(1,))
+
+
+def test_cli_writes_the_csv_and_plots(tmp_path, capsys):
+    assert main(["study", "overflow", "--dim", "1024", "--out", str(tmp_path)]) == 0
+    with (tmp_path / "overflow.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert tuple(table[0]) == COLUMNS and len(table) > 100
+    assert (tmp_path / "overflow_rate-fill.png").stat().st_size > 0
