@@ -29,7 +29,8 @@ examples:
 
 
 def _loop(args: argparse.Namespace) -> int:
-    from switchsim.memory_loop import Faults, exact_sum, run_in_memory
+    from switchsim.memory_loop import Faults, run_in_memory
+    from switchsim.pipeline import wrapped_sum
 
     rng = np.random.default_rng(args.seed)
     tensors = rng.integers(-(2**31), 2**31, size=(args.workers, args.elements), dtype=np.int64).astype(np.int32)
@@ -45,7 +46,7 @@ def _loop(args: argparse.Namespace) -> int:
         max_time_s=args.max_time,
     )
     wall_s = time.perf_counter() - started
-    expected = exact_sum(tensors)
+    expected = wrapped_sum(tensors)
     correct = bool(result.completed and np.array_equal(result.results, np.broadcast_to(expected, result.results.shape)))
     summary = {
         "engine": "memory_loop",

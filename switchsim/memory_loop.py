@@ -60,11 +60,6 @@ class LoopResult:
     counters: dict[str, int] = field(default_factory=dict)
 
 
-def exact_sum(tensors: np.ndarray) -> np.ndarray:
-    """The int32 wrap-around sum over axis 0 (what the switch must produce)."""
-    return np.asarray(tensors, dtype=np.int32).sum(axis=0, dtype=np.int64).astype(np.int32)
-
-
 def run_in_memory(
     tensors: np.ndarray,
     *,

@@ -36,6 +36,7 @@ from typing import Protocol
 
 import numpy as np
 
+from switchsim.pipeline.state import wrapped_sum  # the switch's arithmetic, to check results
 from switchsim.protocol import codec, spec
 from workers.protocol import WorkerConfig, WorkerProtocol, WorkerStats
 
@@ -48,6 +49,23 @@ PACKET_OUTGOING = 4
 _RECEIVE_BATCH = 256
 
 
+def _drain(sock: socket.socket, timeout_s: float, size: int) -> list[tuple[bytes, object]]:
+    """Wait up to ``timeout_s`` for ``sock`` (non-blocking) to be readable, then read what is
+    there: at most `_RECEIVE_BATCH` datagrams of up to ``size`` bytes, with their addresses."""
+    readable, _, _ = select.select([sock], [], [], max(0.0, timeout_s))
+    received: list[tuple[bytes, object]] = []
+    if not readable:
+        return received
+    for _ in range(_RECEIVE_BATCH):
+        try:
+            received.append(sock.recvfrom(size))
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            continue
+    return received
+
+
 def make_tensor(seed: int, worker_id: int, elements: int) -> np.ndarray:
     """Worker ``worker_id``'s int32 tensor for a run seeded with ``seed`` (full int32 range).
 
@@ -58,11 +76,6 @@ def make_tensor(seed: int, worker_id: int, elements: int) -> np.ndarray:
     rng = np.random.default_rng([seed, worker_id])
     info = np.iinfo(np.int32)
     return rng.integers(info.min, info.max, size=elements, endpoint=True, dtype=np.int64).astype(np.int32)
-
-
-def wrapped_sum(tensors: np.ndarray) -> np.ndarray:
-    """The int32 two's-complement wrap-around sum over axis 0 (what the switch must return)."""
-    return np.asarray(tensors, dtype=np.int32).sum(axis=0, dtype=np.int64).astype(np.int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,17 +184,8 @@ class UdpTransport:
 
     def receive(self, timeout_s: float) -> list[bytes]:
         """Messages from the switch's address of the right length (others are counted and dropped)."""
-        readable, _, _ = select.select([self.sock], [], [], max(0.0, timeout_s))
-        if not readable:
-            return []
         messages = []
-        for _ in range(_RECEIVE_BATCH):
-            try:
-                data, source = self.sock.recvfrom(self._message_bytes + 1)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                continue
+        for data, source in _drain(self.sock, timeout_s, self._message_bytes + 1):
             if (source[0], source[1]) != self.switch:
                 self.stats.foreign += 1
             elif len(data) != self._message_bytes:
@@ -307,17 +311,8 @@ class RawEthernetTransport:
 
     def receive(self, timeout_s: float) -> list[bytes]:
         """Reply messages from frames that arrive within ``timeout_s``."""
-        readable, _, _ = select.select([self.sock], [], [], max(0.0, timeout_s))
-        if not readable:
-            return []
         frames = []
-        for _ in range(_RECEIVE_BATCH):
-            try:
-                data, address = self.sock.recvfrom(self._frame_bytes + 64)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                continue
+        for data, address in _drain(self.sock, timeout_s, self._frame_bytes + 64):
             if isinstance(address, tuple) and len(address) >= 3 and address[2] == PACKET_OUTGOING:
                 continue  # our own frame, seen by the packet socket
             frames.append(data)

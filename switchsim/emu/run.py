@@ -32,8 +32,9 @@ import numpy as np
 
 from switchsim.arguments import positive, probability, ranged
 from switchsim.emu.switch_server import ServerConfig, SwitchProcess
+from switchsim.pipeline import wrapped_sum
 from switchsim.protocol import spec
-from workers.client import UdpTransport, make_tensor, run_worker, wrapped_sum
+from workers.client import UdpTransport, make_tensor, run_worker
 from workers.protocol import WorkerConfig
 
 LOOPBACK = "127.0.0.1"

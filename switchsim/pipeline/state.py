@@ -97,6 +97,16 @@ def new_slot_pool(config: SwitchConfig) -> SlotPool:
     )
 
 
+def wrapped_sum(tensors: np.ndarray) -> np.ndarray:
+    """The int32 two's-complement wrap-around sum over axis 0: what the switch returns for these rows.
+
+    Example:
+        >>> wrapped_sum(np.array([[2**31 - 1], [1]], np.int32)).tolist()
+        [-2147483648]
+    """
+    return np.asarray(tensors, dtype=np.int32).sum(axis=0, dtype=np.int64).astype(np.int32)
+
+
 def reset_slot_pool(pool: SlotPool) -> None:
     """Clear every register in place (what the official controller does for a new job)."""
     for array in pool:

@@ -31,9 +31,9 @@ import numpy as np
 import simpy
 
 from switchsim.config import Scenario
+from switchsim.pipeline import wrapped_sum
 from switchsim.sim.link import Channel
 from switchsim.sim.metrics import MethodResult, message_packets, method_result
-from switchsim.sim.nodes import expected_sum
 from switchsim.sim.topology import Fabric, build_fabric
 
 ELEMENT_BYTES = 4  # int32
@@ -180,7 +180,7 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray) -> tuple[
     workload = scenario.workload
     hosts = scenario.topology.total_workers
     server = hosts  # the parameter server, if any, is the extra host
-    expected = {g: expected_sum(tensors[group]) for g, group in enumerate(fabric.groups)}
+    expected = {g: wrapped_sum(tensors[group]) for g, group in enumerate(fabric.groups)}
     group_of = {host: g for g, group in enumerate(fabric.groups) for host in group}
     iterations_left = dict.fromkeys(range(hosts), workload.iterations)
     group_pending = {g: len(group) for g, group in enumerate(fabric.groups)}

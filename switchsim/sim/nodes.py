@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import simpy
 
 from switchsim.pipeline import Action, Pipeline
@@ -195,7 +194,3 @@ class SwitchNode:
         else:
             self.ports[entry.port].send(result, self.wire_bytes, ready)
 
-
-def expected_sum(tensors: np.ndarray) -> np.ndarray:
-    """The int32 wrap-around sum over workers (axis 0)."""
-    return tensors.sum(axis=0, dtype=np.int64).astype(np.int32)

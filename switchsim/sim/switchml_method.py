@@ -9,11 +9,11 @@ import numpy as np
 import simpy
 
 from switchsim.config import Scenario
-from switchsim.pipeline import Pipeline, SwitchConfig
+from switchsim.pipeline import Pipeline, SwitchConfig, wrapped_sum
 from switchsim.protocol import spec
 from switchsim.sim.capture import SimCapture
 from switchsim.sim.metrics import MethodResult, method_result
-from switchsim.sim.nodes import SwitchNode, TableEntry, WorkerNode, expected_sum
+from switchsim.sim.nodes import SwitchNode, TableEntry, WorkerNode
 from switchsim.sim.topology import Fabric, build_fabric
 from workers.protocol import WorkerConfig, WorkerProtocol, next_shift
 
@@ -72,7 +72,7 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
     k, window = protocol_config.elements_per_packet, protocol_config.window
     fabric = build_fabric(env, topology, scenario.link, scenario.seed)
     hosts = topology.total_workers
-    expected = [expected_sum(tensors[group]) for group in fabric.groups]
+    expected = [wrapped_sum(tensors[group]) for group in fabric.groups]
     group_of = [0] * hosts
     for g, group in enumerate(fabric.groups):
         for host in group:

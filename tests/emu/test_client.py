@@ -9,7 +9,7 @@ import pytest
 from switchsim.conformance.vectors import SWITCH, Send, request_frame, worker_entries
 from switchsim.emu.switch_server import ServerConfig, SwitchServer
 from switchsim.frame_switch import FrameSwitch
-from switchsim.pipeline import SwitchConfig
+from switchsim.pipeline import SwitchConfig, wrapped_sum
 from switchsim.protocol import codec, spec
 from workers.client import (
     RawEthernetTransport,
@@ -19,7 +19,6 @@ from workers.client import (
     make_tensor,
     run_worker,
     run_worker_float,
-    wrapped_sum,
 )
 from workers.protocol import WorkerConfig, WorkerProtocol
 

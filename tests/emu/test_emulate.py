@@ -11,9 +11,10 @@ from scapy.utils import rdpcap
 
 from switchsim.emu import run
 from switchsim.emu.run import add_emulate_parser, emulate
+from switchsim.pipeline import wrapped_sum
 from switchsim.protocol import spec
 from switchsim.protocol.scapy_layer import SwitchML, SwitchMLData, SwitchMLExponents, bind_switchml_layers
-from workers.client import make_tensor, wrapped_sum
+from workers.client import make_tensor
 
 
 @pytest.mark.network

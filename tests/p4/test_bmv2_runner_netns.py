@@ -20,7 +20,8 @@ from switchsim.conformance import vectors
 from switchsim.frame_switch import WorkerEntry
 from switchsim.p4gen import bmv2_runner
 from switchsim.p4gen.controller import Bmv2Job
-from workers.client import RawEthernetTransport, RawTarget, make_tensor, run_worker, wrapped_sum
+from switchsim.pipeline import wrapped_sum
+from workers.client import RawEthernetTransport, RawTarget, make_tensor, run_worker
 from workers.protocol import WorkerConfig
 
 pytestmark = pytest.mark.network

@@ -2,7 +2,6 @@
 `error_bound`, and the W-ahead packet stream (`pipelined_packets`)."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
