@@ -149,22 +149,24 @@ class SwitchMLConfig:
     """Worker-side SwitchML protocol parameters.
 
     Attributes:
-        elements_per_packet: k, 64 or 256.
+        elements_per_packet: k, elements per packet; 0 (default) picks the 256-byte payload at
+            workload.element_bits (64 int32, 128 int16, 256 int8). Explicit values must be a
+            256- or 1024-byte payload at that width: 64 or 256 (32 bits), 128 or 512 (16), 256 or 1024 (8).
         window: W, outstanding packets (= slots) per worker.
         timeout_s: initial retransmission timeout, seconds.
         backoff_threshold: timeouts since the last doubling that double the period (official: 100).
         backoff_threshold_increment: growth of that threshold at each doubling (official: 100).
     """
 
-    elements_per_packet: int = 64
+    elements_per_packet: int = 0
     window: int = 128
     timeout_s: float = 1e-3
     backoff_threshold: int = 100
     backoff_threshold_increment: int = 100
 
     def __post_init__(self) -> None:
-        _need(self.elements_per_packet in spec.SUPPORTED_ELEMENTS_PER_PACKET, "switchml.elements_per_packet",
-              self.elements_per_packet, f"one of {spec.SUPPORTED_ELEMENTS_PER_PACKET}")
+        _need(self.elements_per_packet in (0, *spec.ALL_ELEMENTS_PER_PACKET), "switchml.elements_per_packet",
+              self.elements_per_packet, f"0 (automatic) or one of {spec.ALL_ELEMENTS_PER_PACKET}")
         _need(isinstance(self.window, int) and 1 <= self.window <= spec.MAX_SLOTS, "switchml.window", self.window,
               f"an integer in 1..{spec.MAX_SLOTS}")
         _positive("switchml.timeout_s", self.timeout_s)
@@ -205,6 +207,9 @@ class WorkloadConfig:
         quantizer: "identity" (int32 only) or "block_exponent" (SwitchML's float scaling).
         iterations: R, all-reduces in a row.
         compute_s: compute time between iterations, seconds.
+        element_bits: bits of each integer on the wire, for every method: 32 (the official
+            SwitchML format) or 16 / 8 (the narrow-element extension, `switchsim.protocol.spec`).
+            Narrow int32 workloads draw integers of that width; sums wrap modulo 2**element_bits.
     """
 
     elements: int = 1 << 20
@@ -212,6 +217,7 @@ class WorkloadConfig:
     quantizer: str = "identity"
     iterations: int = 1
     compute_s: float = 0.0
+    element_bits: int = 32
 
     def __post_init__(self) -> None:
         _need(isinstance(self.elements, int) and 1 <= self.elements <= 1 << 31, "workload.elements", self.elements,
@@ -225,6 +231,11 @@ class WorkloadConfig:
         _need(isinstance(self.iterations, int) and 1 <= self.iterations <= 10_000, "workload.iterations",
               self.iterations, "an integer in 1..10000")
         _non_negative("workload.compute_s", self.compute_s)
+        _need(self.element_bits in spec.WIRE_ELEMENT_BITS, "workload.element_bits", self.element_bits,
+              f"one of {spec.WIRE_ELEMENT_BITS}")
+        _need(self.dtype == "int32" or self.element_bits == spec.ELEMENT_BITS, "workload.element_bits",
+              self.element_bits, "32 when workload.dtype is float32 (the block-exponent quantizer fills int32; "
+              "IntSGD at narrow widths is `switchsim study training`)")
 
 
 METHODS = ("switchml", "ring", "ps", "allgather")
@@ -288,9 +299,24 @@ class Scenario:
         _need(len(self.methods) > 0 and all(m in METHODS for m in self.methods), "methods", list(self.methods),
               f"a non-empty list drawn from {METHODS}")
         _positive("max_time_s", self.max_time_s)
+        bits, k = self.workload.element_bits, self.switchml.elements_per_packet
+        allowed = spec.supported_elements_per_packet(bits)
+        _need(k == 0 or k in allowed, "switchml.elements_per_packet", k,
+              f"0 (automatic) or one of {allowed} with workload.element_bits = {bits}")
         needed = self.switchml.window * self.topology.job_count
         _need(needed <= self.switch.slots, "switch.slots", self.switch.slots,
               f">= switchml.window x jobs = {needed} (each job's workers use window slots)")
+
+    @property
+    def element_bits(self) -> int:
+        """Bits of each integer element on the wire (workload.element_bits)."""
+        return self.workload.element_bits
+
+    @property
+    def elements_per_packet(self) -> int:
+        """k in use: switchml.elements_per_packet, or the 256-byte payload at element_bits when it is 0."""
+        k = self.switchml.elements_per_packet
+        return k or spec.supported_elements_per_packet(self.workload.element_bits)[0]
 
 
 _SECTIONS = {

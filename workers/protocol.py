@@ -40,7 +40,7 @@ class WorkerConfig:
         num_workers: n, workers in the job, 1..32.
         window: W, outstanding packets (= slots used), 1..16384.
         start_slot: first slot of this worker's slot range.
-        elements_per_packet: k, 64 or 256.
+        elements_per_packet: k, 64 or 256 (int32); 128, 512 or 1024 with narrow elements.
         job_number: low 8 bits of the job id, 0..255.
         shift: pool-index shift carried across jobs, 0..2W-1 (see `next_shift`).
         timeout_s: initial retransmission timeout (seconds).
@@ -74,8 +74,8 @@ class WorkerConfig:
         )
         need(
             "elements_per_packet",
-            self.elements_per_packet in spec.SUPPORTED_ELEMENTS_PER_PACKET,
-            f"one of {spec.SUPPORTED_ELEMENTS_PER_PACKET}",
+            self.elements_per_packet in spec.ALL_ELEMENTS_PER_PACKET,
+            f"one of {spec.ALL_ELEMENTS_PER_PACKET}",
         )
         need("job_number", 0 <= self.job_number <= 255, "in 0..255")
         need("shift", 0 <= self.shift < 2 * self.window, f"in 0..2*window-1 = 0..{2 * self.window - 1}")

@@ -23,8 +23,11 @@ from switchsim.pipeline.tables import COUNTER_COLUMNS
 MAX_SLOTS = 1 << 14
 #: One bitmap bit per worker.
 MAX_WORKERS = 32
-#: Elements per packet the pipeline supports (size enum 1 and 3).
-SUPPORTED_ELEMENTS_PER_PACKET = (64, 256)
+#: Elements per packet the pipeline supports: the 256- and 1024-byte payloads at
+#: 32 bits (official: 64, 256) and at 16 or 8 bits (the narrow-element extension,
+#: whose elements are sign-extended into these int32 registers). Equal to
+#: switchsim.protocol.spec.ALL_ELEMENTS_PER_PACKET (a test keeps them in step).
+SUPPORTED_ELEMENTS_PER_PACKET = (64, 128, 256, 512, 1024)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,7 @@ class SwitchConfig:
 
     Attributes:
         slots: aggregator slots (each with two sets), 1..16384.
-        elements_per_packet: k, int32 elements per packet: 64 or 256.
+        elements_per_packet: k, elements per packet: 64 or 256 (official), 128, 512 or 1024 (narrow elements).
         hardened: False (default) is faithful to the official switch, late-duplicate
             hazard included; True drops late duplicates of older chunks (docs/hardened-mode.md).
     """

@@ -74,14 +74,42 @@ _MESSAGE_DESCRIPTION, _MESSAGE_PLACEMENTS = _layout(_MESSAGE_HEADERS)
 _FRAME_DESCRIPTION, _FRAME_PLACEMENTS = _layout(spec.FRAME_HEADERS)
 
 
-def message_dtype(elements_per_packet: int) -> np.dtype:
-    """Structured dtype of one SwitchML message (UDP payload) with k elements."""
-    return np.dtype([*_MESSAGE_DESCRIPTION, ("values", spec.ELEMENT_DTYPE, (elements_per_packet,))])
+def message_dtype(elements_per_packet: int, element_bits: int = spec.ELEMENT_BITS) -> np.dtype:
+    """Structured dtype of one SwitchML message (UDP payload) with k elements of ``element_bits``."""
+    values = ("values", spec.element_dtype(element_bits), (elements_per_packet,))
+    return np.dtype([*_MESSAGE_DESCRIPTION, values])
 
 
-def frame_dtype(elements_per_packet: int) -> np.dtype:
-    """Structured dtype of one SwitchML-UDP Ethernet frame (no FCS) with k elements."""
-    return np.dtype([*_FRAME_DESCRIPTION, ("values", spec.ELEMENT_DTYPE, (elements_per_packet,))])
+def frame_dtype(elements_per_packet: int, element_bits: int = spec.ELEMENT_BITS) -> np.dtype:
+    """Structured dtype of one SwitchML-UDP Ethernet frame (no FCS) with k elements of ``element_bits``."""
+    values = ("values", spec.element_dtype(element_bits), (elements_per_packet,))
+    return np.dtype([*_FRAME_DESCRIPTION, values])
+
+
+def to_wire_width(values: np.ndarray, element_bits: int) -> np.ndarray:
+    """int32 values as a ``element_bits``-bit element carries them: the low bits, sign-extended.
+
+    This is what the narrow-element extension's switch sends back from its
+    int32 register (the sum wraps modulo 2**b); identity at 32 bits.
+
+    Example:
+        >>> to_wire_width(np.array([127, 128, -129, 300], np.int32), 8).tolist()
+        [127, -128, 127, 44]
+    """
+    values = np.asarray(values, dtype=np.int32)
+    if element_bits == spec.ELEMENT_BITS:
+        return values
+    return values.astype(spec.element_dtype(element_bits)).astype(np.int32)
+
+
+def _check_fits(values: np.ndarray, element_bits: int) -> None:
+    """Raise when a value does not fit ``element_bits`` (encoding never truncates silently)."""
+    if element_bits < spec.ELEMENT_BITS and values.size:
+        low, high = -(1 << (element_bits - 1)), (1 << (element_bits - 1)) - 1
+        smallest, largest = int(values.min()), int(values.max())
+        if smallest < low or largest > high:
+            raise ValueError(f"values: {element_bits}-bit elements must lie in {low}..{high}, "
+                             f"got {smallest}..{largest} (use to_wire_width to wrap on purpose)")
 
 
 def _read(records: np.ndarray, placement: _Placement) -> np.ndarray:
@@ -140,8 +168,22 @@ class Messages:
 
     @property
     def elements_per_packet(self) -> int:
-        """k, the number of int32 elements per packet."""
+        """k, the number of elements per packet."""
         return int(self.values.shape[1])
+
+    @property
+    def element_bits(self) -> int:
+        """Width of each element on the wire, from the ``size`` code.
+
+        32 for official codes, for an empty batch and for codes no format knows
+        (tests build such malformed packets on purpose).
+        """
+        widths = {spec.SIZE_FORMATS.get(int(s), (0, spec.ELEMENT_BITS))[1] for s in np.unique(self.size)}
+        if not widths:
+            return spec.ELEMENT_BITS
+        if len(widths) != 1:
+            raise ValueError(f"size: one batch must use one element width, got {sorted(widths)}")
+        return widths.pop()
 
     @classmethod
     def build(
@@ -153,8 +195,9 @@ class Messages:
         job_number: np.ndarray | int = 0,
         exponents: np.ndarray | None = None,
         msg_type: int = spec.MSG_TYPE_DATA,
+        element_bits: int = spec.ELEMENT_BITS,
     ) -> Messages:
-        """A batch from the fields a worker chooses; ``size`` follows from k.
+        """A batch from the fields a worker chooses; ``size`` follows from k and ``element_bits``.
 
         Example:
             >>> m = Messages.build(pool_index=[0, 1], values=np.ones((2, 64), np.int32))
@@ -163,7 +206,7 @@ class Messages:
         """
         values = np.atleast_2d(np.asarray(values, dtype=np.int32))
         n = len(values)
-        size = spec.size_for_elements(values.shape[1])
+        size = spec.size_for_elements(values.shape[1], element_bits)
         if exponents is None:
             exponents = np.zeros((n, 2), dtype=np.int8)
         return cls(
@@ -212,20 +255,26 @@ def encode_messages(messages: Messages) -> np.ndarray:
         >>> encode_messages(m)[0, :8].tobytes().hex()
         '1100000000008003'
     """
-    k = messages.elements_per_packet
-    records = np.zeros(len(messages), dtype=message_dtype(k))
+    k, bits = messages.elements_per_packet, messages.element_bits
+    _check_fits(messages.values, bits)
+    records = np.zeros(len(messages), dtype=message_dtype(k, bits))
     for key, column in messages.header_columns().items():
         _write(records, _MESSAGE_PLACEMENTS[key], column, key)
     records["values"] = messages.values
     return records.view(np.uint8).reshape(len(messages), -1)
 
 
-def decode_messages(buffer: np.ndarray | bytes, elements_per_packet: int) -> Messages:
-    """Messages from a (N, message_bytes(k)) uint8 array (or one message's bytes)."""
+def decode_messages(
+    buffer: np.ndarray | bytes, elements_per_packet: int, element_bits: int = spec.ELEMENT_BITS
+) -> Messages:
+    """Messages from a (N, message_bytes(k, b)) uint8 array (or one message's bytes).
+
+    Narrow elements (``element_bits`` 8 or 16) are sign-extended to int32.
+    """
     data = np.frombuffer(buffer, dtype=np.uint8) if isinstance(buffer, bytes | bytearray | memoryview) else buffer
-    nbytes = spec.message_bytes(elements_per_packet)
+    nbytes = spec.message_bytes(elements_per_packet, element_bits)
     data = np.ascontiguousarray(data).reshape(-1, nbytes)
-    records = data.view(message_dtype(elements_per_packet)).reshape(-1)
+    records = data.view(message_dtype(elements_per_packet, element_bits)).reshape(-1)
     return _messages_from(records, _MESSAGE_PLACEMENTS)
 
 
@@ -301,9 +350,10 @@ def encode_frames(frames: Frames, *, compute_udp_checksum: bool = False) -> np.n
     otherwise it is ``frames.udp_checksum`` or 0 (as the switch sends replies).
     """
     messages = frames.messages
-    k = messages.elements_per_packet
+    k, bits = messages.elements_per_packet, messages.element_bits
+    _check_fits(messages.values, bits)
     n = len(messages)
-    records = np.zeros(n, dtype=frame_dtype(k))
+    records = np.zeros(n, dtype=frame_dtype(k, bits))
     ttl = spec.REPLY_TTL if frames.ttl is None else frames.ttl
     columns: dict[str, np.ndarray | int] = {
         "ethernet.dst_addr": frames.eth_dst,
@@ -311,14 +361,14 @@ def encode_frames(frames: Frames, *, compute_udp_checksum: bool = False) -> np.n
         "ethernet.ether_type": spec.ETHERTYPE_IPV4,
         "ipv4.version": spec.IPV4_VERSION,
         "ipv4.ihl": spec.IPV4_IHL_WORDS,
-        "ipv4.total_len": spec.ipv4_total_length(k),
+        "ipv4.total_len": spec.ipv4_total_length(k, bits),
         "ipv4.ttl": ttl,
         "ipv4.protocol": spec.IP_PROTOCOL_UDP,
         "ipv4.src_addr": frames.ip_src,
         "ipv4.dst_addr": frames.ip_dst,
         "udp.src_port": frames.src_port,
         "udp.dst_port": frames.dst_port,
-        "udp.length": spec.udp_length(k),
+        "udp.length": spec.udp_length(k, bits),
         **messages.header_columns(),
     }
     for key, column in columns.items():
@@ -338,18 +388,22 @@ def encode_frames(frames: Frames, *, compute_udp_checksum: bool = False) -> np.n
     return data
 
 
-def decode_frame_headers(buffer: np.ndarray, elements_per_packet: int) -> dict[str, np.ndarray]:
+def decode_frame_headers(
+    buffer: np.ndarray, elements_per_packet: int, element_bits: int = spec.ELEMENT_BITS
+) -> dict[str, np.ndarray]:
     """Every header field of each frame, as ``"header.field"`` -> array (N,)."""
-    records = np.ascontiguousarray(buffer).reshape(-1, spec.frame_bytes(elements_per_packet))
-    records = records.view(frame_dtype(elements_per_packet)).reshape(-1)
+    records = np.ascontiguousarray(buffer).reshape(-1, spec.frame_bytes(elements_per_packet, element_bits))
+    records = records.view(frame_dtype(elements_per_packet, element_bits)).reshape(-1)
     return {key: _read(records, placement) for key, placement in _FRAME_PLACEMENTS.items()}
 
 
-def decode_frames(buffer: np.ndarray | bytes, elements_per_packet: int) -> Frames:
-    """Frames from a (N, frame_bytes(k)) uint8 array (or one frame's bytes)."""
+def decode_frames(
+    buffer: np.ndarray | bytes, elements_per_packet: int, element_bits: int = spec.ELEMENT_BITS
+) -> Frames:
+    """Frames from a (N, frame_bytes(k, b)) uint8 array (or one frame's bytes); narrow elements sign-extended."""
     data = np.frombuffer(buffer, dtype=np.uint8) if isinstance(buffer, bytes | bytearray | memoryview) else buffer
-    data = np.ascontiguousarray(data).reshape(-1, spec.frame_bytes(elements_per_packet))
-    records = data.view(frame_dtype(elements_per_packet)).reshape(-1)
+    data = np.ascontiguousarray(data).reshape(-1, spec.frame_bytes(elements_per_packet, element_bits))
+    records = data.view(frame_dtype(elements_per_packet, element_bits)).reshape(-1)
     headers = {key: _read(records, placement) for key, placement in _FRAME_PLACEMENTS.items()}
     return Frames(
         eth_dst=headers["ethernet.dst_addr"],

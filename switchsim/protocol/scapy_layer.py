@@ -2,7 +2,8 @@
 
 Three layers mirror the P4 headers: `SwitchML` (``switchml_h``),
 `SwitchMLExponents` (``exponents_h``) and `SwitchMLData` (the k int32
-elements). Their ``fields_desc`` are generated from the spec, so a width or a
+elements); `SwitchMLData16` and `SwitchMLData8` carry the narrow-element
+extension's payloads and are chosen by the header's ``size`` code. Their ``fields_desc`` are generated from the spec, so a width or a
 name cannot drift from the codec.
 
 Binding to UDP is explicit (no import-time side effects): call
@@ -21,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from scapy.fields import BitField, FieldListField, SignedByteField, SignedIntField
+from scapy.fields import BitField, FieldListField, SignedByteField, SignedIntField, SignedShortField
 from scapy.layers.inet import UDP
 from scapy.packet import Packet, bind_bottom_up, bind_layers, bind_top_down
 
@@ -44,9 +45,9 @@ def _payload_length(packet: Packet) -> int:
     layer = packet.underlayer
     while layer is not None and not isinstance(layer, SwitchML):
         layer = layer.underlayer
-    if layer is None or layer.size not in spec.PAYLOAD_BYTES:
+    if layer is None or layer.size not in spec.SIZE_FORMATS:
         return len(packet.original) if packet.original else 0
-    return spec.PAYLOAD_BYTES[layer.size]
+    return spec.SIZE_FORMATS[layer.size][0]
 
 
 class SwitchML(Packet):
@@ -68,25 +69,54 @@ class SwitchML(Packet):
 
 
 class SwitchMLExponents(Packet):
-    """The two int8 block exponents (P4 ``exponents_h``)."""
+    """The two int8 block exponents (P4 ``exponents_h``); the data layer follows the ``size`` code."""
 
     name = "SwitchMLExponents"
     fields_desc = _fields(spec.EXPONENTS_HEADER, {})
+
+    def guess_payload_class(self, payload: bytes) -> type[Packet]:
+        """`SwitchMLData` for official sizes, the narrow layer for the extension's codes."""
+        header = self.underlayer
+        if isinstance(header, SwitchML) and header.size in spec.SIZE_FORMATS:
+            return _DATA_LAYERS[spec.element_bits_for_size(header.size)]
+        return SwitchMLData
+
+
+def _data_fields(element_field: type, bits: int) -> list:
+    return [
+        FieldListField(
+            "values",
+            [],
+            element_field("value", 0),
+            length_from=_payload_length,
+            max_count=max(nbytes for nbytes, _ in spec.SIZE_FORMATS.values()) * 8 // bits,
+        ),
+    ]
 
 
 class SwitchMLData(Packet):
     """The k big-endian int32 payload elements; k follows the header's ``size``."""
 
     name = "SwitchMLData"
-    fields_desc = [  # noqa: RUF012
-        FieldListField(
-            "values",
-            [],
-            SignedIntField("value", 0),
-            length_from=_payload_length,
-            max_count=max(spec.PAYLOAD_BYTES.values()) // spec.ELEMENT_BYTES,
-        ),
-    ]
+    fields_desc = _data_fields(SignedIntField, 32)
+
+
+class SwitchMLData16(Packet):
+    """Narrow-element extension: big-endian int16 payload elements (size codes 4 and 6)."""
+
+    name = "SwitchMLData16"
+    fields_desc = _data_fields(SignedShortField, 16)
+
+
+class SwitchMLData8(Packet):
+    """Narrow-element extension: int8 payload elements (size codes 5 and 7)."""
+
+    name = "SwitchMLData8"
+    fields_desc = _data_fields(SignedByteField, 8)
+
+
+_DATA_LAYERS: dict[int, type[Packet]] = {32: SwitchMLData, 16: SwitchMLData16, 8: SwitchMLData8}
+assert set(_DATA_LAYERS) == set(spec.WIRE_ELEMENT_BITS)
 
 
 def bind_switchml_layers() -> None:

@@ -135,7 +135,7 @@ class PayloadSize(IntEnum):
     IBV_MTU_1024 = 3
 
 
-#: Payload bytes for each ``size`` enum value.
+#: Payload bytes for each official ``size`` enum value (int32 elements).
 PAYLOAD_BYTES: dict[int, int] = {
     PayloadSize.IBV_MTU_128: 128,
     PayloadSize.IBV_MTU_256: 256,
@@ -144,6 +144,68 @@ PAYLOAD_BYTES: dict[int, int] = {
 }
 #: Elements per packet that the switch pipeline supports (size 1 and 3).
 SUPPORTED_ELEMENTS_PER_PACKET: tuple[int, ...] = (64, 256)
+
+# --- narrow-element extension (switchsim's, not in p4app-switchML) --------------
+# The official wire carries int32 elements only. This extension carries b-bit
+# two's-complement elements, b in NARROW_ELEMENT_BITS, in the same 256- and
+# 1024-byte payloads, so a packet holds 32/b times as many elements. It uses the
+# four size codes the official enum leaves free (4..7), so an official switch
+# drops such packets as unknown sizes instead of misreading them. The switch
+# sign-extends each element into its int32 register; the result goes back at
+# the same width b (the low b bits of the register: the sum wraps modulo 2**b).
+# Every header stays as above.
+
+
+class NarrowPayloadSize(IntEnum):
+    """Size codes of the narrow-element extension: payload bytes and element width."""
+
+    INT16_256 = 4
+    INT8_256 = 5
+    INT16_1024 = 6
+    INT8_1024 = 7
+
+
+#: Element widths in bits the narrow extension carries.
+NARROW_ELEMENT_BITS: tuple[int, ...] = (16, 8)
+#: Every element width a payload can carry: official 32 first, then the extension.
+WIRE_ELEMENT_BITS: tuple[int, ...] = (ELEMENT_BITS, *NARROW_ELEMENT_BITS)
+#: ``size`` code -> (payload bytes, element bits), official and extension.
+SIZE_FORMATS: dict[int, tuple[int, int]] = {
+    **{int(size): (nbytes, ELEMENT_BITS) for size, nbytes in PAYLOAD_BYTES.items()},
+    int(NarrowPayloadSize.INT16_256): (256, 16),
+    int(NarrowPayloadSize.INT8_256): (256, 8),
+    int(NarrowPayloadSize.INT16_1024): (1024, 16),
+    int(NarrowPayloadSize.INT8_1024): (1024, 8),
+}
+
+
+def _check_element_bits(element_bits: int) -> None:
+    if element_bits not in WIRE_ELEMENT_BITS:
+        raise ValueError(f"element_bits must be one of {WIRE_ELEMENT_BITS}, got {element_bits!r}")
+
+
+def supported_elements_per_packet(element_bits: int = ELEMENT_BITS) -> tuple[int, ...]:
+    """Elements per packet the switch supports at ``element_bits``: the 256- and 1024-byte payloads.
+
+    Example:
+        >>> supported_elements_per_packet(32), supported_elements_per_packet(8)
+        ((64, 256), (256, 1024))
+    """
+    _check_element_bits(element_bits)
+    return tuple(nbytes * 8 // element_bits for nbytes in (256, 1024))
+
+
+#: Every elements-per-packet value some supported payload carries (any width).
+ALL_ELEMENTS_PER_PACKET: tuple[int, ...] = tuple(
+    sorted({k for bits in WIRE_ELEMENT_BITS for k in supported_elements_per_packet(bits)})
+)
+
+
+def element_dtype(element_bits: int = ELEMENT_BITS) -> str:
+    """numpy dtype string of one big-endian payload element of ``element_bits`` bits ('>i4', '>i2', 'i1')."""
+    _check_element_bits(element_bits)
+    return {32: ELEMENT_DTYPE, 16: ">i2", 8: "i1"}[element_bits]
+
 
 # --- message types, addresses, ports -------------------------------------------
 #: ``msg_type`` a worker writes in requests; the switch writes the same in replies.
@@ -179,58 +241,84 @@ PREAMBLE_BYTES = 8
 INTERFRAME_GAP_BYTES = 12
 
 
-def size_for_elements(elements_per_packet: int) -> int:
-    """The ``size`` enum value for ``elements_per_packet`` int32 elements.
+def size_for_elements(elements_per_packet: int, element_bits: int = ELEMENT_BITS) -> int:
+    """The ``size`` code for ``elements_per_packet`` elements of ``element_bits`` bits.
 
     Raises:
-        ValueError: naming the allowed values when no enum value matches.
+        ValueError: naming the allowed values when no code matches.
+
+    Example:
+        >>> size_for_elements(64), size_for_elements(256, element_bits=8)
+        (1, 5)
     """
-    for size, nbytes in PAYLOAD_BYTES.items():
-        if nbytes == elements_per_packet * ELEMENT_BYTES:
+    _check_element_bits(element_bits)
+    for size, (nbytes, bits) in SIZE_FORMATS.items():
+        if bits == element_bits and nbytes * 8 == elements_per_packet * element_bits:
             return int(size)
-    allowed = sorted(n // ELEMENT_BYTES for n in PAYLOAD_BYTES.values())
-    raise ValueError(f"elements_per_packet must be one of {allowed}, got {elements_per_packet}")
+    allowed = sorted(nbytes * 8 // bits for nbytes, bits in SIZE_FORMATS.values() if bits == element_bits)
+    raise ValueError(f"elements_per_packet must be one of {allowed} for {element_bits}-bit elements, "
+                     f"got {elements_per_packet}")
+
+
+def _size_format(size: int) -> tuple[int, int]:
+    try:
+        return SIZE_FORMATS[size]
+    except KeyError:
+        raise ValueError(f"size must be one of {sorted(SIZE_FORMATS)}, got {size}") from None
 
 
 def elements_for_size(size: int) -> int:
-    """Elements per packet carried under the ``size`` enum value."""
-    try:
-        return PAYLOAD_BYTES[size] // ELEMENT_BYTES
-    except KeyError:
-        raise ValueError(f"size must be one of {sorted(PAYLOAD_BYTES)}, got {size}") from None
+    """Elements per packet carried under the ``size`` code (official or narrow)."""
+    nbytes, bits = _size_format(size)
+    return nbytes * 8 // bits
 
 
-def message_bytes(elements_per_packet: int) -> int:
+def element_bits_for_size(size: int) -> int:
+    """Element width in bits under the ``size`` code: 32 for the official codes."""
+    return _size_format(size)[1]
+
+
+def payload_bytes(elements_per_packet: int, element_bits: int = ELEMENT_BITS) -> int:
+    """Bytes of the k elements: ``k * element_bits / 8``."""
+    _check_element_bits(element_bits)
+    return elements_per_packet * element_bits // 8
+
+
+def message_bytes(elements_per_packet: int, element_bits: int = ELEMENT_BITS) -> int:
     """Bytes of the UDP payload: switchml header + exponents + elements."""
-    return SWITCHML_HEADER.nbytes + EXPONENTS_HEADER.nbytes + elements_per_packet * ELEMENT_BYTES
+    return SWITCHML_HEADER.nbytes + EXPONENTS_HEADER.nbytes + payload_bytes(elements_per_packet, element_bits)
 
 
-def udp_length(elements_per_packet: int) -> int:
+def udp_length(elements_per_packet: int, element_bits: int = ELEMENT_BITS) -> int:
     """The UDP ``length`` field (bytes): UDP header + message (274 for k = 64)."""
-    return UDP_HEADER.nbytes + message_bytes(elements_per_packet)
+    return UDP_HEADER.nbytes + message_bytes(elements_per_packet, element_bits)
 
 
-def ipv4_total_length(elements_per_packet: int) -> int:
+def ipv4_total_length(elements_per_packet: int, element_bits: int = ELEMENT_BITS) -> int:
     """The IPv4 ``total_len`` field (bytes): 294 for k = 64."""
-    return IPV4_HEADER.nbytes + udp_length(elements_per_packet)
+    return IPV4_HEADER.nbytes + udp_length(elements_per_packet, element_bits)
 
 
-def frame_bytes(elements_per_packet: int) -> int:
+def frame_bytes(elements_per_packet: int, element_bits: int = ELEMENT_BITS) -> int:
     """Ethernet frame without FCS (bytes): 308 for k = 64, 1076 for k = 256."""
-    return ETHERNET_HEADER.nbytes + ipv4_total_length(elements_per_packet)
+    return ETHERNET_HEADER.nbytes + ipv4_total_length(elements_per_packet, element_bits)
 
 
-def wire_bytes(elements_per_packet: int) -> int:
+def wire_bytes(elements_per_packet: int, element_bits: int = ELEMENT_BITS) -> int:
     """Bytes one frame occupies on the link: frame + FCS + preamble + gap (332 for k = 64).
 
     This is what sets serialization time: ``wire_bytes * 8 / rate_bps`` seconds.
+
+    Example:
+        >>> wire_bytes(64), wire_bytes(256, element_bits=8)  # same 256-byte payload
+        (332, 332)
     """
-    return frame_bytes(elements_per_packet) + FCS_BYTES + PREAMBLE_BYTES + INTERFRAME_GAP_BYTES
+    return frame_bytes(elements_per_packet, element_bits) + FCS_BYTES + PREAMBLE_BYTES + INTERFRAME_GAP_BYTES
 
 
-def payload_efficiency(elements_per_packet: int) -> float:
+def payload_efficiency(elements_per_packet: int, element_bits: int = ELEMENT_BITS) -> float:
     """Fraction of on-wire bytes that are payload elements (0.771 for k = 64)."""
-    return elements_per_packet * ELEMENT_BYTES / wire_bytes(elements_per_packet)
+    return payload_bytes(elements_per_packet, element_bits) / wire_bytes(elements_per_packet, element_bits)
 
 
 def make_pool_index(slot: int, pool_set: int) -> int:

@@ -33,10 +33,10 @@ import simpy
 from switchsim.config import Scenario
 from switchsim.pipeline import wrapped_sum
 from switchsim.sim.link import Channel
+from switchsim.protocol.codec import to_wire_width
 from switchsim.sim.metrics import MethodResult, message_packets, method_result
 from switchsim.sim.topology import Fabric, build_fabric
 
-ELEMENT_BYTES = 4  # int32
 
 
 class MessageNet:
@@ -49,6 +49,8 @@ class MessageNet:
         self.rng = rng
         self.retransmissions = 0
         self.packets = 0
+        #: bytes of one integer element in a message (workload.element_bits / 8)
+        self.element_bytes = scenario.element_bits // 8
         # per (source, destination): messages in send order, each [complete?, on_arrival]
         self.streams: dict[tuple[int, int], deque[list]] = {}
 
@@ -113,7 +115,7 @@ def _ring(env, net: MessageNet, group: list[int], buffers: dict[int, np.ndarray]
             else:
                 done(group[receiver])
 
-        net.send(group[position], group[receiver], chunk_elements * ELEMENT_BYTES, arrive)
+        net.send(group[position], group[receiver], chunk_elements * net.element_bytes, arrive)
 
     for position in range(n):
         send_step(position, 0)
@@ -131,7 +133,7 @@ def _parameter_server(env, net: MessageNet, group: list[int], buffers, done, ser
             arrived[0] += 1
             if arrived[0] == n:
                 for w in group:
-                    net.send(server, w, elements * ELEMENT_BYTES, pulled(w))
+                    net.send(server, w, elements * net.element_bytes, pulled(w))
 
         return arrive
 
@@ -143,7 +145,7 @@ def _parameter_server(env, net: MessageNet, group: list[int], buffers, done, ser
         return arrive
 
     for worker in group:
-        net.send(worker, server, elements * ELEMENT_BYTES, pushed(worker))
+        net.send(worker, server, elements * net.element_bytes, pushed(worker))
 
 
 def _allgather(env, net: MessageNet, group: list[int], buffers, done):
@@ -167,7 +169,7 @@ def _allgather(env, net: MessageNet, group: list[int], buffers, done):
     for source in group:
         for destination in group:
             if destination != source:
-                net.send(source, destination, elements * ELEMENT_BYTES, receive(source, destination))
+                net.send(source, destination, elements * net.element_bytes, receive(source, destination))
 
 
 def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray) -> tuple[MethodResult, np.ndarray]:
@@ -180,7 +182,9 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray) -> tuple[
     workload = scenario.workload
     hosts = scenario.topology.total_workers
     server = hosts  # the parameter server, if any, is the extra host
-    expected = {g: wrapped_sum(tensors[group]) for g, group in enumerate(fabric.groups)}
+    # integers travel at element_bits, so every partial sum wraps modulo 2**element_bits
+    expected = {g: to_wire_width(wrapped_sum(tensors[group]), scenario.element_bits)
+                for g, group in enumerate(fabric.groups)}
     group_of = {host: g for g, group in enumerate(fabric.groups) for host in group}
     iterations_left = dict.fromkeys(range(hosts), workload.iterations)
     group_pending = {g: len(group) for g, group in enumerate(fabric.groups)}
@@ -204,12 +208,12 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray) -> tuple[
 
     def done(host: int) -> None:
         g = group_of[host]
-        if not np.array_equal(buffers[host], expected[g]):
+        if not np.array_equal(to_wire_width(buffers[host], scenario.element_bits), expected[g]):
             correct[0] = False
         iterations_left[host] -= 1
         group_pending[g] -= 1
         if iterations_left[host] == 0:
-            final[host] = buffers[host]
+            final[host] = to_wire_width(buffers[host], scenario.element_bits)
             remaining[0] -= 1
             if remaining[0] == 0:
                 all_done.succeed()

@@ -23,12 +23,14 @@ from switchsim.protocol import codec, spec
 class SimCapture:
     """Records the SwitchML packets crossing one host's links; `close` writes the pcap."""
 
-    def __init__(self, path: str | Path, host: int, elements_per_packet: int, limit: int = 200_000) -> None:
+    def __init__(self, path: str | Path, host: int, elements_per_packet: int, limit: int = 200_000,
+                 element_bits: int = spec.ELEMENT_BITS) -> None:
         if not 0 <= host < 253:
             raise ValueError(f"capture host must be in 0..252 (it gets IPv4 10.0.0.(host+1)), got {host}")
         self.path = Path(path)
         self.host = host
         self.k = elements_per_packet
+        self.element_bits = element_bits
         self.limit = limit
         self.records: list[tuple] = []
         self.left_out = 0
@@ -53,7 +55,7 @@ class SimCapture:
             results = np.array(results)
             messages = codec.Messages.build(pool_index=np.array(pools), values=np.stack(values),
                                             tsi=np.array(tsis), job_number=np.array(jobs),
-                                            exponents=np.stack(exponents))
+                                            exponents=np.stack(exponents), element_bits=self.element_bits)
             worker_mac = codec.mac_to_int(f"02:00:00:00:00:{self.host + 1:02x}")
             worker_ip = codec.ip_to_int(f"10.0.0.{self.host + 1}")
             switch = SwitchAddress()

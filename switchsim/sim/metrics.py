@@ -106,7 +106,7 @@ def method_result(
         time_s=time_s,
         aggregation_time_s=aggregation,
         ate_per_s=rate,
-        goodput_per_worker_bps=rate * 4 * 8,
+        goodput_per_worker_bps=rate * scenario.element_bits,
         correct=completed and correct,
         completed=completed,
         packets=sum(c.stats.packets for c in channels),
@@ -120,23 +120,24 @@ def method_result(
     )
 
 
-def switchml_line_rate_ate(link: LinkConfig, elements_per_packet: int) -> float:
+def switchml_line_rate_ate(link: LinkConfig, elements_per_packet: int, element_bits: int = spec.ELEMENT_BITS) -> float:
     """Elements/s one worker link can carry: rate / (on-wire bits per packet) x k."""
-    return link.rate_bps / (spec.wire_bytes(elements_per_packet) * 8) * elements_per_packet
+    return link.rate_bps / (spec.wire_bytes(elements_per_packet, element_bits) * 8) * elements_per_packet
 
 
 def switchml_round_trip_s(link: LinkConfig, elements_per_packet: int, pipeline_latency_s: float, hops: int = 2,
-                          host_overhead_s: float = 0.0) -> float:
+                          host_overhead_s: float = 0.0, element_bits: int = spec.ELEMENT_BITS) -> float:
     """Unloaded round trip of one SwitchML packet: ``hops`` x (serialization + delay) + switch latencies."""
-    serialization = spec.wire_bytes(elements_per_packet) * 8 / link.rate_bps
+    serialization = spec.wire_bytes(elements_per_packet, element_bits) * 8 / link.rate_bps
     switches = hops // 2 if hops > 2 else 1
     return hops * (serialization + link.delay_s) + switches * pipeline_latency_s + host_overhead_s
 
 
-def switchml_ate_closed_form(link: LinkConfig, elements_per_packet: int, window: int, pipeline_latency_s: float) -> float:
+def switchml_ate_closed_form(link: LinkConfig, elements_per_packet: int, window: int, pipeline_latency_s: float,
+                             element_bits: int = spec.ELEMENT_BITS) -> float:
     """Lossless one-rack SwitchML ATE/s: min(line-rate ceiling, W x k / RTT)."""
-    rtt = switchml_round_trip_s(link, elements_per_packet, pipeline_latency_s)
-    return min(switchml_line_rate_ate(link, elements_per_packet), window * elements_per_packet / rtt)
+    rtt = switchml_round_trip_s(link, elements_per_packet, pipeline_latency_s, element_bits=element_bits)
+    return min(switchml_line_rate_ate(link, elements_per_packet, element_bits), window * elements_per_packet / rtt)
 
 
 def packet_wire_bytes(payload_bytes: int) -> int:
@@ -152,7 +153,7 @@ def message_packets(message_bytes: int, payload_bytes: int) -> tuple[int, int]:
 
 
 def ring_time_closed_form(link: LinkConfig, workers: int, elements: int, payload_bytes: int,
-                          pipeline_latency_s: float) -> float:
+                          pipeline_latency_s: float, element_bits: int = spec.ELEMENT_BITS) -> float:
     """Lossless one-rack ring all-reduce: 2(n-1) steps of one chunk through one switch.
 
     A step moves ``ceil(S/n)`` elements as ``c`` packets across two links
@@ -160,7 +161,7 @@ def ring_time_closed_form(link: LinkConfig, workers: int, elements: int, payload
     """
     if workers == 1:
         return 0.0
-    chunk_bytes = -(-elements // workers) * 4
+    chunk_bytes = -(-elements // workers) * element_bits // 8
     count, size = message_packets(chunk_bytes, payload_bytes)
     serialization = size * 8 / link.rate_bps
     step = (count + 1) * serialization + 2 * link.delay_s + pipeline_latency_s

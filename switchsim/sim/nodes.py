@@ -25,6 +25,7 @@ import simpy
 
 from switchsim.pipeline import Action, Pipeline
 from switchsim.protocol import spec
+from switchsim.protocol.codec import to_wire_width
 from switchsim.sim.link import Channel
 from workers.protocol import WorkerProtocol, pool_position
 
@@ -151,9 +152,12 @@ class SwitchNode:
     for a ToR, ``uplink`` and ``up_source`` (its key at the spine).
     """
 
-    def __init__(self, env: simpy.Environment, name: str, pipeline: Pipeline, latency_s: float, wire_bytes: int):
+    def __init__(self, env: simpy.Environment, name: str, pipeline: Pipeline, latency_s: float, wire_bytes: int,
+                 element_bits: int = spec.ELEMENT_BITS):
         self.env = env
         self.name = name
+        #: width of the elements it sends: narrow elements carry the register's low bits
+        self.element_bits = element_bits
         self.pipeline = pipeline
         self.latency_s = latency_s
         self.wire_bytes = wire_bytes
@@ -181,6 +185,8 @@ class SwitchNode:
         )
         if values is None:
             return
+        if self.element_bits != spec.ELEMENT_BITS:
+            values = to_wire_width(values, self.element_bits)
         if self.uplink is not None:  # ToR: the completed (or re-requested) partial goes up as one contribution
             partial = SimPacket(self.up_source, entry.group, packet.job_number, packet.tsi, packet.slot,
                                 packet.pool_set, exponents, values, False)

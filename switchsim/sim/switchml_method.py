@@ -11,6 +11,7 @@ import simpy
 from switchsim.config import Scenario
 from switchsim.pipeline import Pipeline, SwitchConfig, wrapped_sum
 from switchsim.protocol import spec
+from switchsim.protocol.codec import to_wire_width
 from switchsim.sim.capture import SimCapture
 from switchsim.sim.metrics import MethodResult, method_result
 from switchsim.sim.nodes import SwitchNode, TableEntry, WorkerNode
@@ -22,14 +23,15 @@ Progress = Callable[[float, int], None]
 
 def _switches(env: simpy.Environment, scenario: Scenario, fabric: Fabric, workers: list[WorkerNode]) -> list[SwitchNode]:
     """Create and wire the switches of ``fabric``; returns them (spine last)."""
-    topology, k = scenario.topology, scenario.switchml.elements_per_packet
-    wire = spec.wire_bytes(k)
+    topology, k = scenario.topology, scenario.elements_per_packet
+    wire = spec.wire_bytes(k, scenario.element_bits)
     config = SwitchConfig(slots=scenario.switch.slots, elements_per_packet=k, hardened=scenario.switch.hardened)
     latency = scenario.switch.pipeline_latency_s
     n = topology.workers
     racks = topology.racks if topology.kind == "two_level" else 1
     switch_names = [f"tor{r}" for r in range(racks)] if topology.kind == "two_level" else ["sw0"]
-    switches = [SwitchNode(env, name, Pipeline(config), latency, wire) for name in switch_names]
+    bits = scenario.element_bits
+    switches = [SwitchNode(env, name, Pipeline(config), latency, wire, bits) for name in switch_names]
     for host, worker in enumerate(workers):
         switch = switches[fabric.rack_of[host]]
         local = host % n
@@ -41,7 +43,7 @@ def _switches(env: simpy.Environment, scenario: Scenario, fabric: Fabric, worker
         fabric.host_down[host].receiver = worker.receive
         worker.uplink = fabric.host_up[host]
     if topology.kind == "two_level":
-        spine = SwitchNode(env, "spine", Pipeline(config), latency, wire)
+        spine = SwitchNode(env, "spine", Pipeline(config), latency, wire, bits)
         for rack, tor in enumerate(switches):
             tor.uplink = fabric.rack_up[rack]
             tor.up_source = ("tor", rack)
@@ -69,10 +71,11 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
     started = time.perf_counter()
     env = simpy.Environment()
     topology, protocol_config, workload = scenario.topology, scenario.switchml, scenario.workload
-    k, window = protocol_config.elements_per_packet, protocol_config.window
+    k, window = scenario.elements_per_packet, protocol_config.window
     fabric = build_fabric(env, topology, scenario.link, scenario.seed)
     hosts = topology.total_workers
-    expected = [wrapped_sum(tensors[group]) for group in fabric.groups]
+    # results travel at element_bits: the int32 wrap-around sum's low bits (identity at 32)
+    expected = [to_wire_width(wrapped_sum(tensors[group]), scenario.element_bits) for group in fabric.groups]
     group_of = [0] * hosts
     for g, group in enumerate(fabric.groups):
         for host in group:
@@ -123,7 +126,7 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
         else:
             worker.begin(protocol_for(worker, iteration))
 
-    wire = spec.wire_bytes(k)
+    wire = spec.wire_bytes(k, scenario.element_bits)
     workers = [
         WorkerNode(env, host, group_of[host], wire, scenario.host.send_overhead_s, scenario.host.receive_overhead_s,
                    on_done)
@@ -132,7 +135,7 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray, progress: Progress | N
     switches = _switches(env, scenario, fabric, workers)
     capture = None
     if pcap is not None:
-        capture = SimCapture(pcap, 0, k)
+        capture = SimCapture(pcap, 0, k, element_bits=scenario.element_bits)
         fabric.host_up[0].tap = fabric.host_down[0].tap = capture.tap
     for worker in workers:
         start_later(worker, 0)

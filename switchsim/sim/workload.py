@@ -1,6 +1,7 @@
 """Workloads: the tensors each worker contributes, as the integers that go on the wire.
 
-* int32: random over the full int32 range (sums wrap), sent as they are.
+* int32: random over the full range of a wire element (int32, or int16 / int8
+  with the narrow-element extension; sums wrap at that width), sent as they are.
 * float32 + block_exponent: Gaussian float32 gradients (block magnitudes vary
   over four decades), quantized with SwitchML's block-floating-point scaling
   (`workers.quantizers.block_exponent`). Every worker's block exponent goes up, the
@@ -57,10 +58,10 @@ def make_workload(scenario: Scenario) -> Workload:
     hosts = scenario.topology.total_workers
     elements = scenario.workload.elements
     if scenario.workload.dtype == "int32":
-        integers = rng.integers(np.iinfo(np.int32).min, np.iinfo(np.int32).max, size=(hosts, elements),
-                                dtype=np.int32, endpoint=True)
+        half = 1 << (scenario.element_bits - 1)  # the full range of one wire element
+        integers = rng.integers(-half, half - 1, size=(hosts, elements), dtype=np.int32, endpoint=True)
         return Workload(integers, None, None, None, integers, elements)
-    k, window = scenario.switchml.elements_per_packet, scenario.switchml.window
+    k, window = scenario.elements_per_packet, scenario.switchml.window
     n = scenario.topology.workers_per_job
     blocks = max(1, -(-elements // k))
     magnitude = np.exp(rng.uniform(-7, 2, size=(hosts, blocks))).astype(np.float32)
@@ -94,7 +95,7 @@ class FloatCheck:
 
 def check_float(scenario: Scenario, workload: Workload, sums: np.ndarray, received: np.ndarray) -> FloatCheck:
     """Decode each worker's integer sums and compare them with the float64 sum of its job."""
-    k, window = scenario.switchml.elements_per_packet, scenario.switchml.window
+    k, window = scenario.elements_per_packet, scenario.switchml.window
     n = scenario.topology.workers_per_job
     blocks = workload.max_exponents.shape[1]
     quantizer = block_exponent.BlockExponent(block_size=k)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from switchsim.pipeline import Action, Counter, Pipeline, SwitchConfig, new_slot_pool
 from switchsim.pipeline.process import process_packet
-from switchsim.pipeline.state import MAX_SLOTS, check_workers
+from switchsim.pipeline.state import MAX_SLOTS, SUPPORTED_ELEMENTS_PER_PACKET, check_workers
 from switchsim.pipeline.tables import ACTION_COUNTERS, DECISION_TABLE
 from switchsim.protocol import spec
 
@@ -128,8 +128,9 @@ def test_wrong_length_payload_is_rejected(pipe):
 def test_switch_config_validation():
     with pytest.raises(ValueError, match=r"slots must be an integer in 1\.\.16384, got 0"):
         SwitchConfig(slots=0)
-    with pytest.raises(ValueError, match=r"elements_per_packet must be one of \(64, 256\), got 128"):
-        SwitchConfig(elements_per_packet=128)
+    with pytest.raises(ValueError, match=r"elements_per_packet must be one of \(64, 128, 256, 512, 1024\), got 100"):
+        SwitchConfig(elements_per_packet=100)
+    assert SUPPORTED_ELEMENTS_PER_PACKET == spec.ALL_ELEMENTS_PER_PACKET
     with pytest.raises(ValueError, match=r"num_workers must be an integer in 1\.\.32 .*got 33"):
         check_workers(33)
     assert MAX_SLOTS == spec.MAX_SLOTS

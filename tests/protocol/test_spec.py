@@ -31,10 +31,32 @@ def test_size_enum():
     assert spec.size_for_elements(64) == 1
     assert spec.size_for_elements(256) == 3
     assert spec.elements_for_size(0) == 32
-    with pytest.raises(ValueError, match=r"elements_per_packet must be one of \[32, 64, 128, 256\], got 100"):
+    with pytest.raises(ValueError, match=r"elements_per_packet must be one of \[32, 64, 128, 256\] for 32-bit"):
         spec.size_for_elements(100)
     with pytest.raises(ValueError, match="size must be one of"):
-        spec.elements_for_size(7)
+        spec.elements_for_size(8)
+
+
+@pytest.mark.parametrize(
+    ("bits", "k", "size"), [(16, 128, 4), (8, 256, 5), (16, 512, 6), (8, 1024, 7)]
+)
+def test_narrow_sizes_use_the_free_codes_with_the_same_payload_bytes(bits, k, size):
+    assert spec.size_for_elements(k, element_bits=bits) == size
+    assert spec.elements_for_size(size) == k
+    assert spec.element_bits_for_size(size) == bits
+    assert size not in spec.PAYLOAD_BYTES  # an official switch drops it as an unknown size
+    official_k = spec.PAYLOAD_BYTES[spec.PayloadSize.IBV_MTU_256 if k * bits == 2048 else spec.PayloadSize.IBV_MTU_1024] // 4
+    assert spec.frame_bytes(k, bits) == spec.frame_bytes(official_k)
+    assert spec.wire_bytes(k, bits) == spec.wire_bytes(official_k)
+
+
+def test_narrow_rejects_other_widths_and_counts():
+    assert spec.supported_elements_per_packet(16) == (128, 512)
+    assert spec.ALL_ELEMENTS_PER_PACKET == (64, 128, 256, 512, 1024)
+    with pytest.raises(ValueError, match=r"element_bits must be one of \(32, 16, 8\), got 4"):
+        spec.wire_bytes(64, 4)
+    with pytest.raises(ValueError, match=r"one of \[256, 1024\] for 8-bit elements, got 64"):
+        spec.size_for_elements(64, element_bits=8)
 
 
 def test_port_range():

@@ -110,7 +110,7 @@ def test_backoff_doubles_after_100_then_200_more_timeouts():
         ("num_workers", 33, r"num_workers must be in 1\.\.32, got 33"),
         ("worker_id", 2, r"worker_id must be in 0\.\.num_workers-1 = 0\.\.1, got 2"),
         ("window", 0, r"window must be in 1\.\.16384, got 0"),
-        ("elements_per_packet", 100, r"elements_per_packet must be one of \(64, 256\), got 100"),
+        ("elements_per_packet", 100, r"elements_per_packet must be one of \(64, 128, 256, 512, 1024\), got 100"),
         ("job_number", 256, r"job_number must be in 0\.\.255, got 256"),
         ("shift", 8, r"shift must be in 0\.\.2\*window-1 = 0\.\.7, got 8"),
         ("timeout_s", 0, r"timeout_s must be > 0 seconds, got 0"),
