@@ -201,6 +201,18 @@ ALL_ELEMENTS_PER_PACKET: tuple[int, ...] = tuple(
 )
 
 
+def container_bits(value_bits: int) -> int:
+    """The narrowest wire element width (8, 16 or 32) that carries ``value_bits``-bit integers (1..32).
+
+    Example:
+        >>> [container_bits(b) for b in (2, 8, 9, 16, 17, 32)]
+        [8, 8, 16, 16, 32, 32]
+    """
+    if not 1 <= value_bits <= ELEMENT_BITS:
+        raise ValueError(f"value_bits must be in 1..{ELEMENT_BITS}, got {value_bits!r}")
+    return min(bits for bits in WIRE_ELEMENT_BITS if bits >= value_bits)
+
+
 def element_dtype(element_bits: int = ELEMENT_BITS) -> str:
     """numpy dtype string of one big-endian payload element of ``element_bits`` bits ('>i4', '>i2', 'i1')."""
     _check_element_bits(element_bits)

@@ -1,0 +1,129 @@
+"""Time to accuracy: convergence per iteration combined with simulated time per iteration.
+
+A training run gives accuracy per iteration; the simulator gives how long one
+iteration's all-reduce of the model's d elements takes on a scenario's links at
+a given wire element width. Together they give accuracy against simulated time
+for each bit-width, which is the question "does sending 8-bit integers make my
+training finish sooner?".
+
+What each training method costs per iteration (`communication_for`):
+
+* ``float32`` SGD: a host ring all-reduce of d float32 (4-byte) elements;
+* IntSGD at b bits: a SwitchML all-reduce of d integers in the narrowest wire
+  element that carries b bits (`switchsim.protocol.spec.container_bits`:
+  int8, int16 or the official int32);
+* the heuristic: the same, plus one extra SwitchML packet round for the global
+  max|g| (its extra collective).
+
+Compute time per iteration (``compute_s``, seconds, default 0) is added to
+every method alike; with 0 the curves compare communication alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from switchsim.config import Scenario, WorkloadConfig
+from switchsim.protocol import spec
+from switchsim.sim.baselines import run_baseline
+from switchsim.sim.run import make_tensors
+from switchsim.sim.switchml_method import run_switchml
+
+
+@dataclass(frozen=True, slots=True)
+class Communication:
+    """One all-reduce to simulate: method ("switchml" or "ring"), d elements, element width in bits."""
+
+    method: str
+    elements: int
+    element_bits: int
+
+
+@dataclass(frozen=True, slots=True)
+class IterationTime:
+    """A simulated all-reduce: what it was and how long it took (seconds); ``correct`` = exact sums."""
+
+    communication: Communication
+    aggregation_s: float
+    correct: bool
+
+
+def communication_for(method: str, wire_bits: int, elements: int) -> list[Communication]:
+    """The all-reduces one iteration of training ``method`` at ``wire_bits`` needs (see module docstring).
+
+    Example:
+        >>> [c.element_bits for c in communication_for("intsgd-random", 4, 650)]
+        [8]
+        >>> [(c.method, c.elements) for c in communication_for("heuristic", 8, 650)]
+        [('switchml', 650), ('switchml', 1)]
+    """
+    if method == "float32":
+        return [Communication("ring", elements, spec.ELEMENT_BITS)]
+    main = Communication("switchml", elements, spec.container_bits(wire_bits))
+    if method == "heuristic":
+        return [main, Communication("switchml", 1, spec.ELEMENT_BITS)]
+    return [main]
+
+
+def timing_scenario(base: Scenario, communication: Communication) -> Scenario:
+    """``base`` with its workload replaced by one int32 all-reduce of ``communication``'s size and width."""
+    workload = WorkloadConfig(elements=communication.elements, element_bits=communication.element_bits)
+    return replace(base, methods=(communication.method,), workload=workload,
+                   switchml=replace(base.switchml, elements_per_packet=0))
+
+
+def simulate_iteration(base: Scenario, communication: Communication) -> IterationTime:
+    """Simulate one all-reduce on ``base``'s topology and links; its aggregation time in seconds."""
+    scenario = timing_scenario(base, communication)
+    tensors = make_tensors(scenario)
+    if communication.method == "switchml":
+        result, _ = run_switchml(scenario, tensors)
+    else:
+        result, _ = run_baseline(communication.method, scenario, tensors)
+    if not result.completed:
+        raise RuntimeError(f"{communication}: the simulated all-reduce did not complete within "
+                           f"max_time_s = {scenario.max_time_s} s")
+    return IterationTime(communication, result.aggregation_time_s, result.correct)
+
+
+def iteration_seconds(
+    base: Scenario,
+    runs: list[tuple[str, int]],
+    elements: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[tuple[str, int], tuple[float, list[IterationTime]]]:
+    """Seconds of communication per iteration for each (method, wire_bits) in ``runs``.
+
+    Each distinct all-reduce is simulated once. Returns ``{(method, bits): (seconds, parts)}``.
+    """
+    needed = {(method, bits): communication_for(method, bits, elements) for method, bits in runs}
+    distinct = sorted({c for parts in needed.values() for c in parts}, key=lambda c: (c.method, -c.element_bits,
+                                                                                       c.elements))
+    simulated: dict[Communication, IterationTime] = {}
+    for index, communication in enumerate(distinct):
+        simulated[communication] = simulate_iteration(base, communication)
+        if progress:
+            progress(index + 1, len(distinct))
+    return {key: (sum(simulated[c].aggregation_s for c in parts), [simulated[c] for c in parts])
+            for key, parts in needed.items()}
+
+
+def time_axis(steps: np.ndarray | list[int], iteration_s: float, compute_s: float = 0.0) -> np.ndarray:
+    """Simulated seconds after each of ``steps`` iterations: ``steps x (iteration_s + compute_s)``."""
+    if iteration_s < 0 or compute_s < 0:
+        raise ValueError(f"iteration_s and compute_s must be >= 0 seconds, got {iteration_s}, {compute_s}")
+    return np.asarray(steps, dtype=np.float64) * (iteration_s + compute_s)
+
+
+def time_to_target(times: np.ndarray, accuracies: np.ndarray, target: float) -> float | None:
+    """First simulated time (seconds) at which accuracy reaches ``target``; None if it never does.
+
+    Example:
+        >>> time_to_target(np.array([0.0, 1.0, 2.0]), np.array([0.1, 0.95, 0.97]), 0.9)
+        1.0
+    """
+    reached = np.flatnonzero(np.asarray(accuracies) >= target)
+    return float(np.asarray(times)[reached[0]]) if reached.size else None
