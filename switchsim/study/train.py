@@ -1,0 +1,244 @@
+"""Data-parallel training on the digits with n simulated workers, the all-reduce through integers.
+
+Each step, every worker w draws a minibatch from its own shard of the
+training set (RNG keyed by (seed, w, step), so runs are reproducible and
+independent of everything else), computes its float32 gradient, and the
+`Aggregator` averages the n gradients — exactly (float32) or as integers summed
+by a switch (IntSGD, heuristic). Plain SGD then applies
+``x <- x - eta (mean gradient + weight_decay x)``, and IntSGD's alpha is
+advanced from that update.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from switchsim.protocol import spec
+from switchsim.study.aggregation import METHODS, Aggregator
+from switchsim.study.digits import Dataset, load_digits_split, shards
+from switchsim.study.models import MODELS, evaluate, init_params, loss_and_gradient, make_model
+
+CSV_COLUMNS = ("model", "method", "wire_bits", "accumulator_bits", "workers", "seed", "step", "train_loss",
+               "test_loss", "test_accuracy", "clipped", "overflowed", "alpha")
+
+
+def _need(ok: bool, name: str, value: object, allowed: str) -> None:
+    if not ok:
+        raise ValueError(f"TrainingConfig.{name} = {value!r} is out of range: must be {allowed}")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingConfig:
+    """One training run.
+
+    Attributes:
+        model: "softmax" or "mlp".
+        method: "float32", "intsgd-random", "intsgd-deterministic" or "heuristic".
+        wire_bits: b, bits per integer on the wire, 2..32 (ignored by float32).
+        accumulator_bits: a, 8..32; None = the wire element width that holds b (8, 16, 32).
+        workers: n, 1..32.
+        batch: samples per worker per step, 1..256.
+        steps: SGD steps, 1..100000.
+        learning_rate: eta, > 0.
+        weight_decay: L2 coefficient, >= 0 (added to the averaged gradient).
+        eval_every: steps between test-set evaluations, >= 1 (the last step is always evaluated).
+        per_layer: IntSGD alpha per tensor instead of global.
+        safe: clip so the n-way sum cannot overflow the accumulator.
+        through_pipeline: also aggregate through the SwitchML protocol + pipeline model (a check; slower).
+        seed: data split, initialisation, minibatches and rounding.
+    """
+
+    model: str = "mlp"
+    method: str = "float32"
+    wire_bits: int = 32
+    accumulator_bits: int | None = None
+    workers: int = 8
+    batch: int = 16
+    steps: int = 300
+    learning_rate: float = 0.1
+    weight_decay: float = 1e-4
+    eval_every: int = 10
+    per_layer: bool = False
+    safe: bool = True
+    through_pipeline: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _need(self.model in MODELS, "model", self.model, f"one of {tuple(MODELS)}")
+        _need(self.method in METHODS, "method", self.method, f"one of {METHODS}")
+        _need(isinstance(self.wire_bits, int) and 2 <= self.wire_bits <= 32, "wire_bits", self.wire_bits,
+              "an integer in 2..32")
+        _need(self.accumulator_bits is None or (isinstance(self.accumulator_bits, int)
+                                                and 8 <= self.accumulator_bits <= 32),
+              "accumulator_bits", self.accumulator_bits, "None or an integer in 8..32")
+        _need(isinstance(self.workers, int) and 1 <= self.workers <= spec.MAX_WORKERS, "workers", self.workers,
+              f"an integer in 1..{spec.MAX_WORKERS}")
+        _need(isinstance(self.batch, int) and 1 <= self.batch <= 256, "batch", self.batch, "an integer in 1..256")
+        _need(isinstance(self.steps, int) and 1 <= self.steps <= 100_000, "steps", self.steps,
+              "an integer in 1..100000")
+        _need(0 < self.learning_rate < np.inf, "learning_rate", self.learning_rate, "finite and > 0")
+        _need(0 <= self.weight_decay < np.inf, "weight_decay", self.weight_decay, "finite and >= 0")
+        _need(isinstance(self.eval_every, int) and self.eval_every >= 1, "eval_every", self.eval_every,
+              "an integer >= 1")
+        _need(isinstance(self.seed, int) and 0 <= self.seed < 2**63, "seed", self.seed, "an integer in 0..2**63-1")
+
+    @property
+    def label(self) -> str:
+        """"float32", or method and wire bits, e.g. "intsgd-random 8b"."""
+        return self.method if self.method == "float32" else f"{self.method} {self.wire_bits}b"
+
+
+@dataclass(slots=True)
+class TrainingResult:
+    """Curves and totals of one run.
+
+    Attributes:
+        config: the run's configuration.
+        dim: d, parameters all-reduced per step.
+        accumulator_bits: a in use.
+        steps, train_loss, test_loss, test_accuracy: one entry per evaluation (after ``steps[i]`` steps;
+            train loss averaged over the workers' minibatches of that step, in nats).
+        clipped, overflowed, alpha: per evaluation, totals since the last one (mean alpha).
+        wall_s: wall-clock seconds of the run.
+    """
+
+    config: TrainingConfig
+    dim: int
+    accumulator_bits: int
+    steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    clipped: list[int] = field(default_factory=list)
+    overflowed: list[int] = field(default_factory=list)
+    alpha: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def final_accuracy(self) -> float:
+        """Test accuracy after the last step."""
+        return self.test_accuracy[-1]
+
+
+def worker_gradients(model, params: np.ndarray, data: Dataset, parts: list[np.ndarray], batch: int, seed: int,
+                     step: int) -> tuple[np.ndarray, float]:
+    """Each worker's float32 gradient on its own minibatch at ``step``: (n, d), and the mean loss."""
+    gradients = np.empty((len(parts), model.dim), np.float32)
+    losses = 0.0
+    for worker, part in enumerate(parts):
+        rng = np.random.default_rng([seed, worker, step])
+        rows = part[rng.choice(len(part), size=min(batch, len(part)), replace=False)]
+        loss, gradients[worker] = loss_and_gradient(model, params, data.x_train[rows], data.y_train[rows])
+        losses += loss
+    return gradients, losses / len(parts)
+
+
+def train(config: TrainingConfig, progress: Callable[[int, int], None] | None = None,
+          data: Dataset | None = None) -> TrainingResult:
+    """Run ``config``; ``progress(step, steps)`` is called after each step."""
+    started = time.perf_counter()
+    data = data if data is not None else load_digits_split(config.seed)
+    model = make_model(config.model, inputs=data.x_train.shape[1], classes=int(data.y_train.max()) + 1)
+    params = init_params(model, config.seed)
+    parts = shards(len(data.y_train), config.workers)
+    aggregator = Aggregator(config.method, config.wire_bits, config.workers, model.layer_bounds,
+                            accumulator_bits=config.accumulator_bits, safe=config.safe, per_layer=config.per_layer,
+                            through_pipeline=config.through_pipeline, seed=config.seed)
+    result = TrainingResult(config, model.dim, aggregator.accumulator_bits)
+    clipped = overflowed = 0
+    alphas: list[float] = []
+    eta = np.float32(config.learning_rate)
+    for step in range(config.steps):
+        gradients, train_loss = worker_gradients(model, params, data, parts, config.batch, config.seed, step)
+        mean, stats = aggregator.reduce(gradients, step)
+        delta = -eta * (mean + np.float32(config.weight_decay) * params)
+        params += delta
+        aggregator.observe(delta, config.learning_rate)
+        clipped += stats.clipped
+        overflowed += stats.overflowed
+        alphas.append(stats.alpha)
+        done = step + 1
+        if done % config.eval_every == 0 or done == config.steps:
+            test_loss, accuracy = evaluate(model, params, data.x_test, data.y_test)
+            result.steps.append(done)
+            result.train_loss.append(train_loss)
+            result.test_loss.append(test_loss)
+            result.test_accuracy.append(accuracy)
+            result.clipped.append(clipped)
+            result.overflowed.append(overflowed)
+            result.alpha.append(float(np.mean(alphas)))
+            clipped = overflowed = 0
+            alphas = []
+        if progress:
+            progress(done, config.steps)
+    result.wall_s = time.perf_counter() - started
+    return result
+
+
+def grid(base: TrainingConfig, methods: tuple[str, ...], bits: tuple[int, ...]) -> list[TrainingConfig]:
+    """Every (method, wire bits) run; float32 once (it has no wire width)."""
+    configs = [replace(base, method="float32", wire_bits=32)] if "float32" in methods else []
+    configs += [replace(base, method=m, wire_bits=b) for m, b in itertools.product(methods, bits) if m != "float32"]
+    return configs
+
+
+def run_grid(configs: list[TrainingConfig], progress: Callable[[int, int], None] | None = None) -> list[TrainingResult]:
+    """Train every config (sharing each seed's data split); ``progress(run, runs)`` after each run."""
+    splits: dict[int, Dataset] = {}
+    results = []
+    for index, config in enumerate(configs):
+        data = splits.setdefault(config.seed, load_digits_split(config.seed))
+        results.append(train(config, data=data))
+        if progress:
+            progress(index + 1, len(configs))
+    return results
+
+
+def write_training_csv(results: list[TrainingResult], path: str | Path) -> Path:
+    """``training.csv``: one row per run and evaluation, columns `CSV_COLUMNS` (losses in nats)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for r in results:
+            c = r.config
+            for i, step in enumerate(r.steps):
+                writer.writerow([c.model, c.method, c.wire_bits if c.method != "float32" else 32, r.accumulator_bits,
+                                 c.workers, c.seed, step, f"{r.train_loss[i]:.6g}", f"{r.test_loss[i]:.6g}",
+                                 f"{r.test_accuracy[i]:.6g}", r.clipped[i], r.overflowed[i], f"{r.alpha[i]:.6g}"])
+    return path
+
+
+def bit_width_table(results: list[TrainingResult]) -> str:
+    """Final test accuracy (%) per model, method and wire bits, as a plain-text table."""
+    lines = []
+    for model in dict.fromkeys(r.config.model for r in results):
+        runs = [r for r in results if r.config.model == model]
+        bits = sorted({r.config.wire_bits for r in runs if r.config.method != "float32"})
+        lines.append(f"{model} (d = {runs[0].dim}, n = {runs[0].config.workers}, {runs[0].config.steps} steps): "
+                     "final test accuracy %")
+        lines.append(f"{'method':22}" + "".join(f"{b:>8}b" for b in bits))
+        for method in dict.fromkeys(r.config.method for r in runs):
+            row = {r.config.wire_bits: r.final_accuracy for r in runs if r.config.method == method}
+            if method == "float32":
+                lines.append(f"{'float32 (reference)':22}{100 * next(iter(row.values())):9.1f}")
+            else:
+                lines.append(f"{method:22}" + "".join(f"{100 * row[b]:9.1f}" if b in row else f"{'':9}"
+                                                      for b in bits))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def result_record(result: TrainingResult) -> dict:
+    """A JSON-ready dict of one run (config and curves)."""
+    record = asdict(result)
+    record["label"] = result.config.label
+    return record

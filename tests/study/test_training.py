@@ -1,0 +1,133 @@
+"""Models, digits, aggregation methods and data-parallel training: gradients, accuracy, overflow, reproducibility."""
+
+import csv
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from switchsim.study.aggregation import Aggregator
+from switchsim.study.digits import load_digits_split, shards
+from switchsim.study.models import evaluate, init_params, loss_and_gradient, make_model
+from switchsim.study.train import (
+    CSV_COLUMNS,
+    TrainingConfig,
+    bit_width_table,
+    grid,
+    run_grid,
+    train,
+    write_training_csv,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_digits_split(0)
+
+
+@pytest.mark.parametrize("name", ["softmax", "mlp"])
+def test_gradient_matches_finite_differences(name, data):
+    model = make_model(name)
+    params = init_params(model, 1).astype(np.float64)
+    x, y = data.x_train[:20].astype(np.float64), data.y_train[:20]
+    _, gradient = loss_and_gradient(model, params, x, y)
+    rng = np.random.default_rng(0)
+    for index in rng.choice(model.dim, size=25, replace=False):
+        step = np.zeros_like(params)
+        step[index] = 1e-5
+        numeric = (loss_and_gradient(model, params + step, x, y)[0]
+                   - loss_and_gradient(model, params - step, x, y)[0]) / 2e-5
+        assert gradient[index] == pytest.approx(numeric, abs=2e-4, rel=2e-3)
+
+
+def test_models_and_data_have_the_documented_shapes(data):
+    assert (make_model("softmax").dim, make_model("mlp").dim) == (650, 2410)
+    assert make_model("mlp").layer_bounds == (0, 2048, 2080, 2400, 2410)
+    assert len(data.y_train) + len(data.y_test) == 1797 and len(data.y_test) == 359
+    assert np.allclose(data.x_train.mean(axis=0), 0, atol=1e-5)
+    assert sorted(np.concatenate(shards(1438, 8)).tolist()) == list(range(1438))
+    with pytest.raises(ValueError, match="model must be one of"):
+        make_model("resnet")
+    _, accuracy = evaluate(make_model("mlp"), init_params(make_model("mlp"), 0), data.x_test, data.y_test)
+    assert accuracy < 0.3  # untrained
+
+
+def test_float32_sgd_learns_the_digits(data):
+    softmax = train(TrainingConfig(model="softmax", steps=200), data=data)
+    assert softmax.final_accuracy > 0.92
+    assert softmax.test_loss[-1] < softmax.test_loss[0] / 2
+    assert softmax.steps[-1] == 200 and len(softmax.steps) == 20
+
+
+def test_same_seed_same_curves_other_seed_differs(data):
+    config = TrainingConfig(model="softmax", method="intsgd-random", wire_bits=4, steps=40)
+    first, again = train(config, data=data), train(config, data=data)
+    assert first.test_accuracy == again.test_accuracy and first.train_loss == again.train_loss
+    other = train(replace(config, seed=1))
+    assert other.train_loss != first.train_loss
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_intsgd_at_8_bits_matches_float32(seed):
+    base = TrainingConfig(model="softmax", steps=200, seed=seed)
+    exact = train(base)
+    intsgd = train(replace(base, method="intsgd-random", wire_bits=8))
+    assert abs(intsgd.final_accuracy - exact.final_accuracy) <= 0.02
+    assert sum(intsgd.overflowed) == 0  # safe clip: the 8-bit sums never wrap
+
+
+def test_heuristic_scaling_collapses_at_2_bits_where_intsgd_does_not(data):
+    base = TrainingConfig(model="softmax", steps=100, wire_bits=2)
+    heuristic = train(replace(base, method="heuristic"), data=data)
+    intsgd = train(replace(base, method="intsgd-random"), data=data)
+    # (2^1 - 1) / (n 2^e) scales max|g| below 1: every integer rounds to 0 and nothing is learnt
+    assert heuristic.final_accuracy < 0.2
+    assert intsgd.final_accuracy > 0.85
+
+
+def test_unsafe_clip_with_a_narrow_accumulator_overflows():
+    gradients = np.random.default_rng(0).standard_normal((8, 4096)).astype(np.float32)
+    unsafe = Aggregator("intsgd-deterministic", 8, 8, (0, 4096), safe=False)
+    unsafe.state = unsafe.quantizer.initial_state(4096)  # alpha 100: |integers| mostly clip at 127
+    _, stats = unsafe.reduce(gradients, 0)
+    assert stats.overflowed > 1000
+    safe = Aggregator("intsgd-deterministic", 8, 8, (0, 4096))
+    mean, stats = safe.reduce(gradients, 0)
+    assert stats.overflowed == 0 and stats.clipped > 0
+    assert np.all(np.abs(mean) <= 15 / 100 + 1e-6)  # clip (2^7 - 1) // 8 = 15 per worker, decoded / alpha
+
+
+def test_through_the_pipeline_equals_the_accumulator(data):
+    config = TrainingConfig(model="softmax", method="intsgd-random", wire_bits=8, steps=6, through_pipeline=True)
+    checked = train(config, data=data)
+    plain = train(replace(config, through_pipeline=False), data=data)
+    assert checked.test_accuracy == plain.test_accuracy  # the check ran (it raises on a mismatch)
+    with pytest.raises(ValueError, match=r"accumulator_bits must be one of \(32, 16, 8\) with through_pipeline"):
+        train(replace(config, accumulator_bits=12), data=data)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("workers", 0, r"TrainingConfig.workers = 0 is out of range: must be an integer in 1..32"),
+     ("wire_bits", 1, r"wire_bits = 1 .*2..32"),
+     ("method", "qsgd", r"method = 'qsgd' .*one of"),
+     ("learning_rate", 0.0, r"learning_rate = 0.0 .*> 0"),
+     ("accumulator_bits", 4, r"accumulator_bits = 4 .*None or an integer in 8..32")],
+)
+def test_bad_configuration_names_field_and_range(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**{field: value})
+
+
+def test_grid_csv_table(tmp_path):
+    configs = grid(TrainingConfig(model="softmax", steps=20, eval_every=10), ("float32", "intsgd-random"), (4, 8))
+    assert [c.label for c in configs] == ["float32", "intsgd-random 4b", "intsgd-random 8b"]
+    results = run_grid(configs)
+    path = write_training_csv(results, tmp_path / "training.csv")
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 6
+    assert {r["accumulator_bits"] for r in rows if r["method"] == "intsgd-random"} == {"8"}
+    table = bit_width_table(results)
+    assert "float32 (reference)" in table and "intsgd-random" in table
+    assert f"{100 * results[2].final_accuracy:.1f}" in table.splitlines()[-1]
