@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from switchsim.arguments import probability, ranged
+from switchsim.progress import StatusLine
 from switchsim.protocol import spec
 
 _EPILOG = """\
@@ -25,6 +26,8 @@ examples:
   switchsim loop --workers 32 --loss 0.05 --json  exact-sum check over an in-memory lossy loop
   switchsim emulate --workers 3 --elements 20000 --loss 0.05   real UDP worker processes and switch
   switchsim conformance check                     replay the stored vectors through the pipeline model
+  switchsim study overflow                        IntSGD overflow vs wire/accumulator bits (synthetic + real gradients)
+  switchsim study training                        digits training per bit-width, and time to accuracy
 """
 
 
@@ -106,22 +109,16 @@ def _scenario(path: str | None):
 
 
 class _ProgressLine:
-    """One self-overwriting stderr line, at most five updates a second, only on a terminal."""
+    """The simulator's progress: simulated time and packets sent, on a `StatusLine`."""
 
     def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.last = 0.0
+        self.line = StatusLine()
 
     def __call__(self, method: str, simulated_s: float, packets: int) -> None:
-        now = time.monotonic()
-        if self.enabled and now - self.last >= 0.2:
-            self.last = now
-            print(f"\r  {method}: simulated {simulated_s * 1e3:10.3f} ms, {packets:12,d} packets sent", end="",
-                  file=sys.stderr, flush=True)
+        self.line.update(f"{method}: simulated {simulated_s * 1e3:10.3f} ms, {packets:12,d} packets sent")
 
     def close(self) -> None:
-        if self.enabled and self.last:
-            print("\r" + " " * 72 + "\r", end="", file=sys.stderr, flush=True)
+        self.line.close()
 
 
 def _summary_table(results) -> str:
@@ -230,31 +227,6 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0 if all(row["correct"] for row in rows) else 1
 
 
-def _study(args: argparse.Namespace) -> int:
-    from switchsim.study.overflow import OverflowStudy, plot_study, run_study, write_csv
-
-    study = OverflowStudy(dim=args.dim, seed=args.seed)
-    out = Path(args.out or "out/study-overflow")
-    progress = _ProgressLine()
-    started = time.perf_counter()
-    try:
-        rows = run_study(study, lambda done, total: progress(f"setting {done}/{total}", 0.0, done))
-    finally:
-        progress.close()
-    table = write_csv(rows, out / "overflow.csv")
-    pictures = [p for n in (8, 32) if n in study.workers for a in ("fill", "adaptive")
-                for p in plot_study(rows, out, n, a)]
-    print(f"switchsim study overflow: {len(rows)} settings, d = {study.dim}, seed {study.seed}, "
-          f"{time.perf_counter() - started:.1f} s")
-    print(f"{'dist':10} {'b':>3} {'a':>3} {'n':>3} {'clip':7} {'alpha':9} {'overflow':>9} {'rel. error':>10}")
-    for r in rows:
-        if r["workers"] == 8 and r["bits"] in (4, 8, 16) and r["distribution"] == "gaussian":
-            print(f"{r['distribution']:10} {r['bits']:3d} {r['accumulator_bits']:3d} {r['workers']:3d} "
-                  f"{r['policy']:7} {r['alpha_policy']:9} {r['overflow_rate']:9.4f} {r['relative_error']:10.4f}")
-    print(f"wrote {table} and {len(pictures)} plots in {out}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``switchsim`` command."""
     parser = argparse.ArgumentParser(
@@ -315,18 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--jobs", type=ranged(1, 64), default=2, help="parallel processes (default 2)")
     sweep.set_defaults(handler=_sweep)
 
-    study = sub.add_parser(
-        "study",
-        help="studies: 'overflow' sweeps wire bits, accumulator bits, workers, clip and alpha policy",
-        description="overflow: IntSGD-encode synthetic gradients (Gaussian, Student-t, sparse) from n workers, "
-        "sum them as an a-bit switch register (wrap-around) and decode; sweep wire bits b, accumulator bits a, "
-        "n, clip policy (safe/unsafe) and alpha policy (adaptive/fill). Writes DIR/overflow.csv and plots.",
-    )
-    study.add_argument("name", choices=("overflow",))
-    study.add_argument("--out", help="output folder (default: out/study-overflow)")
-    study.add_argument("--dim", type=ranged(1, 1 << 26), default=1 << 16, help="gradient elements (default 65536)")
-    study.add_argument("--seed", type=ranged(0, 2**63 - 1), default=0, help="seed (default 0)")
-    study.set_defaults(handler=_study)
+    from switchsim.study.cli import add_study_parser
+
+    add_study_parser(sub)
 
     from switchsim.emu.run import add_emulate_parser
 

@@ -14,7 +14,10 @@ Clip policies: "safe" clips so the n-way sum cannot leave the accumulator
 (``min((2^(a-1)-1)/n, 2^(b-1)-1)``); "unsafe" clips only to the wire width,
 so the sum may wrap — which is what this study measures.
 
-Not covered yet: gradients captured from real training (the quantization issue).
+Gradients: synthetic ("gaussian", "student_t" with 3 degrees of freedom, "sparse"
+with 95 % zeros), each a shared signal plus per-worker noise of ``dim`` elements;
+and real ("digits-mlp"): the n workers' gradients of the digits MLP (d = 2,410)
+after `REAL_STEP` steps of float32 data-parallel training (`switchsim.study.train`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ from workers.quantizers.accumulate import accumulate
 from workers.quantizers.base import Context
 from workers.quantizers.intsgd import AlphaState, IntSGD, adaptive_alpha
 
-DISTRIBUTIONS = ("gaussian", "student_t", "sparse")
+SYNTHETIC = ("gaussian", "student_t", "sparse")
+REAL = ("digits-mlp",)
+DISTRIBUTIONS = SYNTHETIC + REAL
+#: Training step at which real gradients are captured (the loss is still falling there).
+REAL_STEP = 50
 POLICIES = ("safe", "unsafe")
 ALPHA_POLICIES = ("adaptive", "fill")
 COLUMNS = ("distribution", "bits", "accumulator_bits", "workers", "policy", "alpha_policy", "alpha", "clip",
@@ -49,8 +56,9 @@ class OverflowStudy:
         workers: n values (1..32).
         policies: clip policies, "safe" and/or "unsafe".
         alpha_policies: "adaptive" and/or "fill".
-        distributions: "gaussian", "student_t" (3 degrees of freedom, heavy tails), "sparse" (95 % zeros).
-        dim: d, gradient elements per worker.
+        distributions: "gaussian", "student_t" (3 degrees of freedom, heavy tails), "sparse" (95 % zeros),
+            "digits-mlp" (real gradients, d = 2410 whatever ``dim``).
+        dim: d, gradient elements per worker of the synthetic distributions.
         seed: seeds gradients and rounding.
     """
 
@@ -89,8 +97,17 @@ def synthetic_gradients(distribution: str, workers: int, dim: int, rng: np.rando
         noise = rng.standard_normal((workers, dim)) * (rng.random((workers, dim)) < 0.05) * 10
         signal = signal * (rng.random(dim) < 0.05)
     else:
-        raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
+        raise ValueError(f"distribution must be one of {SYNTHETIC}, got {distribution!r}")
     return (signal + noise).astype(np.float32)
+
+
+def real_gradients(distribution: str, workers: int, seed: int) -> np.ndarray:
+    """float32 (workers, d): real training gradients named ``distribution`` (one of `REAL`)."""
+    from switchsim.study.train import captured_gradients
+
+    if distribution not in REAL:
+        raise ValueError(f"distribution must be one of {REAL}, got {distribution!r}")
+    return captured_gradients(distribution.split("-", 1)[1], workers, REAL_STEP, seed)
 
 
 def run_setting(gradients: np.ndarray, bits: int, accumulator_bits: int, policy: str, seed: int,
@@ -136,8 +153,10 @@ def run_study(study: OverflowStudy, progress: Callable[[int, int], None] | None 
     settings = list(itertools.product(study.bits, study.accumulator_bits, study.policies, study.alpha_policies))
     total = len(grid) * len(settings)
     for index, (distribution, n) in enumerate(grid):
-        rng = np.random.default_rng([study.seed, index])
-        gradients = synthetic_gradients(distribution, n, study.dim, rng)
+        if distribution in REAL:
+            gradients = real_gradients(distribution, n, study.seed)
+        else:
+            gradients = synthetic_gradients(distribution, n, study.dim, np.random.default_rng([study.seed, index]))
         for offset, (bits, accumulator, policy, alpha_policy) in enumerate(settings):
             if bits > accumulator:
                 continue
@@ -170,8 +189,10 @@ def plot_study(rows: list[dict], out_dir: str | Path, workers: int, alpha_policy
     paths = []
     for metric, label in (("overflow_rate", "overflow rate (elements wrapped)"),
                           ("relative_error", "relative error ||Q(g) - g|| / ||g||")):
-        figure, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-        for axis, distribution in zip(axes, DISTRIBUTIONS, strict=True):
+        shown = [d for d in DISTRIBUTIONS if any(r["distribution"] == d for r in rows)]
+        figure, axes = plt.subplots(1, len(shown), figsize=(4.3 * len(shown), 4), sharey=True, squeeze=False)
+        axes = axes[0]
+        for axis, distribution in zip(axes, shown, strict=True):
             for accumulator, policy in itertools.product(sorted({r["accumulator_bits"] for r in rows}), POLICIES):
                 points = sorted((r["bits"], r[metric]) for r in rows if r["distribution"] == distribution
                                 and r["workers"] == workers and r["accumulator_bits"] == accumulator

@@ -127,3 +127,52 @@ def time_to_target(times: np.ndarray, accuracies: np.ndarray, target: float) -> 
     """
     reached = np.flatnonzero(np.asarray(accuracies) >= target)
     return float(np.asarray(times)[reached[0]]) if reached.size else None
+
+
+TIME_COLUMNS = ("model", "method", "wire_bits", "element_bits", "simulated_elements", "iteration_s", "compute_s",
+                "final_accuracy", "target_accuracy", "steps_to_target", "time_to_target_s")
+
+
+def curves_for(results: list, seconds: dict[tuple[str, int], tuple[float, list[IterationTime]]],
+               compute_s: float, target: float) -> list[dict]:
+    """Accuracy-vs-time curves and time-to-target rows for training results.
+
+    Args:
+        results: training results (``config.model``, ``config.method``, ``config.wire_bits``, ``config.label``,
+            ``steps``, ``test_accuracy``), e.g. `switchsim.study.train.TrainingResult`.
+        seconds: `iteration_seconds` for the results' (method, wire_bits).
+        compute_s: compute seconds per iteration.
+        target: test accuracy (0..1) whose first crossing is reported.
+
+    Returns:
+        One dict per result: the `TIME_COLUMNS` plus ``label``, ``times_s`` and ``accuracy`` lists.
+    """
+    curves = []
+    for result in results:
+        config = result.config
+        iteration_s, parts = seconds[(config.method, config.wire_bits)]
+        times = time_axis(result.steps, iteration_s, compute_s)
+        reached = time_to_target(times, np.asarray(result.test_accuracy), target)
+        steps_to = None if reached is None else int(result.steps[int(np.flatnonzero(times == reached)[0])])
+        curves.append({
+            "model": config.model, "method": config.method, "wire_bits": config.wire_bits,
+            "element_bits": parts[0].communication.element_bits, "simulated_elements": parts[0].communication.elements,
+            "iteration_s": iteration_s, "compute_s": compute_s, "final_accuracy": result.test_accuracy[-1],
+            "target_accuracy": target, "steps_to_target": steps_to, "time_to_target_s": reached,
+            "label": config.label, "times_s": times.tolist(), "accuracy": list(result.test_accuracy),
+        })
+    return curves
+
+
+def write_time_csv(curves: list[dict], path) -> None:
+    """``time_to_accuracy.csv``: one row per run, `TIME_COLUMNS` (seconds; empty = target never reached)."""
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(TIME_COLUMNS)
+        for c in curves:
+            writer.writerow(["" if c[k] is None else c[k] for k in TIME_COLUMNS])

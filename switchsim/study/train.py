@@ -242,3 +242,23 @@ def result_record(result: TrainingResult) -> dict:
     record = asdict(result)
     record["label"] = result.config.label
     return record
+
+
+def captured_gradients(model: str, workers: int, step: int, seed: int = 0, **config) -> np.ndarray:
+    """Real gradients: the n workers' float32 gradients (n, d) after ``step`` steps of float32 training.
+
+    Trains ``model`` on the digits with ``workers`` workers (other `TrainingConfig`
+    fields from ``config``) and returns what each worker would send at step ``step``.
+    """
+    data = load_digits_split(seed)
+    base = TrainingConfig(model=model, workers=workers, steps=max(step, 1), seed=seed, **config)
+    net = make_model(model, inputs=data.x_train.shape[1], classes=int(data.y_train.max()) + 1)
+    params = init_params(net, seed)
+    parts = shards(len(data.y_train), workers)
+    aggregator = Aggregator("float32", 32, workers, net.layer_bounds)
+    eta = np.float32(base.learning_rate)
+    for k in range(step):
+        gradients, _ = worker_gradients(net, params, data, parts, base.batch, seed, k)
+        mean, _ = aggregator.reduce(gradients, k)
+        params -= eta * (mean + np.float32(base.weight_decay) * params)
+    return worker_gradients(net, params, data, parts, base.batch, seed, step)[0]

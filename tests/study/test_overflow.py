@@ -59,3 +59,25 @@ def test_cli_writes_the_csv_and_plots(tmp_path, capsys):
         table = list(csv.DictReader(handle))
     assert tuple(table[0]) == COLUMNS and len(table) > 100
     assert (tmp_path / "overflow_rate-fill.png").stat().st_size > 0
+
+
+def test_real_gradients_come_from_training_and_are_reproducible():
+    from switchsim.study.overflow import real_gradients
+
+    first = real_gradients("digits-mlp", 4, 0)
+    assert first.shape == (4, 2410) and first.dtype == np.float32
+    assert np.array_equal(first, real_gradients("digits-mlp", 4, 0))
+    assert not np.allclose(first[0], first[1])  # each worker has its own shard
+    # heavier-tailed than a Gaussian: max |g| is many RMS away
+    assert np.abs(first).max() / np.sqrt(np.mean(first.astype(np.float64) ** 2)) > 8
+    with pytest.raises(ValueError, match="distribution must be one of"):
+        real_gradients("imagenet", 4, 0)
+
+
+def test_real_gradients_in_the_study_never_wrap_when_clipped_safely():
+    rows = run_study(OverflowStudy(dim=256, workers=(8,), bits=(4, 8), distributions=("digits-mlp",)))
+    assert rows and all(r["distribution"] == "digits-mlp" for r in rows)
+    assert all(r["overflow_rate"] == 0 for r in rows if r["policy"] == "safe")
+    unsafe = [r for r in rows if r["policy"] == "unsafe" and r["alpha_policy"] == "fill" and r["bits"] == 8
+              and r["accumulator_bits"] == 16]
+    assert unsafe and unsafe[0]["overflow_rate"] == 0  # 8 x 127 fits 16 bits

@@ -131,3 +131,30 @@ def test_grid_csv_table(tmp_path):
     table = bit_width_table(results)
     assert "float32 (reference)" in table and "intsgd-random" in table
     assert f"{100 * results[2].final_accuracy:.1f}" in table.splitlines()[-1]
+
+
+def test_cli_study_training_writes_every_output(tmp_path, capsys):
+    from switchsim.cli import main
+
+    code = main(["study", "training", "--model", "softmax", "--bits", "4,8", "--methods", "float32,intsgd-random",
+                 "--steps", "30", "--workers", "4", "--out", str(tmp_path), "--target", "0.5"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "float32 (reference)" in printed and "time to 50 % test accuracy" in printed
+    for name in ("training.csv", "bit-width-table.txt", "time_to_accuracy.csv", "training.json",
+                 "training-softmax.png", "time-to-accuracy-softmax.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    with (tmp_path / "time_to_accuracy.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    by_label = {(r["method"], r["wire_bits"]): r for r in rows}
+    # float32 goes over the ring at 32 bits; IntSGD at 4 and 8 bits both travel as int8 through SwitchML
+    assert by_label[("intsgd-random", "4")]["element_bits"] == by_label[("intsgd-random", "8")]["element_bits"] == "8"
+    assert float(by_label[("float32", "32")]["iteration_s"]) > float(by_label[("intsgd-random", "8")]["iteration_s"])
+
+
+def test_cli_study_training_rejects_bad_bits(capsys):
+    from switchsim.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["study", "training", "--bits", "1,8"])
+    assert "--bits: [1] not allowed; choose from 2..32" in capsys.readouterr().err
