@@ -3,8 +3,9 @@
 Three layers mirror the P4 headers: `SwitchML` (``switchml_h``),
 `SwitchMLExponents` (``exponents_h``) and `SwitchMLData` (the k int32
 elements); `SwitchMLData16` and `SwitchMLData8` carry the narrow-element
-extension's payloads and are chosen by the header's ``size`` code. Their ``fields_desc`` are generated from the spec, so a width or a
-name cannot drift from the codec.
+extension's payloads and are chosen by the header's ``size`` code. Their
+``fields_desc`` are generated from the spec, so a width or a name cannot drift
+from the codec.
 
 Binding to UDP is explicit (no import-time side effects): call
 `bind_switchml_layers()` once, then ``Ether(raw_bytes)`` dissects any frame to

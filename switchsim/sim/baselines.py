@@ -32,11 +32,10 @@ import simpy
 
 from switchsim.config import Scenario
 from switchsim.pipeline import wrapped_sum
-from switchsim.sim.link import Channel
 from switchsim.protocol.codec import to_wire_width
+from switchsim.sim.link import Channel
 from switchsim.sim.metrics import MethodResult, message_packets, method_result
 from switchsim.sim.topology import Fabric, build_fabric
-
 
 
 class MessageNet:

@@ -32,7 +32,7 @@ def load_digits_split(seed: int, test_fraction: float = 0.2) -> Dataset:
     digits = load_digits()
     order = np.random.default_rng([seed, 0xD161]).permutation(len(digits.target))
     x, y = digits.data[order].astype(np.float64), digits.target[order].astype(np.int64)
-    test = int(round(len(y) * test_fraction))
+    test = round(len(y) * test_fraction)
     x_train, x_test = x[test:], x[:test]
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     std[std == 0] = 1.0

@@ -49,7 +49,8 @@ class Model:
     def tensors(self, params: np.ndarray) -> list[np.ndarray]:
         """Views of ``params`` as the model's tensors (no copies)."""
         bounds = self.layer_bounds
-        return [params[lo:hi].reshape(shape) for lo, hi, shape in zip(bounds[:-1], bounds[1:], self.shapes, strict=True)]
+        pairs = zip(bounds[:-1], bounds[1:], self.shapes, strict=True)
+        return [params[lo:hi].reshape(shape) for lo, hi, shape in pairs]
 
 
 def make_model(name: str, inputs: int = 64, classes: int = 10) -> Model:

@@ -40,8 +40,8 @@ def plot_training(results: list[TrainingResult], out_dir: str | Path) -> list[Pa
             for r in runs:
                 if r.config.method not in (method, "float32"):
                     continue
-                style = dict(color=_colour(r, bits), linestyle=_STYLES[r.config.method],
-                             linewidth=2.2 if r.config.method == "float32" else 1.4, label=r.config.label)
+                style = {"color": _colour(r, bits), "linestyle": _STYLES[r.config.method],
+                         "linewidth": 2.2 if r.config.method == "float32" else 1.4, "label": r.config.label}
                 axes[0, column].plot(r.steps, [100 * a for a in r.test_accuracy], **style)
                 axes[1, column].plot(r.steps, r.test_loss, **style)
             axes[0, column].set_title(method)

@@ -82,7 +82,7 @@ def test_ring_moves_narrow_bytes_and_wraps_at_the_width():
     tensors = make_tensors(s)
     result, final = run_baseline("ring", s, tensors)
     assert result.completed and result.correct
-    expected, n = expected_sums(s, tensors)
+    expected, _ = expected_sums(s, tensors)
     assert np.array_equal(final[0], expected[0])
     closed = ring_time_closed_form(s.link, 4, 1 << 14, s.baselines.packet_payload_bytes, s.switch.pipeline_latency_s, 8)
     assert result.time_s == pytest.approx(closed, rel=0.01)
