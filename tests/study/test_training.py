@@ -97,13 +97,26 @@ def test_unsafe_clip_with_a_narrow_accumulator_overflows():
     assert np.all(np.abs(mean) <= 15 / 100 + 1e-6)  # clip (2^7 - 1) // 8 = 15 per worker, decoded / alpha
 
 
-def test_through_the_pipeline_equals_the_accumulator(data):
+def test_through_the_pipeline_equals_the_accumulator(data, monkeypatch):
     config = TrainingConfig(model="softmax", method="intsgd-random", wire_bits=8, steps=6, through_pipeline=True)
     checked = train(config, data=data)
     plain = train(replace(config, through_pipeline=False), data=data)
     assert checked.test_accuracy == plain.test_accuracy  # the check ran (it raises on a mismatch)
     with pytest.raises(ValueError, match=r"accumulator_bits must be one of \(32, 16, 8\) with through_pipeline"):
         train(replace(config, accumulator_bits=12), data=data)
+    # the check can fail: a switch that gets one element wrong is caught
+    import switchsim.memory_loop
+
+    real = switchsim.memory_loop.run_in_memory
+
+    def off_by_one(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.results[:, 3] += 1
+        return result
+
+    monkeypatch.setattr(switchsim.memory_loop, "run_in_memory", off_by_one)
+    with pytest.raises(RuntimeError, match="step 0: the SwitchML pipeline's sum differs from the 8-bit accumulator's"):
+        train(config, data=data)
 
 
 @pytest.mark.parametrize(
