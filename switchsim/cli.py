@@ -28,6 +28,7 @@ examples:
   switchsim conformance check                     replay the stored vectors through the pipeline model
   switchsim study overflow                        IntSGD overflow vs wire/accumulator bits (synthetic + real gradients)
   switchsim study training                        digits training per bit-width, and time to accuracy
+  switchsim wireshark                             where the SwitchML Lua dissector is, and how to load it
 """
 
 
@@ -294,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     from switchsim.emu.run import add_emulate_parser
 
     add_emulate_parser(sub)
+
+    from switchsim.protocol.wireshark import add_wireshark_parser
+
+    add_wireshark_parser(sub)
 
     conf = sub.add_parser(
         "conformance",
