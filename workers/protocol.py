@@ -1,11 +1,13 @@
 """The SwitchML worker protocol as a clock-free state machine (protocol reference §3).
 
-A `WorkerProtocol` holds one worker's (one sending thread's) tensor and
+The decisions live once, as numba functions over arrays, in
+`workers.protocol_state` (the simulator's fast engine calls them directly).
+A `WorkerProtocol` wraps one instance of that state for Python drivers; it holds one worker's (one sending thread's) tensor and
 decides which packets to send; a driver (the simulator, the UDP emulator, a
 test loop) moves the packets and tells it the time. Nothing here sleeps, reads a
 clock or touches a socket.
 
-* Packet p carries elements ``[p*k, (p+1)*k)`` with ``tsi = p*k``.
+* Packet p carries elements ``[p*k, (p+1)*k)``; ``tsi`` as `workers.protocol_state.packet_tsi` says.
 * Pool-index mapping: ``i = (p + shift) mod 2W``; set 0, slot ``start + i`` if
   ``i < W``, else set 1, slot ``start + i - W``. Packets p and p+W share a slot
   ("lane") with alternating sets.
@@ -23,12 +25,15 @@ Lifecycle: ``WorkerProtocol(config, tensor)`` -> ``start(now)`` -> repeatedly
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from switchsim.protocol import spec
+from workers import protocol_state as state
+
+#: Time unit of the protocol state: picoseconds.
+TICKS_PER_SECOND = 10**12
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +100,29 @@ def next_shift(shift: int, total_packets: int, window: int) -> int:
 
 
 def pool_position(packet: int, config: WorkerConfig) -> tuple[int, int]:
-    """``(slot, set)`` of packet ``packet`` under ``config``'s mapping."""
-    i = (packet + config.shift) % (2 * config.window)
-    if i < config.window:
-        return config.start_slot + i, 0
-    return config.start_slot + i - config.window, 1
+    """``(slot, set)`` of packet ``packet`` under ``config``'s mapping (`workers.protocol_state.pool_index_of`)."""
+    arrays = state.new_protocol_state(1, config.window)
+    _configure(arrays, config, total_packets=packet + 1)
+    return spec.split_pool_index(int(state.pool_index_of(arrays[0], 0, packet)))
+
+
+def _configure(arrays: tuple[np.ndarray, np.ndarray, np.ndarray], config: WorkerConfig, total_packets: int,
+               instance: int = 0) -> None:
+    state.configure(*arrays, instance, config.worker_id, config.num_workers, config.window, config.start_slot,
+                    config.elements_per_packet, config.job_number, config.shift, total_packets,
+                    seconds_to_ticks(config.timeout_s), config.backoff_threshold, config.backoff_threshold_increment)
+
+
+def seconds_to_ticks(seconds: float) -> int:
+    """Seconds as the integer picoseconds `workers.protocol_state` runs on (``inf`` -> `NEVER`)."""
+    if seconds == math.inf:
+        return state.NEVER
+    return round(seconds * TICKS_PER_SECOND)
+
+
+def ticks_to_seconds(ticks: int) -> float:
+    """Picoseconds back to seconds (`NEVER` -> ``inf``)."""
+    return math.inf if ticks == state.NEVER else ticks / TICKS_PER_SECOND
 
 
 @dataclass(slots=True)
@@ -113,9 +136,26 @@ class WorkerStats:
     duplicate_results: int = 0  #: results dropped as duplicates or unexpected
     foreign_results: int = 0  #: results of other jobs dropped
 
+    @classmethod
+    def from_status(cls, status: np.ndarray) -> WorkerStats:
+        """The counters of one row of `workers.protocol_state` status."""
+        return cls(
+            sent=int(status[state.S_SENT]),
+            retransmissions=int(status[state.S_RETRANSMISSIONS]),
+            timeouts=int(status[state.S_TIMEOUTS]),
+            results=int(status[state.S_RESULTS]),
+            duplicate_results=int(status[state.S_DUPLICATE_RESULTS]),
+            foreign_results=int(status[state.S_FOREIGN_RESULTS]),
+        )
+
 
 class WorkerProtocol:
-    """One worker's SwitchML protocol state (see module docstring).
+    """One worker's SwitchML protocol with its tensor: `workers.protocol_state` for Python drivers.
+
+    The decisions are the numba functions of `workers.protocol_state` (one
+    definition for every driver); this class holds one instance's arrays, the
+    tensor and the results, and converts seconds to the integer picoseconds the
+    state runs on.
 
     Args:
         config: the worker's `WorkerConfig`.
@@ -143,29 +183,18 @@ class WorkerProtocol:
         self.result_data = np.zeros_like(self.data)
         self.result_exponents = np.zeros((self.total_packets, 2), dtype=np.int8)
         self.received = np.zeros(self.total_packets, dtype=bool)
-        self.stats = WorkerStats()
-        self.remaining = self.total_packets
-        w = config.window
-        # Per lane: the packet in flight (-1 when idle) and its timer's expiry.
-        self._outstanding = [-1] * w
-        self._deadline = [math.inf] * w
-        # Timers in expiry order, as the official client's TimeoutQueue: entries are
-        # appended with non-decreasing expiry (time and period never decrease), and
-        # an entry is stale once its lane was re-armed or released (lazy deletion).
-        self._timers: deque[tuple[float, int, int]] = deque()
-        self._timeout_s = config.timeout_s
-        self._timeouts_since_doubling = 0
-        self._backoff_threshold = config.backoff_threshold
+        self._arrays = state.new_protocol_state(1, config.window)
+        _configure(self._arrays, config, self.total_packets)
+        self._out = np.zeros(config.window, np.int64)
 
     # --- packet contents ------------------------------------------------------
     def pool_index(self, packet: int) -> int:
         """The 16-bit ``pool_index`` of packet ``packet``."""
-        slot, pool_set = pool_position(packet, self.config)
-        return spec.make_pool_index(slot, pool_set)
+        return int(state.pool_index_of(self._arrays[0], 0, packet))
 
     def tsi(self, packet: int) -> int:
-        """The ``tsi`` (tensor starting index, elements) of packet ``packet``."""
-        return packet * self.config.elements_per_packet
+        """The ``tsi`` field of packet ``packet`` (`workers.protocol_state.packet_tsi`)."""
+        return int(state.packet_tsi(packet, self.config.elements_per_packet))
 
     def values(self, packet: int) -> np.ndarray:
         """int32 (k,) view of packet ``packet``'s elements."""
@@ -173,13 +202,23 @@ class WorkerProtocol:
 
     def lane(self, packet: int) -> int:
         """Index of the slot lane that carries ``packet`` (0..W-1)."""
-        return (packet + self.config.shift) % self.config.window
+        return int(state.lane_of(self._arrays[0], 0, packet))
 
     # --- events ---------------------------------------------------------------
     @property
+    def stats(self) -> WorkerStats:
+        """The protocol's counters so far."""
+        return WorkerStats.from_status(self._arrays[1][0])
+
+    @property
+    def remaining(self) -> int:
+        """Packets whose result has not arrived."""
+        return int(self._arrays[1][0, state.S_REMAINING])
+
+    @property
     def done(self) -> bool:
         """True once every packet's result has arrived."""
-        return self.remaining == 0
+        return self._arrays[1][0, state.S_REMAINING] == 0
 
     @property
     def result(self) -> np.ndarray:
@@ -189,22 +228,12 @@ class WorkerProtocol:
     @property
     def timeout_period_s(self) -> float:
         """Current retransmission timeout (seconds), after backoff."""
-        return self._timeout_s
+        return ticks_to_seconds(int(self._arrays[1][0, state.S_PERIOD]))
 
     def start(self, now: float) -> list[int]:
         """Packets to send first: 0..min(W, P)-1, timers armed at ``now``."""
-        first = list(range(min(self.config.window, self.total_packets)))
-        for packet in first:
-            self._arm(packet, now)
-        self.stats.sent += len(first)
-        return first
-
-    def _arm(self, packet: int, now: float) -> None:
-        lane = (packet + self.config.shift) % self.config.window
-        deadline = now + self._timeout_s
-        self._outstanding[lane] = packet
-        self._deadline[lane] = deadline
-        self._timers.append((deadline, lane, packet))
+        count = state.start(*self._arrays, 0, seconds_to_ticks(now), self._out)
+        return self._out[:count].tolist()
 
     def on_result(
         self,
@@ -216,72 +245,25 @@ class WorkerProtocol:
         exponents: np.ndarray | None = None,
     ) -> list[int]:
         """Take a result from the switch; return the packets to send next (0 or 1)."""
-        if job_number != self.config.job_number:
-            self.stats.foreign_results += 1
+        packet, following = state.on_result(*self._arrays, 0, seconds_to_ticks(now), int(job_number), int(tsi),
+                                            int(pool_index))
+        if packet < 0:
             return []
-        config = self.config
-        k = config.elements_per_packet
-        packet, offset = divmod(int(tsi), k)
-        lane = (packet + config.shift) % config.window
-        if (
-            offset
-            or packet >= self.total_packets
-            or self._outstanding[lane] != packet
-            or (pool_index & spec.POOL_SLOT_MASK, (pool_index >> spec.POOL_SET_BIT) & 1)
-            != pool_position(packet, config)
-        ):
-            self.stats.duplicate_results += 1
-            return []
+        k = self.config.elements_per_packet
         self.result_data[packet * k : (packet + 1) * k] = values
         if exponents is not None:
             self.result_exponents[packet] = exponents
         self.received[packet] = True
-        self.remaining -= 1
-        self.stats.results += 1
-        following = packet + config.window
-        if following < self.total_packets:
-            self._arm(following, now)
-            self.stats.sent += 1
-            return [following]
-        self._outstanding[lane] = -1
-        self._deadline[lane] = math.inf
-        return []
-
-    def _live(self, timer: tuple[float, int, int]) -> bool:
-        deadline, lane, packet = timer
-        return self._outstanding[lane] == packet and self._deadline[lane] == deadline
+        return [] if following < 0 else [following]
 
     def next_deadline(self) -> float:
         """Earliest timer expiry (seconds), ``inf`` when nothing is outstanding."""
-        timers = self._timers
-        while timers:
-            if self._live(timers[0]):
-                return timers[0][0]
-            timers.popleft()
-        return math.inf
+        return ticks_to_seconds(int(state.next_deadline(self._arrays[1], self._arrays[2], 0)))
 
     def on_timeout(self, now: float) -> list[int]:
         """Expire timers due at ``now``; return the packets to resend (re-armed), in expiry order.
 
         ``now`` must not decrease between calls (as any clock).
         """
-        resend = []
-        timers = self._timers
-        for _ in range(len(timers)):  # entries re-armed below are not revisited
-            if timers[0][0] > now:
-                break
-            timer = timers.popleft()
-            if not self._live(timer):
-                continue
-            packet = timer[2]
-            resend.append(packet)
-            self.stats.timeouts += 1
-            self._timeouts_since_doubling += 1
-            if self._timeouts_since_doubling >= self._backoff_threshold:
-                self._timeout_s *= 2
-                self._timeouts_since_doubling = 0
-                self._backoff_threshold += self.config.backoff_threshold_increment
-            self._arm(packet, now)
-        self.stats.sent += len(resend)
-        self.stats.retransmissions += len(resend)
-        return resend
+        count = state.on_timeout(*self._arrays, 0, seconds_to_ticks(now), self._out)
+        return self._out[:count].tolist()

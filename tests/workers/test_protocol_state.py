@@ -1,0 +1,39 @@
+"""The array form of the worker protocol: constants in step with the spec, several instances side by side."""
+
+import numpy as np
+
+from switchsim.protocol import spec
+from workers import protocol_state as state
+from workers.protocol import WorkerConfig, WorkerProtocol
+
+
+def test_pool_index_constants_match_the_spec():
+    assert state._POOL_SET_BIT == spec.POOL_SET_BIT
+    assert state._POOL_SLOT_MASK == spec.POOL_SLOT_MASK
+
+
+def test_instances_are_independent_and_match_the_wrapper():
+    """Two instances in one set of arrays behave exactly as two WorkerProtocols."""
+    arrays = state.new_protocol_state(2, 4)
+    out = np.zeros(4, np.int64)
+    wrappers = []
+    for w in range(2):
+        config = WorkerConfig(worker_id=w, num_workers=2, window=4, shift=w, timeout_s=1e-6)
+        state.configure(*arrays, w, w, 2, 4, 0, 64, 0, w, 10, 10**6, 2, 1)
+        wrappers.append(WorkerProtocol(WorkerConfig(**{**_fields(config), "backoff_threshold": 2,
+                                                         "backoff_threshold_increment": 1}),
+                                       np.zeros(640, np.int32)))
+    for w in range(2):
+        assert out[: state.start(*arrays, w, 0, out)].tolist() == wrappers[w].start(0.0)
+    for now in (10**6, 3 * 10**6, 7 * 10**6):
+        for w in range(2):
+            count = state.on_timeout(*arrays, w, now, out)
+            assert out[:count].tolist() == wrappers[w].on_timeout(now / 1e12)
+            assert arrays[1][w, state.S_PERIOD] == round(wrappers[w].timeout_period_s * 1e12)
+    packet, following = state.on_result(*arrays, 1, 8 * 10**6, 0, 64 * 2, wrappers[1].pool_index(2))
+    assert (packet, following) == (2, 6)
+    assert arrays[1][0, state.S_RESULTS] == 0 and arrays[1][1, state.S_RESULTS] == 1
+
+
+def _fields(config):
+    return {name: getattr(config, name) for name in config.__slots__}
