@@ -27,7 +27,9 @@ hf.unused = ProtoField.uint8("switchml.unused", "unused", base.DEC, nil, 0x08)
 hf.size = ProtoField.uint8("switchml.size", "size", base.DEC, SIZE_NAMES, 0x07)
 hf.job_number = ProtoField.uint8("switchml.job_number", "job_number", base.DEC, nil, nil)
 hf.tsi = ProtoField.uint32("switchml.tsi", "tsi", base.DEC, nil, nil)
-hf.pool_index = ProtoField.uint16("switchml.pool_index", "pool_index", base.DEC, nil, nil)
+hf.pool_index = ProtoField.uint16("switchml.pool_index", "pool_index", base.HEX, nil, nil)
+hf.pool_index_set = ProtoField.uint16("switchml.pool_index.set", "set", base.DEC, nil, 0x8000)
+hf.pool_index_slot = ProtoField.uint16("switchml.pool_index.slot", "slot", base.DEC, nil, 0x3FFF)
 hf.exponents_e0 = ProtoField.int8("switchml.exponents.e0", "e0", base.DEC, nil, nil)
 hf.exponents_e1 = ProtoField.int8("switchml.exponents.e1", "e1", base.DEC, nil, nil)
 hf.direction = ProtoField.uint8("switchml.direction", "direction", base.DEC, DIRECTION_NAMES)
@@ -41,6 +43,8 @@ p_switchml.fields = {
     hf.job_number,
     hf.tsi,
     hf.pool_index,
+    hf.pool_index_set,
+    hf.pool_index_slot,
     hf.exponents_e0,
     hf.exponents_e1,
     hf.direction,
@@ -78,7 +82,9 @@ function p_switchml.dissector(buffer, pinfo, tree)
     t_switchml:add(hf.size, buffer(0, 1))
     t_switchml:add(hf.job_number, buffer(1, 1))
     t_switchml:add(hf.tsi, buffer(2, 4))
-    t_switchml:add(hf.pool_index, buffer(6, 2))
+    local i_pool_index = t_switchml:add(hf.pool_index, buffer(6, 2))
+    i_pool_index:add(hf.pool_index_set, buffer(6, 2))
+    i_pool_index:add(hf.pool_index_slot, buffer(6, 2))
     local t_exponents = root:add(buffer(8, 2), "exponents (2 B)")
     t_exponents:add(hf.exponents_e0, buffer(8, 1))
     t_exponents:add(hf.exponents_e1, buffer(9, 1))

@@ -203,13 +203,13 @@ def render() -> str:
     ]
     for f in fields:
         values = {"size": "SIZE_NAMES", "msg_type": "MSG_TYPE_NAMES"}.get(f.name) if f.header == MAIN_HEADER.name else None
-        base = "base.HEX" if f is pool_index else "base.DEC"
+        base = "base.HEX" if f == pool_index else "base.DEC"
         mask = "nil" if f.mask is None else _hex(f.mask, f.container_bytes)
         lines.append(
             f"hf.{f.lua_name} = ProtoField.{f.protofield}({_lua_string(f.abbrev)}, {_lua_string(f.name)}, "
             f"{base}, {values or 'nil'}, {mask})"
         )
-        if f is pool_index:
+        if f == pool_index:
             for part, part_mask in (("set", set_mask), ("slot", slot_mask)):
                 lines.append(
                     f"hf.{f.lua_name}_{part} = ProtoField.{f.protofield}({_lua_string(f'{f.abbrev}.{part}')}, "
@@ -255,7 +255,7 @@ def render() -> str:
         )
         for f in (f for f in fields if f.header == header.name):
             span = f"buffer({f.byte_offset}, {f.container_bytes})"
-            if f is pool_index:
+            if f == pool_index:
                 lines += [
                     f"    local i_{f.lua_name} = t_{header.name}:add(hf.{f.lua_name}, {span})",
                     f"    i_{f.lua_name}:add(hf.{f.lua_name}_set, {span})",
@@ -331,7 +331,7 @@ def _hf_names(fields: list[LuaField], pool_index: LuaField) -> list[str]:
     names = []
     for f in fields:
         names.append(f.lua_name)
-        if f is pool_index:
+        if f == pool_index:
             names += [f"{f.lua_name}_set", f"{f.lua_name}_slot"]
     return [*names, "direction", "element_bits", "elements", "value"]
 
