@@ -137,7 +137,7 @@ control SwitchMLIngress(inout headers_t hdr,
                 drop_reason_count.count(DROP_UNSUPPORTED_SIZE);
             } else if (workers.apply().hit) {
                 meta.slot = (bit<32>)(hdr.switchml.pool_index & POOL_SLOT_MASK);
-                meta.pool_set = (bit<1>)(hdr.switchml.pool_index >> POOL_SET_BIT);
+                meta.pool_set = hdr.switchml.pool_index[15:15];  // POOL_SET_BIT (a bit slice: bmv2 shifts by at most 8 bits)
                 if (meta.slot >= NUM_SLOTS) {
                     drop_reason_count.count(DROP_SLOT_OUT_OF_RANGE);
                 } else {

@@ -146,14 +146,16 @@ def stats_commands(job: Bmv2Job) -> list[str]:
     return commands
 
 
-_PACKETS = re.compile(r"BmCounterValue\(packets=(\d+)")
+#: A counter value as ``counter_read`` prints it: ``BmCounterValue(packets=P, bytes=B)`` (older bmv2) or
+#: ``NAME[i]= (B bytes, P packets)`` (behavioral-model 1.15); the group that matched holds P.
+_PACKETS = re.compile(r"BmCounterValue\(packets=(\d+)|=\s*\(\s*\d+\s+bytes,\s*(\d+)\s+packets\s*\)")
 _HANDLE = re.compile(r"node was created with handle (\d+)")
 _ERROR = re.compile(r"^(?:RuntimeCmd: )?.*\b(Error|Invalid|Unknown syntax)\b.*$", re.MULTILINE)
 
 
 def parse_stats(job: Bmv2Job, output: str) -> dict:
     """Counters from the output of `stats_commands`: totals over the slots and drops by reason."""
-    values = [int(v) for v in _PACKETS.findall(output)]
+    values = [int(old or new) for old, new in _PACKETS.findall(output)]
     slots = len(job.slots)
     expected = slots * len(SLOT_COUNTERS) + len(P4_DROP_REASONS)
     if len(values) != expected:

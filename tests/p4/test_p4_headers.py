@@ -155,3 +155,18 @@ def test_p4_sources_are_balanced():
         assert text.count("{") == text.count("}"), path
         assert text.count("(") == text.count(")"), path
         assert Path(path).read_text(encoding="utf-8").endswith("\n")
+
+
+def shift_problems(text):
+    """Shifts whose amount is a constant wider than 8 bits: p4c's bmv2 backend rejects them."""
+    consts = parse_consts(text)
+    return [f"{op} {name} (bit<{consts[name][0]}>)" for op, name in re.findall(r"(<<|>>)\s*(\w+)", strip_comments(text))
+            if name in consts and consts[name][0] > 8]
+
+
+@pytest.mark.parametrize("target", ["bmv2"])
+def test_no_shift_by_a_wide_constant(target):
+    """p4c-bm2-ss: "shift amount limited to 8 bits on this target" (read a bit with a slice instead)."""
+    assert shift_problems(target_text(target)) == []
+    assert shift_problems("const bit<16> POOL_SET_BIT = 15;\nx = (bit<1>)(p >> POOL_SET_BIT);") == [
+        ">> POOL_SET_BIT (bit<16>)"]

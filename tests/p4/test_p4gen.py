@@ -118,10 +118,17 @@ def test_job_validation_names_the_value(kwargs, message):
         Bmv2Job(**kwargs)
 
 
-def test_parse_stats_sums_slots_and_names_reasons():
+@pytest.mark.parametrize(
+    "line",
+    [
+        "RuntimeCmd: x[{i}]=  BmCounterValue(packets={v}, bytes={b})",  # older behavioral-model
+        "RuntimeCmd: SwitchMLIngress.drop_count[{i}]= ({b} bytes, {v} packets)",  # behavioral-model 1.15
+    ],
+    ids=["BmCounterValue", "bytes-packets"],
+)
+def test_parse_stats_sums_slots_and_names_reasons(line):
     job = Bmv2Job(tuple(worker_entries(2)), slots=range(2))
-    lines = [f"RuntimeCmd: x[{i}]=  BmCounterValue(packets={v}, bytes=0)" for i, v in
-             enumerate([1, 2, 3, 4, 5, 6, 0, 1, 0, 0, 0, 7])]
+    lines = [line.format(i=i, v=v, b=308 * v + 1) for i, v in enumerate([1, 2, 3, 4, 5, 6, 0, 1, 0, 0, 0, 7])]
     stats = controller.parse_stats(job, "\n".join(lines))
     assert (stats["broadcast"], stats["retransmit"], stats["drop"]) == (3, 7, 11)
     assert stats["drop_reasons"]["unregistered_source"] == 0 and stats["drop_reasons"]["truncated"] == 1
