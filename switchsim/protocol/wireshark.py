@@ -174,7 +174,7 @@ def render() -> str:
 
     lines = [
         GENERATED_LINE,
-        "-- SwitchML-UDP dissector for Wireshark and tshark (Lua 5.2+, Wireshark 3.x/4.x).",
+        "-- SwitchML-UDP dissector for Wireshark and tshark (tested with tshark 4.0, Debian 12).",
         "--",
         "-- Load it for one run:  tshark -X lua_script:/path/to/switchml.lua -r capture.pcap -V",
         "-- or for good: copy it into Wireshark's personal Lua plugins folder",
@@ -189,20 +189,23 @@ def render() -> str:
         "",
         f"local UDP_PORT_FIRST = {first}",
         f"local UDP_PORT_LAST = {last}",
-        f"-- bytes of the headers before the elements",
+        "-- bytes of the headers before the elements",
         f"local HEADER_BYTES = {header_bytes()}",
         "-- size code -> { payload bytes, element bits } (official codes and the narrow-element extension)",
-        "local SIZE_FORMATS = { "
-        + ", ".join(f"[{code}] = {{ {nbytes}, {bits} }}" for code, (nbytes, bits) in sorted(spec.SIZE_FORMATS.items()))
-        + " }",
-        f"local SIZE_NAMES = {_lua_table(size_names())}",
+        "local SIZE_FORMATS = {",
+        *(f"    [{code}] = {{ {nbytes}, {bits} }}," for code, (nbytes, bits) in sorted(spec.SIZE_FORMATS.items())),
+        "}",
+        "local SIZE_NAMES = {",
+        *(f"    [{code}] = {_lua_string(name)}," for code, name in size_names().items()),
+        "}",
         f"local MSG_TYPE_NAMES = {_lua_table(MSG_TYPE_NAMES)}",
         f'local DIRECTION_NAMES = {_lua_table({0: "request (to the switch)", 1: "result (from the switch)"})}',
         "",
         "local hf = {}",
     ]
     for f in fields:
-        values = {"size": "SIZE_NAMES", "msg_type": "MSG_TYPE_NAMES"}.get(f.name) if f.header == MAIN_HEADER.name else None
+        names = {"size": "SIZE_NAMES", "msg_type": "MSG_TYPE_NAMES"}
+        values = names.get(f.name) if f.header == MAIN_HEADER.name else None
         base = "base.HEX" if f == pool_index else "base.DEC"
         mask = "nil" if f.mask is None else _hex(f.mask, f.container_bytes)
         lines.append(
@@ -251,7 +254,8 @@ def render() -> str:
     offset = 0
     for header in MESSAGE_HEADERS:
         lines.append(
-            f'    local t_{header.name} = root:add(buffer({offset}, {header.nbytes}), "{header.name} ({header.nbytes} B)")'
+            f"    local t_{header.name} = root:add(buffer({offset}, {header.nbytes}), "
+            f'"{header.name} ({header.nbytes} B)")'
         )
         for f in (f for f in fields if f.header == header.name):
             span = f"buffer({f.byte_offset}, {f.container_bytes})"
@@ -322,6 +326,8 @@ def render() -> str:
         "",
         'local udp_port = DissectorTable.get("udp.port")',
         'udp_port:add(string.format("%d-%d", UDP_PORT_FIRST, UDP_PORT_LAST), p_switchml)',
+        "-- other ports: Decode As... > UDP port > SWITCHML, or tshark -d udp.port==PORT,switchml",
+        "udp_port:add_for_decode_as(p_switchml)",
         "",
     ]
     return "\n".join(lines)

@@ -96,10 +96,21 @@ def test_rendered_lines_carry_the_spec_values():
         "local UDP_PORT_FIRST = 48864",
         "local UDP_PORT_LAST = 48879",
         "local HEADER_BYTES = 10",
-        "local SIZE_FORMATS = { [0] = { 128, 32 }, [1] = { 256, 32 }, [2] = { 512, 32 }, [3] = { 1024, 32 }, "
-        "[4] = { 256, 16 }, [5] = { 256, 8 }, [6] = { 1024, 16 }, [7] = { 1024, 8 } }",
+        'udp_port:add(string.format("%d-%d", UDP_PORT_FIRST, UDP_PORT_LAST), p_switchml)',
     ):
         assert line in lines, line
+    start = lines.index("local SIZE_FORMATS = {")
+    assert lines[start + 1 : start + 10] == [
+        "    [0] = { 128, 32 },",
+        "    [1] = { 256, 32 },",
+        "    [2] = { 512, 32 },",
+        "    [3] = { 1024, 32 },",
+        "    [4] = { 256, 16 },",
+        "    [5] = { 256, 8 },",
+        "    [6] = { 1024, 16 },",
+        "    [7] = { 1024, 8 },",
+        "}",
+    ]
     assert wireshark.size_names() == {
         0: "IBV_MTU_128: 128 B, 32 x int32",
         1: "IBV_MTU_256: 256 B, 64 x int32",
@@ -286,6 +297,20 @@ def test_tshark_leaves_other_udp_alone_and_flags_truncation(tmp_path):
     assert rows[0] == [str(spec.UDP_PORTS[-1] + 1), "", "", "", ""]
     assert rows[1] == [str(spec.UDP_PORT), "1", "64", ",".join(str(i) for i in range(60)),
                        "240 of 256 payload bytes (size 1)"]
+
+
+@needs_tshark
+def test_decode_as_on_another_port(tmp_path):
+    bind_switchml_layers()
+    frame = raw(Ether() / IP() / UDP(sport=9998, dport=9999) / SwitchML(size=1, tsi=64, pool_index=0x8001)
+                / SwitchMLExponents(e0=2) / SwitchMLData(values=list(range(64))))
+    path = tmp_path / "other-port.pcap"
+    wrpcap(str(path), [Ether(frame)])
+    rows = _tshark_fields(path, ["switchml.tsi", "switchml.pool_index.slot", "switchml.value"])
+    assert rows == [[""] * 3]
+    decoded = _tshark(path, "-d", "udp.port==9999,switchml", "-T", "fields", "-E", "separator=/t",
+                      "-e", "switchml.tsi", "-e", "switchml.pool_index.slot", "-e", "switchml.exponents.e0")
+    assert decoded == "64\t1\t2\n"
 
 
 @needs_tshark
