@@ -3,6 +3,7 @@
 import importlib.resources
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,6 +197,7 @@ def _scapy_frames():
 
 def _scapy_fields(frame):
     """What the scapy layer decodes, as tshark's -T fields would print it."""
+    bind_switchml_layers()
     packet = Ether(frame)
     header, exponents = packet[SwitchML], packet[SwitchMLExponents]
     data = exponents.payload
@@ -327,3 +329,22 @@ def test_tshark_reads_an_emulator_capture_as_scapy_does(tmp_path):
     assert len(rows) == len(frames) > 0
     assert rows == [_scapy_fields(frame) for frame in frames]
     assert {row[10] for row in rows} == {"0", "1"}  # requests and results
+
+
+@needs_tshark
+def test_tshark_reads_a_simulator_capture_as_scapy_does(tmp_path):
+    from switchsim.config import load_scenario, with_override
+    from switchsim.emu.pcap import read_pcap
+    from switchsim.sim.run import run_scenario
+
+    scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "element-bits.toml")
+    scenario = with_override(with_override(scenario, "workload.elements", 20_000), "workload.element_bits", 16)
+    path = tmp_path / "sim.pcap"
+    results = run_scenario(scenario, pcap=str(path))
+    assert all(r.correct for r in results.results)
+    frames = [frame for _, frame in read_pcap(path)]
+    rows = _tshark_fields(path)
+    assert len(rows) == len(frames) > 0
+    assert rows == [_scapy_fields(frame) for frame in frames]
+    assert {(row[2], row[11], row[12]) for row in rows} == {("4", "16", "128")}  # INT16_256
+    assert {row[10] for row in rows} == {"0", "1"}
