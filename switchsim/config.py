@@ -194,6 +194,8 @@ class HostConfig:
 
 
 DTYPES = ("int32", "float32")
+#: Where a workload's integers come from: whole tensors in memory, or a counter-based generator.
+SOURCES = ("tensors", "synthetic")
 QUANTIZERS = ("identity", "block_exponent")
 
 
@@ -210,6 +212,10 @@ class WorkloadConfig:
         element_bits: bits of each integer on the wire, for every method: 32 (the official
             SwitchML format) or 16 / 8 (the narrow-element extension, `switchsim.protocol.spec`).
             Narrow int32 workloads draw integers of that width; sums wrap modulo 2**element_bits.
+        source: "tensors" (default): every worker's tensor is drawn and held in memory (small runs,
+            float32). "synthetic": element i of worker w is a pure function of (seed, w, i), regenerated
+            whenever a packet is (re)sent, and each result is checked against its exact sum computed from
+            the same generator; memory does not grow with ``elements`` (int32 only).
     """
 
     elements: int = 1 << 20
@@ -218,8 +224,12 @@ class WorkloadConfig:
     iterations: int = 1
     compute_s: float = 0.0
     element_bits: int = 32
+    source: str = "tensors"
 
     def __post_init__(self) -> None:
+        _need(self.source in SOURCES, "workload.source", self.source, f"one of {SOURCES}")
+        _need(self.source == "tensors" or self.dtype == "int32", "workload.source", self.source,
+              "tensors when workload.dtype is float32 (the synthetic generator draws integers)")
         _need(isinstance(self.elements, int) and 1 <= self.elements <= 1 << 31, "workload.elements", self.elements,
               "an integer in 1..2**31")
         _need(self.dtype in DTYPES, "workload.dtype", self.dtype, f"one of {DTYPES}")
@@ -239,6 +249,22 @@ class WorkloadConfig:
 
 
 METHODS = ("switchml", "ring", "ps", "allgather")
+ENGINES = ("fast", "simpy")
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    """How the packet-level SwitchML run is executed (the results do not depend on it).
+
+    Attributes:
+        engine: "fast" (default): the event loop compiled with numba, for scale; "simpy": the same
+            events on SimPy's calendar, the readable reference. Both give identical results.
+    """
+
+    engine: str = "fast"
+
+    def __post_init__(self) -> None:
+        _need(self.engine in ENGINES, "simulator.engine", self.engine, f"one of {ENGINES}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +318,7 @@ class Scenario:
     host: HostConfig = field(default_factory=HostConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
 
     def __post_init__(self) -> None:
@@ -327,6 +354,7 @@ _SECTIONS = {
     "host": HostConfig,
     "workload": WorkloadConfig,
     "baselines": BaselineConfig,
+    "simulator": SimulatorConfig,
     "sweep": SweepConfig,
 }
 

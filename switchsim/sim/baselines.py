@@ -34,7 +34,7 @@ from switchsim.config import Scenario
 from switchsim.pipeline import wrapped_sum
 from switchsim.protocol.codec import to_wire_width
 from switchsim.sim.link import Channel
-from switchsim.sim.metrics import MethodResult, message_packets, method_result
+from switchsim.sim.metrics import MethodResult, message_packets, method_result, summarize_links
 from switchsim.sim.topology import Fabric, build_fabric
 
 
@@ -233,7 +233,7 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray) -> tuple[
     result = method_result(
         method,
         scenario,
-        fabric.channels,
+        summarize_links(fabric.channels, now),
         now,
         tensors.shape[1],
         completed=completed,

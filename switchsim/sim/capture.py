@@ -1,7 +1,7 @@
 """pcap capture of simulated SwitchML traffic on one host's links.
 
-A `SimCapture` taps a worker's uplink and downlink channels, records each
-packet as it leaves (simulated departure time), and on `close` encodes them as
+A `SimCapture` holds the packets on a worker's uplink and downlink channels
+(the engines record them as they leave, at their simulated departure time), and on `close` encodes them as
 real Ethernet/IPv4/UDP frames with `switchsim.protocol.codec` and writes a
 libpcap file (`switchsim.emu.pcap.PcapWriter`) that scapy and tshark dissect
 with the project's layer. Addresses follow the conformance vectors: worker h is
@@ -35,14 +35,14 @@ class SimCapture:
         self.records: list[tuple] = []
         self.left_out = 0
 
-    def tap(self, packet, departure_s: float) -> None:
-        """Channel tap: remember ``packet`` leaving at ``departure_s``."""
+    def add(self, departure_s: float, is_result: bool, job_number: int, tsi: int, pool_index: int,
+            exponents: np.ndarray, values: np.ndarray) -> None:
+        """Remember one packet leaving at ``departure_s`` (seconds)."""
         if len(self.records) >= self.limit:
             self.left_out += 1
             return
-        self.records.append((departure_s, packet.is_result, packet.job_number, packet.tsi,
-                             spec.make_pool_index(packet.slot, packet.pool_set), np.array(packet.exponents),
-                             np.array(packet.values)))
+        self.records.append((departure_s, is_result, job_number, tsi, pool_index, np.array(exponents),
+                             np.array(values)))
 
     def close(self) -> int:
         """Write the pcap (frames in time order); returns the number of frames written."""

@@ -59,7 +59,7 @@ class MethodResult:
 
 
 def summarize_links(channels: list[Channel], time_s: float) -> list[LinkSummary]:
-    """`LinkSummary` of every channel that carried traffic."""
+    """`LinkSummary` of every channel (message-level baselines' `Channel` objects)."""
     return [
         LinkSummary(
             name=c.name,
@@ -71,14 +71,13 @@ def summarize_links(channels: list[Channel], time_s: float) -> list[LinkSummary]
             loss_drops=c.stats.loss_drops,
         )
         for c in channels
-        if c.stats.packets
     ]
 
 
 def method_result(
     method: str,
     scenario,
-    channels: list[Channel],
+    links: list[LinkSummary],
     time_s: float,
     elements: int,
     *,
@@ -90,14 +89,15 @@ def method_result(
 ) -> MethodResult:
     """A `MethodResult` from what a run measured; the arithmetic every method shares.
 
+    ``links`` has every channel; the record keeps those that carried traffic.
     Aggregation time is the run time less the compute phases; ATE/s and goodput
     are 0 for a run that did not complete. ``counts`` are the remaining fields
     (retransmissions, timeouts, switch_counters).
     """
     workload = scenario.workload
     aggregation = max(time_s - workload.compute_s * workload.iterations, 1e-12)
-    links = summarize_links(channels, time_s)
     rate = elements * workload.iterations / aggregation if completed else 0.0
+    used = [link for link in links if link.packets]
     return MethodResult(
         method=method,
         workers=scenario.topology.workers_per_job,
@@ -109,11 +109,11 @@ def method_result(
         goodput_per_worker_bps=rate * scenario.element_bits,
         correct=completed and correct,
         completed=completed,
-        packets=sum(c.stats.packets for c in channels),
-        bytes=sum(c.stats.bytes for c in channels),
-        max_queue_bytes=max((c.stats.max_queue_bytes for c in channels), default=0.0),
-        max_link_utilisation=max((link.utilisation for link in links), default=0.0),
-        links=links,
+        packets=sum(link.packets for link in links),
+        bytes=sum(link.bytes for link in links),
+        max_queue_bytes=max((link.max_queue_bytes for link in links), default=0.0),
+        max_link_utilisation=max((link.utilisation for link in used), default=0.0),
+        links=used,
         wall_time_s=wall_time_s,
         packet_hops=packet_hops,
         **counts,

@@ -215,3 +215,15 @@ def uniform_reference(seed: int, worker: int, step: int, index: np.ndarray) -> n
     odd = ((z ^ (z >> _SHIFT_40)) >> np.uint64(16)) & np.uint64(2**UNIFORM_BITS - 1)
     k = np.where(index & np.uint64(1), odd, even)
     return (k.astype(np.float64) + 0.5) * 2.0**-UNIFORM_BITS
+
+
+@numba.njit(cache=True)
+def counter_word(key, index):
+    """64 random bits of counter ``index`` (uint64) in the stream ``key`` (uint64): one multiply-xorshift.
+
+    The hash of `counter_uniform` on a counter of its own (one word per index,
+    not one per pair); the simulator draws synthetic elements from its high 32
+    bits. ``counter_word(k, i)`` is a bijection of ``i`` for each key.
+    """
+    w = key + index * _GAMMA
+    return (w ^ (w >> _SHIFT_32)) * _MUL

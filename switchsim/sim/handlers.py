@@ -1,0 +1,558 @@
+"""What each simulated event does, written once as numba functions over `SimState` arrays.
+
+Both SwitchML engines call `handle_event` for every event, in the same order:
+the fast engine from its compiled loop (`switchsim.sim.fast_engine`), the SimPy
+engine from SimPy callbacks (`switchsim.sim.simpy_engine`). An event is a row
+``(time, kind, target, header, channel, payload)``; handling one writes the
+events it causes to ``out`` (in the order they are caused) and returns their
+count. The engines only differ in how they keep the calendar, which is why they
+give identical results.
+
+Time is int64 picoseconds. Parts used, never re-implemented here:
+
+* the worker protocol: `workers.protocol_state` (window, pool-index mapping,
+  timers, backoff);
+* the switch: `switchsim.pipeline.process.process_packet` on each switch's `SlotPool`;
+* random decisions: `workers.quantizers.rng.counter_uniform`, keyed by
+  (seed, channel, purpose) and indexed by the packet's number on its channel.
+
+Events:
+
+* ``BEGIN`` (host): start the host's next iteration (a fresh protocol instance).
+* ``TIMER`` (host): the host's earliest timer may have expired.
+* ``REQUEST`` (switch): a worker's packet (``payload`` = packet number, values
+  regenerated from the workload) or a ToR's partial (``payload`` = buffer) arrives.
+* ``RESULT_AT_TOR`` (ToR): the spine's result arrives; multicast to the rack.
+* ``RESULT`` (host): a result arrives at a worker's NIC.
+* ``RESULT_SEEN`` (host): the protocol sees it, ``host.receive_overhead_s`` later.
+
+Payloads in flight (results, partials) live in a buffer pool with reference
+counts, sized by what is in flight, never by the tensor.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from switchsim.pipeline.process import process_packet
+from switchsim.pipeline.state import SlotPool
+from switchsim.pipeline.tables import Action
+from switchsim.sim.network import (
+    CH_DESTINATION,
+    CH_DESTINATION_KIND,
+    CH_GROUP,
+    CH_NUM_WORKERS,
+    CH_PORT,
+    CH_SOURCE_HOST,
+    CH_WORKER_ID,
+)
+from workers import protocol_state as protocol
+from workers.quantizers.rng import counter_uniform, counter_word
+
+# --- event kinds -------------------------------------------------------------
+BEGIN = 0
+TIMER = 1
+REQUEST = 2
+RESULT_AT_TOR = 3
+RESULT = 4
+RESULT_SEEN = 5
+#: columns of an event row
+E_TIME, E_KIND, E_TARGET, E_HEADER, E_CHANNEL, E_PAYLOAD = range(6)
+EVENT_FIELDS = 6
+
+# --- scalar parameters (int64 array) -----------------------------------------
+P_ELEMENTS_PER_PACKET = 0
+P_ELEMENT_BITS = 1
+P_WIRE_BYTES = 2
+P_SERIALIZATION = 3  #: ps per packet on every link
+P_DELAY = 4  #: propagation, ps
+P_QUEUE = 5  #: queue capacity in ps of transmission (queue_bytes at the line rate)
+P_LATENCY = 6  #: switch pipeline, ps
+P_SEND_OVERHEAD = 7
+P_RECEIVE_OVERHEAD = 8
+P_DUPLICATE_DELAY = 9
+P_REORDER_DELAY = 10
+P_HARDENED = 11
+P_WINDOW = 12
+P_TIMEOUT = 13
+P_BACKOFF_THRESHOLD = 14
+P_BACKOFF_INCREMENT = 15
+P_ITERATIONS = 16
+P_COMPUTE = 17
+P_TOTAL_PACKETS = 18
+P_WORKERS = 19  #: n at each worker's switch (protocol num_workers)
+P_SYNTHETIC = 20  #: 1: values from the counter-based generator; 0: from ``tensors``
+P_ELEMENTS = 21  #: S, tensor elements per worker (synthetic)
+P_CAPTURE_HOST = 22  #: host whose links are captured, -1 for none
+P_KEEP_RESULTS = 23  #: 1: write the last iteration's results to ``final``
+PARAMETERS = 24
+
+# --- probabilities (float64 array) and their random-stream purposes -----------
+F_LOSS, F_DUPLICATE, F_REORDER = range(3)
+
+# --- run-wide counters (int64 array) ------------------------------------------
+G_HOSTS_REMAINING = 0
+G_FREE_BUFFER = 1  #: head of the free list, -1 when empty
+G_BUFFERS_IN_USE = 2
+G_PEAK_BUFFERS = 3
+G_CAPTURED = 4
+G_CAPTURE_LEFT_OUT = 5
+G_CHECKED_PACKETS = 6  #: results compared in full with their expected sum
+G_WRONG_PACKETS = 7  #: results that differed
+COUNTERS = 8
+
+# --- per-host columns (int64) --------------------------------------------------
+H_GROUP = 0
+H_UPLINK = 1
+H_BUSY_UNTIL = 2  #: the host's send path is busy until (send overhead)
+H_TIMER_AT = 3  #: time of the timer event in the calendar, NEVER if none
+H_ITERATION = 4  #: iteration running (or next to run)
+H_ACTIVE = 5  #: 1 while a protocol instance runs
+H_RETRANSMISSIONS = 6  #: over all iterations
+H_TIMEOUTS = 7
+H_SENT = 8
+H_DONE = 9
+HOST_FIELDS = 10
+
+# --- per-channel counters (int64) -------------------------------------------------
+C_BUSY_UNTIL = 0
+C_PACKETS = 1  #: put on the wire (lost ones included); also the next packet's random-stream index
+C_BYTES = 2
+C_QUEUE_DROPS = 3
+C_LOSS_DROPS = 4
+C_DUPLICATES = 5
+C_MAX_BACKLOG = 6  #: deepest backlog a packet found, ps of transmission
+CHANNEL_COUNTERS = 7
+
+NEVER = protocol.NEVER
+_MULTICAST = int(Action.MULTICAST)
+_UNICAST = int(Action.UNICAST)
+
+
+class SimState(NamedTuple):
+    """Every array a SwitchML run reads or writes (built by `switchsim.sim.state.new_state`)."""
+
+    parameters: np.ndarray  #: int64 (PARAMETERS,)
+    probabilities: np.ndarray  #: float64 (3,): loss, duplicate, reorder
+    counters: np.ndarray  #: int64 (COUNTERS,)
+    hosts: np.ndarray  #: int64 (H, HOST_FIELDS)
+    channels: np.ndarray  #: int64 (C, CHANNEL_FIELDS): `switchsim.sim.network` layout
+    channel_counters: np.ndarray  #: int64 (C, CHANNEL_COUNTERS)
+    channel_keys: np.ndarray  #: uint64 (C, 3): random-stream key per purpose
+    port_channel: np.ndarray  #: int64 (switches, ports)
+    members: np.ndarray  #: int64 (switches, G, 33)
+    switch_uplink: np.ndarray  #: int64 (switches,)
+    groups: np.ndarray  #: int64 (G, n)
+    bitmap: np.ndarray  #: SlotPool arrays with a leading switch axis
+    counter: np.ndarray
+    values: np.ndarray
+    exponents: np.ndarray
+    job_number: np.ndarray
+    tsi: np.ndarray
+    done: np.ndarray
+    pool_counters: np.ndarray
+    protocol_config: np.ndarray  #: `workers.protocol_state` arrays, one instance per host
+    protocol_status: np.ndarray
+    protocol_lanes: np.ndarray
+    buffer_values: np.ndarray  #: int32 (B, k): payloads in flight
+    buffer_exponents: np.ndarray  #: int8 (B, 2)
+    buffer_links: np.ndarray  #: int64 (B, 2): reference count, next free buffer
+    host_keys: np.ndarray  #: uint64 (H,): synthetic generator key per host
+    tensors: np.ndarray  #: int32 (H, P*k) in-memory workload, else (1, 1)
+    request_exponents: np.ndarray  #: int8 (H, P, 2) in-memory workloads (zeros for int32), else (1, 1, 2)
+    expected: np.ndarray  #: int32 (G, P*k) in-memory expected sums, else (1, 1)
+    check_values: np.ndarray  #: int32 (G, 2W, k): synthetic expected sums, per pool position
+    check_packet: np.ndarray  #: int64 (G, 2W): the packet whose sum ``check_values`` holds
+    final: np.ndarray  #: int32 (H, P*k): last iteration's results (``P_KEEP_RESULTS``), else (1, 1)
+    final_exponents: np.ndarray  #: int8 (H, P, 2) likewise
+    capture_meta: np.ndarray  #: int64 (limit, 3): departure, is result, header
+    capture_values: np.ndarray  #: int32 (limit, k)
+    capture_exponents: np.ndarray  #: int8 (limit, 2)
+    scratch_values: np.ndarray  #: int32 (2, k): request values, switch output
+    scratch_exponents: np.ndarray  #: int8 (2, 2)
+    scratch_packets: np.ndarray  #: int64 (W,): packets the protocol asks to send
+
+
+# --- headers -------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def make_header(job_number, pool_index, tsi):
+    """Pack the SwitchML fields an event carries into one int64."""
+    return (job_number << 48) | (pool_index << 32) | tsi
+
+
+@numba.njit(cache=True, nogil=True)
+def header_fields(header):
+    """``(job_number, pool_index, tsi)`` of a packed header."""
+    return (header >> 48) & 0xFF, (header >> 32) & 0xFFFF, header & 0xFFFFFFFF
+
+
+# --- values ----------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def to_element_bits(value, bits):
+    """An int32 as a ``bits``-wide wire element carries it: the low bits, sign-extended."""
+    if bits == 32:
+        return value
+    shift = 32 - bits
+    return np.int32(np.int32(value << shift) >> shift)
+
+
+@numba.njit(cache=True, nogil=True)
+def synthetic_values(key, first, elements, bits, out):
+    """``out[i]`` = synthetic element ``first + i`` of the host with generator ``key`` (0 past ``elements``).
+
+    Element i is the high 32 bits of `counter_word` (key, i), as a ``bits``-wide element.
+    """
+    for i in range(out.shape[0]):
+        index = first + i
+        if index < elements:
+            high = np.int64(counter_word(key, np.uint64(index)) >> np.uint64(32))
+            out[i] = to_element_bits(np.int32(high - ((high >> 31) << 32)), bits)
+        else:
+            out[i] = 0
+
+
+@numba.njit(cache=True, nogil=True)
+def request_values(state, host, packet, out_values, out_exponents):
+    """The values and exponents host ``host`` sends in ``packet`` (regenerated, never stored per packet)."""
+    parameters = state.parameters
+    k = parameters[P_ELEMENTS_PER_PACKET]
+    if parameters[P_SYNTHETIC]:
+        synthetic_values(state.host_keys[host], packet * k, parameters[P_ELEMENTS], parameters[P_ELEMENT_BITS],
+                         out_values)
+        out_exponents[0] = 0
+        out_exponents[1] = 0
+    else:
+        out_values[:] = state.tensors[host, packet * k:(packet + 1) * k]
+        out_exponents[:] = state.request_exponents[host, packet]
+
+
+@numba.njit(cache=True, nogil=True)
+def expected_sum(state, group, packet, position):
+    """The exact sum a result of ``packet`` must carry for job ``group`` (int32 (k,) at the wire width).
+
+    Synthetic workloads compute it from the generator once per chunk (O(n k)),
+    keep it at the chunk's pool position while the job's workers collect their
+    copies, and recompute if the position moved on to another packet.
+    """
+    parameters = state.parameters
+    k = parameters[P_ELEMENTS_PER_PACKET]
+    if not parameters[P_SYNTHETIC]:
+        return state.expected[group, packet * k:(packet + 1) * k]
+    held = state.check_values[group, position]
+    if state.check_packet[group, position] != packet:
+        bits = parameters[P_ELEMENT_BITS]
+        row = state.scratch_values[0]
+        held[:] = 0
+        for member in range(state.groups.shape[1]):
+            synthetic_values(state.host_keys[state.groups[group, member]], packet * k, parameters[P_ELEMENTS], bits,
+                             row)
+            for i in range(k):
+                held[i] += row[i]  # int32: wraps as the switch's registers do
+        for i in range(k):
+            held[i] = to_element_bits(held[i], bits)
+        state.check_packet[group, position] = packet
+    return held
+
+
+# --- payload buffers ------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def allocate_buffer(state, values, exponents):
+    """A buffer holding a copy of ``values``/``exponents``, with no references yet."""
+    counters = state.counters
+    buffer = counters[G_FREE_BUFFER]
+    counters[G_FREE_BUFFER] = state.buffer_links[buffer, 1]
+    counters[G_BUFFERS_IN_USE] += 1
+    if counters[G_BUFFERS_IN_USE] > counters[G_PEAK_BUFFERS]:
+        counters[G_PEAK_BUFFERS] = counters[G_BUFFERS_IN_USE]
+    state.buffer_values[buffer] = values
+    state.buffer_exponents[buffer, 0] = exponents[0]
+    state.buffer_exponents[buffer, 1] = exponents[1]
+    state.buffer_links[buffer, 0] = 0
+    return buffer
+
+
+@numba.njit(cache=True, nogil=True)
+def release_buffer(state, buffer):
+    """Drop one reference; the buffer returns to the free list at zero."""
+    links = state.buffer_links
+    links[buffer, 0] -= 1
+    if links[buffer, 0] <= 0:
+        links[buffer, 1] = state.counters[G_FREE_BUFFER]
+        state.counters[G_FREE_BUFFER] = buffer
+        state.counters[G_BUFFERS_IN_USE] -= 1
+
+
+# --- links ----------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def _capture(state, channel, departure, header, payload):
+    capture_host = state.parameters[P_CAPTURE_HOST]
+    counters = state.counters
+    source_host = state.channels[channel, CH_SOURCE_HOST]
+    is_result = state.channels[channel, CH_DESTINATION_KIND] == RESULT and state.channels[
+        channel, CH_DESTINATION] == capture_host
+    if source_host != capture_host and not is_result:
+        return
+    row = counters[G_CAPTURED]
+    if row >= state.capture_meta.shape[0]:
+        counters[G_CAPTURE_LEFT_OUT] += 1
+        return
+    counters[G_CAPTURED] += 1
+    state.capture_meta[row, 0] = departure
+    state.capture_meta[row, 1] = is_result
+    state.capture_meta[row, 2] = header
+    if source_host >= 0:
+        request_values(state, source_host, payload, state.capture_values[row], state.capture_exponents[row])
+    else:
+        state.capture_values[row] = state.buffer_values[payload]
+        state.capture_exponents[row] = state.buffer_exponents[payload]
+
+
+@numba.njit(cache=True, nogil=True)
+def _emit(out, count, time, kind, target, header, channel, payload):
+    out[count, E_TIME] = time
+    out[count, E_KIND] = kind
+    out[count, E_TARGET] = target
+    out[count, E_HEADER] = header
+    out[count, E_CHANNEL] = channel
+    out[count, E_PAYLOAD] = payload
+    return count + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def channel_send(state, channel, ready, header, payload, is_buffer, out, count):
+    """Put a packet on ``channel`` at ``ready`` (ps); emit its arrival(s); return the new ``count``.
+
+    Serialization starts when the transmitter is free; a packet that would wait
+    longer than the queue holds is tail-dropped; it arrives ``delay`` after its
+    last bit left. Loss, reordering (held back) and duplication (a second copy
+    later) are drawn from the channel's streams at the packet's index.
+    """
+    parameters = state.parameters
+    stats = state.channel_counters
+    busy = stats[channel, C_BUSY_UNTIL]
+    serialization = parameters[P_SERIALIZATION]
+    start = ready
+    if busy > ready:
+        backlog = busy - ready
+        if backlog + serialization > parameters[P_QUEUE]:
+            stats[channel, C_QUEUE_DROPS] += 1
+            return count
+        if backlog > stats[channel, C_MAX_BACKLOG]:
+            stats[channel, C_MAX_BACKLOG] = backlog
+        start = busy
+    departure = start + serialization
+    stats[channel, C_BUSY_UNTIL] = departure
+    index = np.uint64(stats[channel, C_PACKETS])
+    stats[channel, C_PACKETS] += 1
+    stats[channel, C_BYTES] += parameters[P_WIRE_BYTES]
+    if parameters[P_CAPTURE_HOST] >= 0:
+        _capture(state, channel, departure, header, payload)
+    arrival = departure + parameters[P_DELAY]
+    probabilities = state.probabilities
+    keys = state.channel_keys
+    if probabilities[F_LOSS] > 0.0 and counter_uniform(keys[channel, F_LOSS], index) < probabilities[F_LOSS]:
+        stats[channel, C_LOSS_DROPS] += 1
+        return count
+    if probabilities[F_REORDER] > 0.0 and counter_uniform(keys[channel, F_REORDER], index) < probabilities[F_REORDER]:
+        arrival += parameters[P_REORDER_DELAY]
+    kind = state.channels[channel, CH_DESTINATION_KIND]
+    target = state.channels[channel, CH_DESTINATION]
+    if probabilities[F_DUPLICATE] > 0.0 and counter_uniform(
+            keys[channel, F_DUPLICATE], index) < probabilities[F_DUPLICATE]:
+        stats[channel, C_DUPLICATES] += 1
+        count = _emit(out, count, arrival + parameters[P_DUPLICATE_DELAY], kind, target, header, channel, payload)
+        if is_buffer:
+            state.buffer_links[payload, 0] += 1
+    count = _emit(out, count, arrival, kind, target, header, channel, payload)
+    if is_buffer:
+        state.buffer_links[payload, 0] += 1
+    return count
+
+
+# --- workers ----------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def _worker_send(state, host, now, packets, sends, out, count):
+    """Send ``packets[:sends]`` on the host's uplink (after the send overhead); re-aim its timer."""
+    parameters = state.parameters
+    hosts = state.hosts
+    config = state.protocol_config
+    k = parameters[P_ELEMENTS_PER_PACKET]
+    job = config[host, protocol.C_JOB_NUMBER]
+    overhead = parameters[P_SEND_OVERHEAD]
+    ready = now
+    for i in range(sends):
+        packet = packets[i]
+        if overhead:
+            hosts[host, H_BUSY_UNTIL] = max(hosts[host, H_BUSY_UNTIL], now) + overhead
+            ready = hosts[host, H_BUSY_UNTIL]
+        header = make_header(job, protocol.pool_index_of(config, host, packet), protocol.packet_tsi(packet, k))
+        count = channel_send(state, hosts[host, H_UPLINK], ready, header, packet, False, out, count)
+    deadline = protocol.next_deadline(state.protocol_status, state.protocol_lanes, host)
+    if deadline < hosts[host, H_TIMER_AT]:
+        hosts[host, H_TIMER_AT] = deadline
+        count = _emit(out, count, deadline, TIMER, host, 0, -1, 0)
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _begin(state, host, now, out, count):
+    parameters = state.parameters
+    hosts = state.hosts
+    iteration = hosts[host, H_ITERATION]
+    window = parameters[P_WINDOW]
+    total = parameters[P_TOTAL_PACKETS]
+    workers = parameters[P_WORKERS]
+    protocol.configure(state.protocol_config, state.protocol_status, state.protocol_lanes, host, host % workers,
+                       workers, window, hosts[host, H_GROUP] * window, parameters[P_ELEMENTS_PER_PACKET],
+                       iteration & 0xFF, (iteration * total) % (2 * window), total, parameters[P_TIMEOUT],
+                       parameters[P_BACKOFF_THRESHOLD], parameters[P_BACKOFF_INCREMENT])
+    hosts[host, H_ACTIVE] = 1
+    hosts[host, H_TIMER_AT] = NEVER
+    packets = state.scratch_packets
+    sends = protocol.start(state.protocol_config, state.protocol_status, state.protocol_lanes, host, now, packets)
+    return _worker_send(state, host, now, packets, sends, out, count)
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish_iteration(state, host, now, out, count):
+    parameters = state.parameters
+    hosts = state.hosts
+    status = state.protocol_status
+    hosts[host, H_ACTIVE] = 0
+    hosts[host, H_RETRANSMISSIONS] += status[host, protocol.S_RETRANSMISSIONS]
+    hosts[host, H_TIMEOUTS] += status[host, protocol.S_TIMEOUTS]
+    hosts[host, H_SENT] += status[host, protocol.S_SENT]
+    hosts[host, H_ITERATION] += 1
+    if hosts[host, H_ITERATION] == parameters[P_ITERATIONS]:
+        hosts[host, H_DONE] = 1
+        state.counters[G_HOSTS_REMAINING] -= 1
+        return count
+    if parameters[P_COMPUTE]:
+        return _emit(out, count, now + parameters[P_COMPUTE], BEGIN, host, 0, -1, 0)
+    return _begin(state, host, now, out, count)
+
+
+@numba.njit(cache=True, nogil=True)
+def _worker_result(state, host, now, header, buffer, out, count):
+    """The protocol takes a result (or drops it); check it in full; send what it releases."""
+    hosts = state.hosts
+    if not hosts[host, H_ACTIVE]:
+        release_buffer(state, buffer)
+        return count
+    job, pool_index, tsi = header_fields(header)
+    packet, following = protocol.on_result(state.protocol_config, state.protocol_status, state.protocol_lanes, host,
+                                           now, job, tsi, pool_index)
+    if packet >= 0:
+        parameters = state.parameters
+        group = hosts[host, H_GROUP]
+        window = parameters[P_WINDOW]
+        position = (packet + state.protocol_config[host, protocol.C_SHIFT]) % (2 * window)
+        expected = expected_sum(state, group, packet, position)
+        received = state.buffer_values[buffer]
+        state.counters[G_CHECKED_PACKETS] += 1
+        for i in range(received.shape[0]):
+            if received[i] != expected[i]:
+                state.counters[G_WRONG_PACKETS] += 1
+                break
+        if parameters[P_KEEP_RESULTS] and hosts[host, H_ITERATION] == parameters[P_ITERATIONS] - 1:
+            k = parameters[P_ELEMENTS_PER_PACKET]
+            state.final[host, packet * k:(packet + 1) * k] = received
+            state.final_exponents[host, packet] = state.buffer_exponents[buffer]
+    release_buffer(state, buffer)
+    packets = state.scratch_packets
+    sends = 0
+    if following >= 0:
+        packets[0] = following
+        sends = 1
+    count = _worker_send(state, host, now, packets, sends, out, count)
+    if state.protocol_status[host, protocol.S_REMAINING] == 0:
+        count = _finish_iteration(state, host, now, out, count)
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _timer(state, host, now, out, count):
+    hosts = state.hosts
+    if hosts[host, H_TIMER_AT] != now or not hosts[host, H_ACTIVE]:
+        return count  # superseded by an earlier timer, or the iteration ended
+    hosts[host, H_TIMER_AT] = NEVER
+    packets = state.scratch_packets
+    sends = protocol.on_timeout(state.protocol_config, state.protocol_status, state.protocol_lanes, host, now, packets)
+    return _worker_send(state, host, now, packets, sends, out, count)
+
+
+# --- switches ------------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def _multicast(state, switch, group, ready, header, buffer, out, count):
+    members = state.members[switch, group]
+    for i in range(members[0]):
+        count = channel_send(state, state.port_channel[switch, members[1 + i]], ready, header, buffer, True, out,
+                             count)
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _request(state, switch, now, header, channel, payload, out, count):
+    """A packet reaches a switch's pipeline; the reply decision: up (ToR), multicast or unicast."""
+    parameters = state.parameters
+    entry = state.channels[channel]
+    source_host = entry[CH_SOURCE_HOST]
+    values = state.scratch_values[0]
+    exponents = state.scratch_exponents[0]
+    if source_host >= 0:
+        request_values(state, source_host, payload, values, exponents)
+    else:
+        values[:] = state.buffer_values[payload]
+        exponents[:] = state.buffer_exponents[payload]
+        release_buffer(state, payload)
+    job, pool_index, tsi = header_fields(header)
+    pool = SlotPool(state.bitmap[switch], state.counter[switch], state.values[switch], state.exponents[switch],
+                    state.job_number[switch], state.tsi[switch], state.done[switch], state.pool_counters[switch])
+    out_values = state.scratch_values[1]
+    out_exponents = state.scratch_exponents[1]
+    action = process_packet(pool, parameters[P_HARDENED] != 0, entry[CH_WORKER_ID], entry[CH_NUM_WORKERS], job, tsi,
+                            pool_index & 0x3FFF, pool_index >> 15, exponents, values, out_values, out_exponents)
+    if action != _MULTICAST and action != _UNICAST:
+        return count
+    bits = parameters[P_ELEMENT_BITS]
+    if bits != 32:
+        for i in range(out_values.shape[0]):
+            out_values[i] = to_element_bits(out_values[i], bits)
+    buffer = allocate_buffer(state, out_values, out_exponents)
+    ready = now + parameters[P_LATENCY]
+    uplink = state.switch_uplink[switch]
+    if uplink >= 0:  # ToR: the completed (or re-requested) partial goes up as one contribution
+        count = channel_send(state, uplink, ready, header, buffer, True, out, count)
+    elif action == _MULTICAST:
+        count = _multicast(state, switch, entry[CH_GROUP], ready, header, buffer, out, count)
+    else:
+        count = channel_send(state, state.port_channel[switch, entry[CH_PORT]], ready, header, buffer, True, out,
+                             count)
+    if state.buffer_links[buffer, 0] == 0:  # every copy was dropped
+        state.buffer_links[buffer, 0] = 1
+        release_buffer(state, buffer)
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def handle_event(state, now, kind, target, header, channel, payload, out):
+    """Do one event at ``now`` (ps); write the events it causes to ``out``; return their count."""
+    if kind == REQUEST:
+        return _request(state, target, now, header, channel, payload, out, 0)
+    if kind == RESULT:
+        if state.parameters[P_RECEIVE_OVERHEAD]:
+            return _emit(out, 0, now + state.parameters[P_RECEIVE_OVERHEAD], RESULT_SEEN, target, header, channel,
+                         payload)
+        return _worker_result(state, target, now, header, payload, out, 0)
+    if kind == RESULT_SEEN:
+        return _worker_result(state, target, now, header, payload, out, 0)
+    if kind == TIMER:
+        return _timer(state, target, now, out, 0)
+    if kind == RESULT_AT_TOR:
+        count = _multicast(state, target, 0, now + state.parameters[P_LATENCY], header, payload, out, 0)
+        release_buffer(state, payload)
+        return count
+    return _begin(state, target, now, out, 0)

@@ -1,0 +1,52 @@
+"""The SimPy engine: SimPy keeps the calendar; every event is `switchsim.sim.handlers.handle_event`.
+
+Each scheduled event is one SimPy timeout whose callback handles it and
+schedules its consequences as new timeouts, in the order the handler wrote
+them. SimPy processes events by time, then by scheduling order, which is the
+``(time, sequence)`` order the fast engine's heap keeps: the two engines
+handle the same events in the same order and give the same results. This
+engine is the readable reference (and SimPy's calendar a check on the fast
+engine's heap); it runs at SimPy's pace, about 10^5 events per second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+from simpy.core import StopSimulation
+
+from switchsim.sim import handlers as h
+from switchsim.sim.fast_engine import event_buffer, initial_events
+from switchsim.sim.state import grow_buffers, needs_more_buffers
+
+
+def run(state: h.SimState, max_time: int, progress=None, every: int = 200_000):
+    """Run to completion or ``max_time`` (ps); returns ``(state, completed, end time in ps, events)``."""
+    env = simpy.Environment()
+    out = event_buffer(int(state.parameters[h.P_WINDOW]))
+    counters = state.counters
+    box = [state, 0]  # the state (replaced when its buffer pool grows) and events handled
+
+    def schedule(rows: np.ndarray) -> None:
+        now = env.now
+        for time, kind, target, header, channel, payload in rows.tolist():
+            env.timeout(time - now, (kind, target, header, channel, payload)).callbacks.append(fire)
+
+    def fire(event: simpy.Event) -> None:
+        if needs_more_buffers(box[0]):
+            box[0] = grow_buffers(box[0])
+        kind, target, header, channel, payload = event.value
+        count = h.handle_event(box[0], env.now, kind, target, header, channel, payload, out)
+        box[1] += 1
+        if progress is not None and box[1] % every == 0:
+            progress(env.now, box[1])
+        if counters[h.G_HOSTS_REMAINING] == 0:
+            raise StopSimulation(env.now)
+        schedule(out[:count])
+
+    schedule(initial_events(state))
+    env.run(until=max_time + 1)  # handles every event at or before max_time
+    completed = counters[h.G_HOSTS_REMAINING] == 0
+    if progress is not None:
+        progress(env.now, box[1])
+    return box[0], completed, int(env.now) if completed else max_time, box[1]

@@ -1,0 +1,228 @@
+"""Building a `SimState` for a SwitchML run: integer time, random-stream keys, sized buffers; growing it.
+
+Simulated time is int64 picoseconds everywhere (2**63 ps is about 106 days), so
+two engines never disagree on an instant by a rounding. Seconds are converted
+once, here, exactly from their decimal text: ``ticks("1e-6") = 1_000_000``.
+Serialization of ``B`` on-wire bytes at ``R`` bit/s is ``ceil(B * 8e12 / R)``
+ps; the queue holds ``floor(queue_bytes * 8e12 / R)`` ps of transmission.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from switchsim.config import Scenario
+from switchsim.pipeline.state import SwitchConfig, new_slot_pool
+from switchsim.protocol import spec
+from switchsim.sim import handlers as h
+from switchsim.sim.network import Network
+from workers import protocol_state as protocol
+from workers.quantizers.rng import stream_key
+
+#: Picoseconds per second.
+TICKS_PER_SECOND = 10**12
+#: ``step`` of the random streams (`workers.quantizers.rng.stream_key`): link faults use
+#: (seed, channel, LINK_STREAM + purpose), synthetic elements (seed, host, SYNTHETIC_STREAM).
+LINK_STREAM = 0x4C494E00
+SYNTHETIC_STREAM = 0x53594E54
+
+
+def ticks(seconds: float) -> int:
+    """Seconds as integer picoseconds, rounded from the decimal the user wrote."""
+    return round(Decimal(repr(float(seconds))) * TICKS_PER_SECOND)
+
+
+def seconds(ticks_: int) -> float:
+    """Picoseconds as seconds (for reports)."""
+    return ticks_ / TICKS_PER_SECOND
+
+
+def transmission_ticks(size_bytes: int, rate_bps: float, round_up: bool = True) -> int:
+    """Picoseconds to transmit ``size_bytes`` at ``rate_bps`` (rounded up, or down for capacities)."""
+    numerator = Decimal(size_bytes * 8 * TICKS_PER_SECOND)
+    exact = numerator / Decimal(repr(float(rate_bps)))
+    return math.ceil(exact) if round_up else math.floor(exact)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    """What a SwitchML run carries: in-memory tensors, or a synthetic generator.
+
+    Attributes:
+        elements: S, elements per worker.
+        tensors: int32 (H, L) with L >= S elements on the wire, or None for the synthetic workload.
+        exponents: int8 (H, P, 2) per-packet exponents (float workloads), or None.
+        keep_results: write the last iteration's results (in-memory only).
+    """
+
+    elements: int
+    tensors: np.ndarray | None = None
+    exponents: np.ndarray | None = None
+    keep_results: bool = False
+
+
+def initial_buffers(network: Network, window: int) -> int:
+    """Starting size of the payload-buffer pool (it grows on demand)."""
+    return 64 + 4 * (network.hosts + network.switches) * min(window, 64)
+
+
+def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_host: int = -1,
+              capture_limit: int = 0) -> h.SimState:
+    """Zeroed registers and counters, parameters and keys for one run of ``scenario``."""
+    k = scenario.elements_per_packet
+    bits = scenario.element_bits
+    window = scenario.switchml.window
+    link = scenario.link
+    stream_elements = inputs.elements if inputs.tensors is None else inputs.tensors.shape[1]
+    total_packets = max(1, -(-stream_elements // k))
+    hosts = network.hosts
+    wire = spec.wire_bytes(k, bits)
+    parameters = np.zeros(h.PARAMETERS, np.int64)
+    parameters[h.P_ELEMENTS_PER_PACKET] = k
+    parameters[h.P_ELEMENT_BITS] = bits
+    parameters[h.P_WIRE_BYTES] = wire
+    parameters[h.P_SERIALIZATION] = transmission_ticks(wire, link.rate_bps)
+    parameters[h.P_DELAY] = ticks(link.delay_s)
+    parameters[h.P_QUEUE] = transmission_ticks(link.queue_bytes, link.rate_bps, round_up=False)
+    parameters[h.P_LATENCY] = ticks(scenario.switch.pipeline_latency_s)
+    parameters[h.P_SEND_OVERHEAD] = ticks(scenario.host.send_overhead_s)
+    parameters[h.P_RECEIVE_OVERHEAD] = ticks(scenario.host.receive_overhead_s)
+    parameters[h.P_DUPLICATE_DELAY] = ticks(link.duplicate_delay_s)
+    parameters[h.P_REORDER_DELAY] = ticks(link.reorder_delay_s)
+    parameters[h.P_HARDENED] = int(scenario.switch.hardened)
+    parameters[h.P_WINDOW] = window
+    parameters[h.P_TIMEOUT] = ticks(scenario.switchml.timeout_s)
+    parameters[h.P_BACKOFF_THRESHOLD] = scenario.switchml.backoff_threshold
+    parameters[h.P_BACKOFF_INCREMENT] = scenario.switchml.backoff_threshold_increment
+    parameters[h.P_ITERATIONS] = scenario.workload.iterations
+    parameters[h.P_COMPUTE] = ticks(scenario.workload.compute_s)
+    parameters[h.P_TOTAL_PACKETS] = total_packets
+    parameters[h.P_WORKERS] = scenario.topology.workers
+    parameters[h.P_SYNTHETIC] = int(inputs.tensors is None)
+    parameters[h.P_ELEMENTS] = inputs.elements
+    parameters[h.P_CAPTURE_HOST] = capture_host
+    parameters[h.P_KEEP_RESULTS] = int(inputs.keep_results)
+
+    channel_count = len(network.names)
+    channel_keys = np.array([[stream_key(scenario.seed, c, LINK_STREAM + purpose) for purpose in range(3)]
+                             for c in range(channel_count)], np.uint64).reshape(channel_count, 3)
+    hosts_array = np.zeros((hosts, h.HOST_FIELDS), np.int64)
+    hosts_array[:, h.H_GROUP] = network.host_group
+    hosts_array[:, h.H_UPLINK] = network.host_uplink
+    hosts_array[:, h.H_TIMER_AT] = h.NEVER
+    counters = np.zeros(h.COUNTERS, np.int64)
+    counters[h.G_HOSTS_REMAINING] = hosts
+    pool = new_slot_pool(SwitchConfig(slots=scenario.switch.slots, elements_per_packet=k,
+                                      hardened=scenario.switch.hardened))
+    pools = [np.repeat(array[np.newaxis], network.switches, axis=0) for array in pool]
+    buffers = initial_buffers(network, window)
+    groups = len(network.groups)
+    synthetic = inputs.tensors is None
+    if synthetic:
+        host_keys = np.array([stream_key(scenario.seed, host, SYNTHETIC_STREAM) for host in range(hosts)], np.uint64)
+        tensors = np.zeros((1, 1), np.int32)
+        request_exponents = np.zeros((1, 1, 2), np.int8)
+        expected = np.zeros((1, 1), np.int32)
+        check_values = np.zeros((groups, 2 * window, k), np.int32)
+        check_packet = np.full((groups, 2 * window), -1, np.int64)
+    else:
+        host_keys = np.zeros(hosts, np.uint64)
+        tensors = _padded(inputs.tensors, total_packets * k)
+        request_exponents = (np.zeros((hosts, total_packets, 2), np.int8) if inputs.exponents is None
+                             else np.ascontiguousarray(inputs.exponents, np.int8).reshape(hosts, total_packets, 2))
+        expected = np.stack([_wire_sum(tensors[group], bits) for group in network.groups])
+        check_values = np.zeros((1, 1, k), np.int32)
+        check_packet = np.zeros((1, 1), np.int64)
+    keep = inputs.keep_results and not synthetic
+    config, status, lanes = protocol.new_protocol_state(hosts, window)
+    limit = max(capture_limit, 1)
+    return h.SimState(
+        parameters=parameters,
+        probabilities=np.array([link.loss, link.duplicate, link.reorder], np.float64),
+        counters=counters,
+        hosts=hosts_array,
+        channels=network.channels,
+        channel_counters=np.zeros((channel_count, h.CHANNEL_COUNTERS), np.int64),
+        channel_keys=channel_keys,
+        port_channel=network.port_channel,
+        members=network.members,
+        switch_uplink=network.switch_uplink,
+        groups=network.groups,
+        bitmap=pools[0],
+        counter=pools[1],
+        values=pools[2],
+        exponents=pools[3],
+        job_number=pools[4],
+        tsi=pools[5],
+        done=pools[6],
+        pool_counters=pools[7],
+        protocol_config=config,
+        protocol_status=status,
+        protocol_lanes=lanes,
+        buffer_values=np.zeros((buffers, k), np.int32),
+        buffer_exponents=np.zeros((buffers, 2), np.int8),
+        buffer_links=_free_list(0, buffers),
+        host_keys=host_keys,
+        tensors=tensors,
+        request_exponents=request_exponents,
+        expected=expected,
+        check_values=check_values,
+        check_packet=check_packet,
+        final=np.zeros((hosts, total_packets * k) if keep else (1, 1), np.int32),
+        final_exponents=np.zeros((hosts, total_packets, 2) if keep else (1, 1, 2), np.int8),
+        capture_meta=np.zeros((limit, 3), np.int64),
+        capture_values=np.zeros((limit, k), np.int32),
+        capture_exponents=np.zeros((limit, 2), np.int8),
+        scratch_values=np.zeros((2, k), np.int32),
+        scratch_exponents=np.zeros((2, 2), np.int8),
+        scratch_packets=np.zeros(max(window, 1), np.int64),
+    )
+
+
+def _padded(tensors: np.ndarray, length: int) -> np.ndarray:
+    if tensors.shape[1] == length and tensors.dtype == np.int32 and tensors.flags.c_contiguous:
+        return tensors
+    padded = np.zeros((tensors.shape[0], length), np.int32)
+    padded[:, : tensors.shape[1]] = tensors
+    return padded
+
+
+def _wire_sum(rows: np.ndarray, bits: int) -> np.ndarray:
+    """The int32 wrap-around sum of ``rows`` as ``bits``-wide elements carry it."""
+    total = rows.sum(axis=0, dtype=np.int64).astype(np.int32)
+    if bits == spec.ELEMENT_BITS:
+        return total
+    return total.astype(spec.element_dtype(bits)).astype(np.int32)
+
+
+def _free_list(first: int, end: int) -> np.ndarray:
+    """Buffer links for buffers first..end-1, all free, chained in order (the last points to -1)."""
+    links = np.zeros((end - first, 2), np.int64)
+    links[:, 1] = np.arange(first + 1, end + 1)
+    links[-1, 1] = -1
+    return links
+
+
+def needs_more_buffers(state: h.SimState) -> bool:
+    """True when the pool may not hold what one more event allocates."""
+    return state.counters[h.G_BUFFERS_IN_USE] + 2 > state.buffer_values.shape[0]
+
+
+def grow_buffers(state: h.SimState) -> h.SimState:
+    """The state with twice the payload buffers (contents kept, new ones on the free list)."""
+    old = state.buffer_values.shape[0]
+    new = 2 * old
+    values = np.zeros((new, state.buffer_values.shape[1]), np.int32)
+    values[:old] = state.buffer_values
+    exponents = np.zeros((new, 2), np.int8)
+    exponents[:old] = state.buffer_exponents
+    links = np.zeros((new, 2), np.int64)
+    links[:old] = state.buffer_links
+    links[old:] = _free_list(old, new)
+    links[new - 1, 1] = state.counters[h.G_FREE_BUFFER]
+    state.counters[h.G_FREE_BUFFER] = old
+    return state._replace(buffer_values=values, buffer_exponents=exponents, buffer_links=links)
