@@ -1,6 +1,7 @@
 """The generated Wireshark dissector: current, spec-derived, and tshark reads what scapy decodes."""
 
 import importlib.resources
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -221,9 +222,14 @@ def _scapy_fields(frame):
 
 
 def _tshark(path, *args):
+    # HOME next to the capture: no personal preferences or plugins (a copy of the dissector installed there
+    # would be loaded twice); the dissector comes only from -X lua_script.
+    home = Path(path).parent / "home"
+    home.mkdir(exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "LANG": "C.UTF-8"}
     completed = subprocess.run(
         [TSHARK, "-n", "-r", str(path), "-X", f"lua_script:{wireshark.DISSECTOR_PATH}", *args],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True, text=True, timeout=120, check=True, env=env,
     )
     assert "Lua: Error" not in completed.stderr, completed.stderr
     return completed.stdout
