@@ -143,11 +143,14 @@ def _run(args: argparse.Namespace) -> int:
     scenario = _scenario(args.scenario)
     if args.seed is not None:
         scenario = replace(scenario, seed=args.seed)
+    if args.engine is not None:
+        scenario = replace(scenario, simulator=replace(scenario.simulator, engine=args.engine))
     out = Path(args.out or f"out/{scenario.name}")
     t = scenario.topology
     print(f"switchsim run: {scenario.name} (seed {scenario.seed}): {t.kind}, {t.workers_per_job} workers per job"
           f" x {t.job_count} job(s), {scenario.workload.elements:,} elements x {scenario.workload.iterations} "
-          f"iteration(s), {scenario.link.rate_bps / 1e9:g} Gb/s, loss {scenario.link.loss:g}")
+          f"iteration(s), {scenario.link.rate_bps / 1e9:g} Gb/s, loss {scenario.link.loss:g}, "
+          f"{scenario.simulator.engine} engine, {scenario.workload.source} workload")
     progress = _ProgressLine()
     started = time.perf_counter()
     try:
@@ -164,7 +167,8 @@ def _run(args: argparse.Namespace) -> int:
     hops = sum(r.packet_hops for r in results.results if r.method == "switchml")
     wall = sum(r.wall_time_s for r in results.results if r.method == "switchml")
     if hops:
-        print(f"switchml: {hops:,} packet-hops in {wall:.2f} s wall ({hops / wall:,.0f} packet-hops/s)")
+        print(f"switchml: {hops:,} packet-hops in {wall:.2f} s wall ({hops / wall:,.0f} packet-hops/s, "
+              f"{scenario.simulator.engine} engine)")
     if args.pcap:
         print(f"wrote {args.pcap}: worker 0's SwitchML packets in simulated time")
     print(f"wrote {summary} and {', '.join(str(p) for p in pictures)} (total {time.perf_counter() - started:.1f} s)")
@@ -207,6 +211,8 @@ def _sweep(args: argparse.Namespace) -> int:
     if not values:
         raise ValueError("--values: give at least one value, comma-separated")
     args.param = param
+    if args.engine is not None:
+        base = with_override(base, "simulator.engine", args.engine)
     scenarios = [(with_override(base, param, v), v) for v in values]
     out = Path(args.out or f"out/{base.name}-sweep")
     print(f"switchsim sweep: {base.name}, {args.param} over {values}, {args.jobs} process(es)")
@@ -272,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=ranged(0, 2**63 - 1), help="override the scenario's seed")
     simulate.add_argument("--pcap", metavar="FILE",
                           help="write worker 0's SwitchML packets (both directions, up to 200k) as a pcap")
+    simulate.add_argument("--engine", choices=("fast", "simpy"),
+                          help="SwitchML engine: fast (compiled, for scale) or simpy (the readable reference); "
+                          "both give identical results (default: the scenario's [simulator] engine, else fast)")
     simulate.set_defaults(handler=_run)
 
     sweep = sub.add_parser(
@@ -286,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--values", help="comma-separated values, e.g. 0,0.0001,0.001,0.01 (default: [sweep])")
     sweep.add_argument("--out", help="output folder (default: out/<scenario name>-sweep)")
     sweep.add_argument("--jobs", type=ranged(1, 64), default=2, help="parallel processes (default 2)")
+    sweep.add_argument("--engine", choices=("fast", "simpy"),
+                       help="SwitchML engine for every point (default: the scenario's [simulator] engine)")
     sweep.set_defaults(handler=_sweep)
 
     from switchsim.study.cli import add_study_parser

@@ -218,7 +218,7 @@ class WorkerProtocol:
     @property
     def done(self) -> bool:
         """True once every packet's result has arrived."""
-        return self._arrays[1][0, state.S_REMAINING] == 0
+        return bool(self._arrays[1][0, state.S_REMAINING] == 0)
 
     @property
     def result(self) -> np.ndarray:

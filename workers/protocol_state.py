@@ -87,13 +87,13 @@ def new_protocol_state(instances: int, window: int) -> tuple[np.ndarray, np.ndar
     )
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def packet_tsi(packet, elements_per_packet):
     """The ``tsi`` field of packet ``packet``: its first element's index (``p * k``)."""
     return packet * elements_per_packet
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def tsi_packet(tsi, elements_per_packet):
     """The packet a ``tsi`` field names, or -1 if no packet of this encoding has it."""
     if tsi % elements_per_packet != 0:
@@ -101,13 +101,13 @@ def tsi_packet(tsi, elements_per_packet):
     return tsi // elements_per_packet
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def lane_of(config, w, packet):
     """The lane (0..W-1) that carries ``packet`` of instance ``w``."""
     return (packet + config[w, C_SHIFT]) % config[w, C_WINDOW]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def pool_index_of(config, w, packet):
     """The 16-bit ``pool_index`` of ``packet``: set bit 15, slot in the low 14 bits."""
     window = config[w, C_WINDOW]
@@ -117,7 +117,7 @@ def pool_index_of(config, w, packet):
     return (1 << _POOL_SET_BIT) | (config[w, C_START_SLOT] + i - window)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def configure(config, status, lanes, w, worker_id, num_workers, window, start_slot, elements_per_packet,
               job_number, shift, total_packets, timeout, backoff_threshold, backoff_increment):
     """(Re)initialise instance ``w`` for one all-reduce: nothing outstanding, counters zero."""
@@ -145,7 +145,7 @@ def configure(config, status, lanes, w, worker_id, num_workers, window, start_sl
         lanes[w, lane, L_NEXT] = -1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _unlink(status, lanes, w, lane):
     previous = lanes[w, lane, L_PREVIOUS]
     following = lanes[w, lane, L_NEXT]
@@ -161,7 +161,7 @@ def _unlink(status, lanes, w, lane):
     lanes[w, lane, L_NEXT] = -1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _arm(config, status, lanes, w, packet, now):
     """Put ``packet`` in flight on its lane with a timer at ``now + period`` (tail of the list)."""
     lane = lane_of(config, w, packet)
@@ -179,7 +179,7 @@ def _arm(config, status, lanes, w, packet, now):
     status[w, S_TAIL] = lane
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def start(config, status, lanes, w, now, out):
     """Packets to send first (0..min(W, P)-1, timers armed at ``now``) into ``out``; returns their count."""
     count = min(config[w, C_WINDOW], config[w, C_TOTAL_PACKETS])
@@ -190,7 +190,7 @@ def start(config, status, lanes, w, now, out):
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def on_result(config, status, lanes, w, now, job_number, tsi, pool_index):
     """Take a result; return ``(accepted packet, packet to send next)``.
 
@@ -224,7 +224,7 @@ def on_result(config, status, lanes, w, now, job_number, tsi, pool_index):
     return packet, -1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def next_deadline(status, lanes, w):
     """Earliest timer expiry of instance ``w``, `NEVER` when nothing is outstanding."""
     head = status[w, S_HEAD]
@@ -233,7 +233,7 @@ def next_deadline(status, lanes, w):
     return lanes[w, head, L_DEADLINE]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def on_timeout(config, status, lanes, w, now, out):
     """Expire the timers due at ``now`` (in expiry order), re-arm them; write the packets to resend to ``out``.
 

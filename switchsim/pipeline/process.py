@@ -19,7 +19,9 @@ needs is dropped before it can touch any register (docs/hardened-mode.md).
 
 The functions are numba-jitted (``cache=True``) and take the `SlotPool`
 NamedTuple, so plain Python, other numba code and the batch function share one
-implementation.
+implementation. The per-packet ones are compiled without numba's reference
+counting (``_nrt=False``: they allocate nothing), which makes them cheap to call
+from the simulator's compiled loop.
 """
 
 from __future__ import annotations
@@ -43,14 +45,16 @@ _C_STALE = int(Counter.STALE)
 _C_REJECTED = int(Counter.REJECTED)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _copy_result(pool, slot, pool_set, out_values, out_exponents):
-    out_values[:] = pool.values[slot, pool_set]
+    stored = pool.values[slot, pool_set]
+    for i in range(stored.shape[0]):
+        out_values[i] = stored[i]
     out_exponents[0] = pool.exponents[slot, pool_set, 0]
     out_exponents[1] = pool.exponents[slot, pool_set, 1]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _is_newer(job_number, tsi, held_job_number, held_tsi):
     """Serial-number order of chunk identities: is (job_number, tsi) after the held one?
 
@@ -64,7 +68,7 @@ def _is_newer(job_number, tsi, held_job_number, held_tsi):
     return tsi_ahead != 0 and tsi_ahead < 0x80000000
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi):
     """Hardened check: is this packet from a chunk the set no longer needs?"""
     old = pool.bitmap[slot, pool_set]
@@ -82,7 +86,7 @@ def _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi):
     return (old & me) == 0 and pool.counter[slot, pool_set] == 0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def process_packet(
     pool,
     hardened,
@@ -157,7 +161,8 @@ def process_packet(
 
     stored = pool.values[slot, pool_set]
     if old == 0:
-        stored[:] = values
+        for i in range(stored.shape[0]):
+            stored[i] = values[i]
         pool.exponents[slot, pool_set, 0] = exponents[0]
         pool.exponents[slot, pool_set, 1] = exponents[1]
         pool.job_number[slot, pool_set] = job_number

@@ -69,17 +69,18 @@ class Calendar:
         self.scalars[1] = count + old
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _before(times, sequences, a, b):
     return times[a] < times[b] or (times[a] == times[b] and sequences[a] < sequences[b])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _push(times, sequences, rows, events, free, scalars, event):
     size = scalars[0]
     scalars[1] -= 1
     row = free[scalars[1]]
-    events[row] = event
+    for field in range(h.EVENT_FIELDS):
+        events[row, field] = event[field]
     sequence = scalars[2]
     scalars[2] += 1
     time = event[h.E_TIME]
@@ -98,7 +99,7 @@ def _push(times, sequences, rows, events, free, scalars, event):
     rows[i] = row
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _pop(times, sequences, rows, free, scalars):
     """Remove the first event; return its row (the caller frees it after reading)."""
     top = rows[0]
@@ -127,14 +128,14 @@ def _pop(times, sequences, rows, free, scalars):
     return top
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def schedule(times, sequences, rows, events, free, scalars, out, count):
     """Push ``out[:count]`` onto the heap in order."""
     for i in range(count):
         _push(times, sequences, rows, events, free, scalars, out[i])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def run_events(state, times, sequences, rows, events, free, scalars, out, max_time, max_events):
     """Handle events in ``(time, sequence)`` order until done, past ``max_time``, or ``max_events`` handled.
 

@@ -177,20 +177,27 @@ class SimState(NamedTuple):
 
 
 # --- headers -------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def make_header(job_number, pool_index, tsi):
     """Pack the SwitchML fields an event carries into one int64."""
     return (job_number << 48) | (pool_index << 32) | tsi
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def header_fields(header):
     """``(job_number, pool_index, tsi)`` of a packed header."""
     return (header >> 48) & 0xFF, (header >> 32) & 0xFFFF, header & 0xFFFFFFFF
 
 
 # --- values ----------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def copy_into(target, source):
+    """``target[:] = source`` element by element (no temporary: the handlers run without numba's allocator)."""
+    for i in range(source.shape[0]):
+        target[i] = source[i]
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def to_element_bits(value, bits):
     """An int32 as a ``bits``-wide wire element carries it: the low bits, sign-extended."""
     if bits == 32:
@@ -199,7 +206,7 @@ def to_element_bits(value, bits):
     return np.int32(np.int32(value << shift) >> shift)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def synthetic_values(key, first, elements, bits, out):
     """``out[i]`` = synthetic element ``first + i`` of the host with generator ``key`` (0 past ``elements``).
 
@@ -214,7 +221,7 @@ def synthetic_values(key, first, elements, bits, out):
             out[i] = 0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def request_values(state, host, packet, out_values, out_exponents):
     """The values and exponents host ``host`` sends in ``packet`` (regenerated, never stored per packet)."""
     parameters = state.parameters
@@ -225,27 +232,37 @@ def request_values(state, host, packet, out_values, out_exponents):
         out_exponents[0] = 0
         out_exponents[1] = 0
     else:
-        out_values[:] = state.tensors[host, packet * k:(packet + 1) * k]
-        out_exponents[:] = state.request_exponents[host, packet]
+        copy_into(out_values, state.tensors[host, packet * k:(packet + 1) * k])
+        copy_into(out_exponents, state.request_exponents[host, packet])
 
 
-@numba.njit(cache=True, nogil=True)
-def expected_sum(state, group, packet, position):
-    """The exact sum a result of ``packet`` must carry for job ``group`` (int32 (k,) at the wire width).
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _same(received, expected):
+    for i in range(received.shape[0]):
+        if received[i] != expected[i]:
+            return False
+    return True
 
-    Synthetic workloads compute it from the generator once per chunk (O(n k)),
-    keep it at the chunk's pool position while the job's workers collect their
-    copies, and recompute if the position moved on to another packet.
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def result_is_exact(state, group, packet, position, received):
+    """Does ``received`` (int32 (k,)) equal the exact sum of ``packet`` for job ``group``, at the wire width?
+
+    In-memory workloads compare with the precomputed sums. Synthetic ones
+    compute the sum from the generator once per chunk (O(n k)), keep it at the
+    chunk's pool position while the job's workers collect their copies, and
+    recompute if the position has moved on to another packet.
     """
     parameters = state.parameters
     k = parameters[P_ELEMENTS_PER_PACKET]
     if not parameters[P_SYNTHETIC]:
-        return state.expected[group, packet * k:(packet + 1) * k]
+        return _same(received, state.expected[group, packet * k:(packet + 1) * k])
     held = state.check_values[group, position]
     if state.check_packet[group, position] != packet:
         bits = parameters[P_ELEMENT_BITS]
         row = state.scratch_values[0]
-        held[:] = 0
+        for i in range(k):
+            held[i] = 0
         for member in range(state.groups.shape[1]):
             synthetic_values(state.host_keys[state.groups[group, member]], packet * k, parameters[P_ELEMENTS], bits,
                              row)
@@ -254,11 +271,11 @@ def expected_sum(state, group, packet, position):
         for i in range(k):
             held[i] = to_element_bits(held[i], bits)
         state.check_packet[group, position] = packet
-    return held
+    return _same(received, held)
 
 
 # --- payload buffers ------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def allocate_buffer(state, values, exponents):
     """A buffer holding a copy of ``values``/``exponents``, with no references yet."""
     counters = state.counters
@@ -267,14 +284,14 @@ def allocate_buffer(state, values, exponents):
     counters[G_BUFFERS_IN_USE] += 1
     if counters[G_BUFFERS_IN_USE] > counters[G_PEAK_BUFFERS]:
         counters[G_PEAK_BUFFERS] = counters[G_BUFFERS_IN_USE]
-    state.buffer_values[buffer] = values
+    copy_into(state.buffer_values[buffer], values)
     state.buffer_exponents[buffer, 0] = exponents[0]
     state.buffer_exponents[buffer, 1] = exponents[1]
     state.buffer_links[buffer, 0] = 0
     return buffer
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def release_buffer(state, buffer):
     """Drop one reference; the buffer returns to the free list at zero."""
     links = state.buffer_links
@@ -286,7 +303,7 @@ def release_buffer(state, buffer):
 
 
 # --- links ----------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _capture(state, channel, departure, header, payload):
     capture_host = state.parameters[P_CAPTURE_HOST]
     counters = state.counters
@@ -306,11 +323,11 @@ def _capture(state, channel, departure, header, payload):
     if source_host >= 0:
         request_values(state, source_host, payload, state.capture_values[row], state.capture_exponents[row])
     else:
-        state.capture_values[row] = state.buffer_values[payload]
-        state.capture_exponents[row] = state.buffer_exponents[payload]
+        copy_into(state.capture_values[row], state.buffer_values[payload])
+        copy_into(state.capture_exponents[row], state.buffer_exponents[payload])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _emit(out, count, time, kind, target, header, channel, payload):
     out[count, E_TIME] = time
     out[count, E_KIND] = kind
@@ -321,7 +338,7 @@ def _emit(out, count, time, kind, target, header, channel, payload):
     return count + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def channel_send(state, channel, ready, header, payload, is_buffer, out, count):
     """Put a packet on ``channel`` at ``ready`` (ps); emit its arrival(s); return the new ``count``.
 
@@ -373,7 +390,7 @@ def channel_send(state, channel, ready, header, payload, is_buffer, out, count):
 
 
 # --- workers ----------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _worker_send(state, host, now, packets, sends, out, count):
     """Send ``packets[:sends]`` on the host's uplink (after the send overhead); re-aim its timer."""
     parameters = state.parameters
@@ -397,7 +414,7 @@ def _worker_send(state, host, now, packets, sends, out, count):
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _begin(state, host, now, out, count):
     parameters = state.parameters
     hosts = state.hosts
@@ -416,7 +433,7 @@ def _begin(state, host, now, out, count):
     return _worker_send(state, host, now, packets, sends, out, count)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _finish_iteration(state, host, now, out, count):
     parameters = state.parameters
     hosts = state.hosts
@@ -435,7 +452,7 @@ def _finish_iteration(state, host, now, out, count):
     return _begin(state, host, now, out, count)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _worker_result(state, host, now, header, buffer, out, count):
     """The protocol takes a result (or drops it); check it in full; send what it releases."""
     hosts = state.hosts
@@ -450,17 +467,14 @@ def _worker_result(state, host, now, header, buffer, out, count):
         group = hosts[host, H_GROUP]
         window = parameters[P_WINDOW]
         position = (packet + state.protocol_config[host, protocol.C_SHIFT]) % (2 * window)
-        expected = expected_sum(state, group, packet, position)
         received = state.buffer_values[buffer]
         state.counters[G_CHECKED_PACKETS] += 1
-        for i in range(received.shape[0]):
-            if received[i] != expected[i]:
-                state.counters[G_WRONG_PACKETS] += 1
-                break
+        if not result_is_exact(state, group, packet, position, received):
+            state.counters[G_WRONG_PACKETS] += 1
         if parameters[P_KEEP_RESULTS] and hosts[host, H_ITERATION] == parameters[P_ITERATIONS] - 1:
             k = parameters[P_ELEMENTS_PER_PACKET]
-            state.final[host, packet * k:(packet + 1) * k] = received
-            state.final_exponents[host, packet] = state.buffer_exponents[buffer]
+            copy_into(state.final[host, packet * k:(packet + 1) * k], received)
+            copy_into(state.final_exponents[host, packet], state.buffer_exponents[buffer])
     release_buffer(state, buffer)
     packets = state.scratch_packets
     sends = 0
@@ -473,7 +487,7 @@ def _worker_result(state, host, now, header, buffer, out, count):
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _timer(state, host, now, out, count):
     hosts = state.hosts
     if hosts[host, H_TIMER_AT] != now or not hosts[host, H_ACTIVE]:
@@ -485,7 +499,7 @@ def _timer(state, host, now, out, count):
 
 
 # --- switches ------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _multicast(state, switch, group, ready, header, buffer, out, count):
     members = state.members[switch, group]
     for i in range(members[0]):
@@ -494,7 +508,7 @@ def _multicast(state, switch, group, ready, header, buffer, out, count):
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def _request(state, switch, now, header, channel, payload, out, count):
     """A packet reaches a switch's pipeline; the reply decision: up (ToR), multicast or unicast."""
     parameters = state.parameters
@@ -505,8 +519,8 @@ def _request(state, switch, now, header, channel, payload, out, count):
     if source_host >= 0:
         request_values(state, source_host, payload, values, exponents)
     else:
-        values[:] = state.buffer_values[payload]
-        exponents[:] = state.buffer_exponents[payload]
+        copy_into(values, state.buffer_values[payload])
+        copy_into(exponents, state.buffer_exponents[payload])
         release_buffer(state, payload)
     job, pool_index, tsi = header_fields(header)
     pool = SlotPool(state.bitmap[switch], state.counter[switch], state.values[switch], state.exponents[switch],
@@ -537,7 +551,7 @@ def _request(state, switch, now, header, channel, payload, out, count):
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, _nrt=False)
 def handle_event(state, now, kind, target, header, channel, payload, out):
     """Do one event at ``now`` (ps); write the events it causes to ``out``; return their count."""
     if kind == REQUEST:

@@ -9,6 +9,7 @@ import numpy as np
 
 from switchsim.config import Scenario
 from switchsim.sim.baselines import run_baseline
+from switchsim.sim.memory import check_memory
 from switchsim.sim.metrics import MethodResult
 from switchsim.sim.switchml_method import run_switchml
 from switchsim.sim.workload import check_float, make_workload
@@ -50,8 +51,14 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str
     ``progress(method, simulated_s, packets)`` is called periodically during the
     packet-level SwitchML run; ``pcap`` captures host 0's SwitchML traffic.
     """
-    workload = make_workload(scenario)
+    check_memory(scenario)
     results = Results(scenario=scenario, seed=scenario.seed)
+    if scenario.workload.source == "synthetic":
+        report = None if progress is None else (lambda now, packets: progress("switchml", now, packets))
+        result, _ = run_switchml(scenario, None, report, elements=scenario.workload.elements, pcap=pcap)
+        results.results.append(result)
+        return results
+    workload = make_workload(scenario)
     for method in scenario.methods:
         if method == "switchml":
             report = None if progress is None else (lambda now, packets: progress("switchml", now, packets))

@@ -46,7 +46,7 @@ def run(state: h.SimState, max_time: int, progress=None, every: int = 200_000):
 
     schedule(initial_events(state))
     env.run(until=max_time + 1)  # handles every event at or before max_time
-    completed = counters[h.G_HOSTS_REMAINING] == 0
+    completed = bool(counters[h.G_HOSTS_REMAINING] == 0)
     if progress is not None:
         progress(env.now, box[1])
     return box[0], completed, int(env.now) if completed else max_time, box[1]

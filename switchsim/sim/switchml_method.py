@@ -81,7 +81,7 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progr
         end_s,
         inputs.elements if elements is None else elements,
         completed=completed,
-        correct=completed and counters[h.G_WRONG_PACKETS] == 0,
+        correct=bool(completed and counters[h.G_WRONG_PACKETS] == 0),
         wall_time_s=time.perf_counter() - started,
         packet_hops=int(state.channel_counters[:, h.C_PACKETS].sum()),
         retransmissions=retransmissions,

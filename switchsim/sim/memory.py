@@ -1,0 +1,57 @@
+"""Guard rail: estimate the memory a run needs before allocating it, and refuse clearly when it will not fit."""
+
+from __future__ import annotations
+
+import os
+
+from switchsim.config import Scenario, ScenarioError
+
+#: Copies of a (hosts x elements) int32 array an in-memory run holds at its peak: the tensors, the
+#: results SwitchML keeps, and the baselines' working buffers and originals.
+TENSOR_COPIES = 4
+#: Extra copies for float32 workloads (floats, quantized integers, the baselines' integers).
+FLOAT_COPIES = 3
+
+
+def estimate_bytes(scenario: Scenario) -> tuple[int, str]:
+    """Bytes a run of ``scenario`` needs at its peak, and what drives that number."""
+    topology, workload, switchml = scenario.topology, scenario.workload, scenario.switchml
+    hosts = topology.total_workers
+    k = scenario.elements_per_packet
+    switches = topology.racks + 1 if topology.kind == "two_level" else 1
+    window = switchml.window
+    fixed = (switches * scenario.switch.slots * 2 * (k * 4 + 16)  # slot pools
+             + hosts * window * 4 * 8 * 2  # protocol lanes, calendar
+             + topology.job_count * 2 * window * k * 4  # synthetic expected sums
+             + 4 * (hosts + switches) * min(window, 64) * (k * 4 + 26))  # payload buffers
+    if workload.source == "synthetic":
+        return fixed, f"{switches} switch(es) x {scenario.switch.slots} slots and {hosts} hosts x window {window}"
+    copies = TENSOR_COPIES + (FLOAT_COPIES if workload.dtype == "float32" else 0)
+    tensors = copies * hosts * workload.elements * 4 + topology.job_count * workload.elements * 4
+    return fixed + tensors, (f"{hosts} hosts x {workload.elements:,} elements x 4 bytes x {copies} copies "
+                             f"(workload.source = \"tensors\" holds every worker's tensor in memory)")
+
+
+def available_bytes() -> int:
+    """Memory available to this process now (MemAvailable, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(scenario: Scenario, available: int | None = None) -> int:
+    """The estimate, or a ScenarioError naming it, its drivers and the way out when it exceeds what is available."""
+    needed, drivers = estimate_bytes(scenario)
+    available = available_bytes() if available is None else available
+    if needed > available:
+        way_out = ('set [workload] source = "synthetic" (int32, methods = ["switchml"]): values are generated per '
+                   "packet and every result is still checked exactly, in memory that does not grow with the tensor"
+                   if scenario.workload.source == "tensors" else "use fewer slots, hosts or a smaller window")
+        raise ScenarioError(f"{scenario.name}: needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB "
+                            f"is available; driven by {drivers}. To go on, {way_out}")
+    return needed
