@@ -36,7 +36,7 @@ def run(state: h.SimState, max_time: int, progress=None, every: int = 200_000):
         if needs_more_buffers(box[0]):
             box[0] = grow_buffers(box[0])
         kind, target, header, channel, payload = event.value
-        count = h.handle_event(box[0], env.now, kind, target, header, channel, payload, out)
+        count = h.handle_one_event(box[0], env.now, kind, target, header, channel, payload, out)
         box[1] += 1
         if progress is not None and box[1] % every == 0:
             progress(env.now, box[1])

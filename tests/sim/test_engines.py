@@ -1,0 +1,174 @@
+"""The fast and SimPy engines give identical results: every shipped scenario (scaled down) and generated ones."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from switchsim.config import ScenarioError, load_scenario, scenario_from_dict
+from switchsim.sim import fast_engine
+from switchsim.sim.memory import check_memory
+from switchsim.sim.run import make_tensors, run_scenario
+from switchsim.sim.switchml_method import run_switchml
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.toml"))
+
+
+def record(result) -> dict:
+    """The summary.json record without the wall-clock fields."""
+    data = result.to_json()
+    data.pop("wall_time_s")
+    return data
+
+
+def both(scenario, tensors=None):
+    elements = scenario.workload.elements
+    return [run_switchml(scenario, tensors, elements=elements, engine=engine)[0] for engine in ("fast", "simpy")]
+
+
+def scaled_down(scenario):
+    """At most 8 hosts' worth of small tensors: seconds per engine."""
+    topology = scenario.topology
+    if topology.kind == "two_level":
+        topology = replace(topology, workers=min(topology.workers, 4), racks=min(topology.racks, 3))
+    else:
+        topology = replace(topology, workers=min(topology.workers, 8))
+    window = min(scenario.switchml.window, 32)
+    return replace(scenario, topology=topology, switchml=replace(scenario.switchml, window=window),
+                   workload=replace(scenario.workload, elements=min(scenario.workload.elements, 20_000),
+                                    iterations=min(scenario.workload.iterations, 2)))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_engines_agree_on_every_shipped_scenario(path):
+    scenario = scaled_down(load_scenario(path))
+    if scenario.workload.source == "tensors" and scenario.workload.dtype == "int32":
+        tensors = make_tensors(scenario)
+        fast, simpy = both(scenario, tensors)
+        assert record(fast) == record(simpy)
+        assert fast.completed and fast.correct
+    if scenario.workload.dtype == "int32":
+        synthetic = replace(scenario, methods=("switchml",),
+                            workload=replace(scenario.workload, source="synthetic"))
+        fast, simpy = both(synthetic)
+        assert record(fast) == record(simpy)
+        assert fast.completed and fast.correct
+    else:  # float32: whole runs through run_scenario, decode checks included
+        results = [run_scenario(replace(scenario, methods=("switchml",),
+                                        simulator=replace(scenario.simulator, engine=engine))).results[0]
+                   for engine in ("fast", "simpy")]
+        assert record(results[0]) == record(results[1]) and results[0].correct
+
+
+faults = st.fixed_dictionaries({
+    "loss": st.sampled_from([0.0, 0.01, 0.05]),
+    "duplicate": st.sampled_from([0.0, 0.02, 0.1]),
+    "duplicate_delay_s": st.sampled_from([0.0, 1e-6, 5e-6]),
+    "reorder": st.sampled_from([0.0, 0.05, 0.2]),
+    "reorder_delay_s": st.sampled_from([5e-7, 3e-6]),
+    "queue_bytes": st.sampled_from([2048, 8192, 4 * 1024 * 1024]),
+})
+topologies = st.sampled_from([
+    {"kind": "one_rack", "workers": 1}, {"kind": "one_rack", "workers": 5},
+    {"kind": "two_level", "workers": 2, "racks": 3}, {"kind": "multi_job", "workers": 3, "jobs": 2},
+])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(link=faults, topology=topologies, window=st.sampled_from([1, 3, 8]), elements=st.integers(1, 3000),
+       hardened=st.booleans(), bits=st.sampled_from([32, 16, 8]), seed=st.integers(0, 2**32),
+       iterations=st.integers(1, 2), overheads=st.booleans(), synthetic=st.booleans())
+def test_engines_agree_under_loss_duplication_and_reordering(link, topology, window, elements, hardened, bits, seed,
+                                                             iterations, overheads, synthetic):
+    scenario = scenario_from_dict({
+        "seed": seed, "methods": ["switchml"], "max_time_s": 0.05,
+        "topology": topology, "link": link,
+        "switch": {"slots": 2 * window, "hardened": hardened},
+        "switchml": {"window": window, "timeout_s": 2e-5, "backoff_threshold": 20},
+        "host": {"send_overhead_s": 1e-7 if overheads else 0.0, "receive_overhead_s": 2e-7 if overheads else 0.0},
+        "workload": {"elements": elements, "element_bits": bits, "iterations": iterations,
+                     "compute_s": 1e-6 if overheads else 0.0, "source": "synthetic" if synthetic else "tensors"},
+    })
+    tensors = None if synthetic else make_tensors(scenario)
+    fast, simpy = both(scenario, tensors)
+    assert record(fast) == record(simpy)
+    if hardened and fast.completed:
+        assert fast.correct  # hardened mode never returns a wrong sum, faults or not
+
+
+def test_a_fast_engine_that_skips_a_timer_is_caught(monkeypatch):
+    """The equality check can fail: drop every 50th timer event in the fast engine only."""
+    scenario = scenario_from_dict({
+        "methods": ["switchml"], "max_time_s": 0.05, "topology": {"workers": 4}, "link": {"loss": 0.05},
+        "switch": {"slots": 8}, "switchml": {"window": 8, "timeout_s": 2e-5},
+        "workload": {"elements": 4000, "source": "synthetic"}})
+    honest = both(scenario)
+    assert record(honest[0]) == record(honest[1])
+    original = fast_engine.schedule
+
+    def losing_timers(times, sequences, rows, events, free, scalars, out, count):
+        timers = np.flatnonzero(out[:count, 1] == 1)
+        keep = np.ones(count, bool)
+        keep[timers[::50]] = False
+        kept = np.ascontiguousarray(out[:count][keep])
+        original(times, sequences, rows, events, free, scalars, kept, len(kept))
+
+    monkeypatch.setattr(fast_engine, "run_events", _python_loop(losing_timers))
+    broken = run_switchml(scenario, None, elements=4000, engine="fast")[0]
+    assert record(broken) != record(honest[1])
+
+
+def _python_loop(schedule):
+    """run_events with the heap in numba but a Python loop, so a test can tamper with what is scheduled."""
+    from switchsim.sim import handlers as h
+
+    def run_events(state, times, sequences, rows, events, free, scalars, out, max_time, max_events):
+        handled = 0
+        while handled < max_events:
+            if state.counters[h.G_HOSTS_REMAINING] == 0:
+                return fast_engine.COMPLETED, handled
+            if scalars[0] == 0:
+                return fast_engine.EMPTY, handled
+            if times[0] > max_time:
+                return fast_engine.TIME_LIMIT, handled
+            one = np.zeros((1, h.EVENT_FIELDS), np.int64)
+            row = fast_engine._pop(times, sequences, rows, free, scalars)
+            one[0] = events[row]
+            free[scalars[1]] = row
+            scalars[1] += 1
+            now = int(one[0, 0])
+            count = h.handle_one_event(state, now, *one[0, 1:].tolist(), out)
+            scalars[3] = now
+            handled += 1
+            schedule(times, sequences, rows, events, free, scalars, out, count)
+        return fast_engine.RUNNING, handled
+
+    return run_events
+
+
+def test_synthetic_results_are_checked_in_full():
+    """A synthetic run checks every result packet: n workers x packets x iterations."""
+    scenario = scenario_from_dict({"methods": ["switchml"], "topology": {"kind": "two_level", "workers": 3, "racks": 2},
+                                   "switch": {"slots": 8}, "switchml": {"window": 8},
+                                   "workload": {"elements": 1000, "source": "synthetic", "iterations": 2}})
+    from switchsim.sim import handlers as h
+    from switchsim.sim.state import RunInputs, new_state
+    from switchsim.sim.switchml_method import scenario_network
+
+    state = new_state(scenario, scenario_network(scenario), RunInputs(elements=1000))
+    state, completed, _, _ = fast_engine.run(state, 10**12)
+    packets = -(-1000 // 64)
+    assert completed
+    assert state.counters[h.G_CHECKED_PACKETS] == 6 * packets * 2
+    assert state.counters[h.G_WRONG_PACKETS] == 0
+
+
+def test_memory_guard_names_the_estimate_and_the_way_out():
+    scenario = scenario_from_dict({"topology": {"workers": 32}, "workload": {"elements": 1 << 31}})
+    with pytest.raises(ScenarioError, match=r"GiB.*32 hosts x 2,147,483,648 elements.*synthetic"):
+        check_memory(scenario, available=24 * 2**30)
+    synthetic = replace(scenario, methods=("switchml",), workload=replace(scenario.workload, source="synthetic"))
+    assert check_memory(synthetic, available=24 * 2**30) < 2**30
