@@ -1,41 +1,108 @@
-"""Benchmark: simulated packet-hops per wall-clock second of the SwitchML simulator.
+"""Benchmark: the two SwitchML engines side by side, peak memory, and the scale scenarios' wall time.
 
-Runs the SwitchML method of each named scenario (quickstart and paper-10g by
-default) once after a warm-up and prints packet-hops, wall seconds and
-packet-hops/s side by side. A packet-hop is one packet crossing one link.
-``--elements`` caps the tensor size (paper-10g has 26,214,400 elements; the
-rate does not depend on it beyond warm-up).
+Prints, for each scenario, the packet-hops per wall-clock second of the fast
+engine and the SimPy engine on the same scenario at the same size (capped by
+``--elements``), their ratio, and each run's peak memory; then the peak
+memory of paper-10g at full size on the synthetic workload; then (with
+``--scale``) the wall time and peak memory of ``switchsim run`` on
+scenarios/scale-256.toml and scale-1024.toml. A packet-hop is one packet
+crossing one link. Every measurement runs in its own process (peak memory is
+that process's maximum resident set); the fast engine runs on one core.
+Nothing here is asserted: it prints figures.
 
-    python benchmarks/simulator.py [--scenarios quickstart,paper-10g] [--elements N]
+    python benchmarks/simulator.py [--scenarios quickstart,paper-10g,two-rack,rack-32] [--elements N] [--scale]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import resource
+import subprocess
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
-from switchsim.config import builtin_scenario, load_scenario
-from switchsim.sim.run import make_tensors
-from switchsim.sim.switchml_method import run_switchml
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _scenario(name: str, elements: int, source: str):
+    from switchsim.config import builtin_scenario, load_scenario, scenario_from_dict
+
+    if name == "rack-32":  # one rack of 32 workers at 100 Gb/s
+        scenario = scenario_from_dict({"name": "rack-32", "seed": 1, "topology": {"workers": 32},
+                                       "link": {"rate_bps": 100e9}, "switch": {"slots": 512},
+                                       "switchml": {"window": 512}})
+    else:
+        scenario = load_scenario(builtin_scenario(name))
+    workload = replace(scenario.workload, elements=min(scenario.workload.elements, elements), source=source)
+    return replace(scenario, methods=("switchml",), workload=workload)
+
+
+def _measure(name: str, elements: int, engine: str, source: str, queue) -> None:
+    from switchsim.sim.run import make_tensors
+    from switchsim.sim.switchml_method import run_switchml
+
+    scenario = _scenario(name, elements, source)
+    tensors = None if source == "synthetic" else make_tensors(scenario)
+    result, _ = run_switchml(scenario, tensors, elements=scenario.workload.elements, engine=engine)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    queue.put((result.packet_hops, result.wall_time_s, result.correct, peak, scenario.topology.total_workers,
+               scenario.workload.elements))
+
+
+def measure(name: str, elements: int, engine: str, source: str = "synthetic"):
+    """(packet-hops, wall s, correct, peak bytes, workers, elements) of one run, in a fresh process."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_measure, args=(name, elements, engine, source, queue))
+    process.start()
+    figures = queue.get()
+    process.join()
+    return figures
+
+
+def scale(name: str) -> tuple[float, int, str]:
+    """Wall seconds, peak bytes and the result table of ``switchsim run scenarios/NAME.toml``."""
+    started = time.perf_counter()
+    run = subprocess.run(
+        ["/usr/bin/time", "-f", "peak_kb=%M", sys.executable, "-m", "switchsim.cli", "run",
+         str(ROOT / "scenarios" / f"{name}.toml"), "--out", f"/tmp/switchsim-bench-{name}"],
+        capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    peak = int(run.stderr.rsplit("peak_kb=", 1)[1].split()[0]) * 1024 if "peak_kb=" in run.stderr else -1
+    table = "\n".join(line for line in run.stdout.splitlines() if line.startswith(("method", "switchml", "ring", "ps")))
+    return wall, peak, table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", default="quickstart,paper-10g")
-    parser.add_argument("--elements", type=int, default=4 * 1024 * 1024, help="cap on elements per worker")
+    parser.add_argument("--scenarios", default="quickstart,paper-10g,two-rack,rack-32")
+    parser.add_argument("--elements", type=int, default=1 << 20, help="elements per worker for the side-by-side runs")
+    parser.add_argument("--scale", action="store_true", help="also time switchsim run on scale-256 and scale-1024")
     args = parser.parse_args()
-    warm = load_scenario(builtin_scenario("quickstart"))
-    warm = replace(warm, workload=replace(warm.workload, elements=64 * 256))
-    run_switchml(warm, make_tensors(warm))
-    print(f"{'scenario':14} {'workers':>7} {'elements':>11} {'packet-hops':>12} {'wall s':>8} {'hops/s':>10} "
-          f"{'sim ATE/s':>10} {'correct':>7}")
+    measure("quickstart", 1 << 12, "fast")  # compile (or load) the engines once, outside the figures
+    measure("quickstart", 1 << 12, "simpy")
+    print(f"{'scenario':12} {'workers':>7} {'elements':>10} {'packet-hops':>12} {'fast hops/s':>12} "
+          f"{'simpy hops/s':>12} {'ratio':>6} {'fast peak':>10} {'simpy peak':>10} {'exact':>5}")
     for name in args.scenarios.split(","):
-        scenario = load_scenario(builtin_scenario(name))
-        elements = min(scenario.workload.elements, args.elements)
-        scenario = replace(scenario, workload=replace(scenario.workload, elements=elements))
-        result, _ = run_switchml(scenario, make_tensors(scenario))
-        print(f"{name:14} {result.workers:7d} {elements:11,d} {result.packet_hops:12,d} {result.wall_time_s:8.2f} "
-              f"{result.packet_hops / result.wall_time_s:10,.0f} {result.ate_per_s:10.3e} {result.correct!s:>7}")
+        fast = measure(name, args.elements, "fast")
+        simpy = measure(name, args.elements, "simpy")
+        assert fast[0] == simpy[0], "the engines disagree on packet-hops"
+        fast_rate, simpy_rate = fast[0] / fast[1], simpy[0] / simpy[1]
+        print(f"{name:12} {fast[4]:7d} {fast[5]:10,d} {fast[0]:12,d} {fast_rate:12,.0f} {simpy_rate:12,.0f} "
+              f"{fast_rate / simpy_rate:6.0f} {fast[3] / 2**20:8.0f} MB {simpy[3] / 2**20:8.0f} MB "
+              f"{fast[2] and simpy[2]!s:>5}")
+    hops, wall, correct, peak, workers, elements = measure("paper-10g", 1 << 40, "fast")
+    print(f"paper-10g at full size ({workers} workers x {elements:,} elements), synthetic workload, fast engine: "
+          f"{hops:,} packet-hops in {wall:.1f} s ({hops / wall:,.0f}/s), peak memory {peak / 2**20:.0f} MB, "
+          f"exact: {correct}")
+    if args.scale:
+        for name in ("scale-256", "scale-1024"):
+            wall, peak, table = scale(name)
+            print(f"switchsim run scenarios/{name}.toml: {wall:.1f} s wall, peak memory {peak / 2**20:.0f} MB")
+            print(table)
 
 
 if __name__ == "__main__":

@@ -330,9 +330,6 @@ class Scenario:
         allowed = spec.supported_elements_per_packet(bits)
         _need(k == 0 or k in allowed, "switchml.elements_per_packet", k,
               f"0 (automatic) or one of {allowed} with workload.element_bits = {bits}")
-        _need(self.workload.source == "tensors" or self.methods == ("switchml",), "methods", list(self.methods),
-              '["switchml"] with workload.source = "synthetic" (the baselines need workload.source = "tensors" '
-              "for now)")
         needed = self.switchml.window * self.topology.job_count
         _need(needed <= self.switch.slots, "switch.slots", self.switch.slots,
               f">= switchml.window x jobs = {needed} (each job's workers use window slots)")

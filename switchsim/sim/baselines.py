@@ -35,7 +35,10 @@ from switchsim.pipeline import wrapped_sum
 from switchsim.protocol.codec import to_wire_width
 from switchsim.sim.link import Channel
 from switchsim.sim.metrics import MethodResult, message_packets, method_result, summarize_links
+from switchsim.sim.handlers import synthetic_block, synthetic_sum
+from switchsim.sim.state import SYNTHETIC_STREAM
 from switchsim.sim.topology import Fabric, build_fabric
+from workers.quantizers.rng import stream_key
 
 
 class MessageNet:
@@ -88,47 +91,102 @@ class MessageNet:
         self.env.timeout(arrival - self.env.now).callbacks.append(lambda _e: on_arrival())
 
 
-def _ring(env, net: MessageNet, group: list[int], buffers: dict[int, np.ndarray], done: Callable[[int], None]):
+class Contributions:
+    """What each host contributes, by element range, and the exact sums to check against.
+
+    In-memory tensors are sliced; the synthetic workload is regenerated from
+    `switchsim.sim.handlers.synthetic_values` (the generator the SwitchML
+    engines use), so no host's tensor is ever held whole. Expected sums of a
+    range are computed once per job and range (from the generator or the
+    tensors) and kept until every worker of the job has checked it.
+    """
+
+    def __init__(self, scenario: Scenario, groups: list[list[int]], tensors: np.ndarray | None) -> None:
+        self.bits = scenario.element_bits
+        self.tensors = tensors
+        self.elements = scenario.workload.elements if tensors is None else tensors.shape[1]
+        hosts = scenario.topology.total_workers
+        self.keys = np.array([stream_key(scenario.seed, h, SYNTHETIC_STREAM) for h in range(hosts)], np.uint64)
+        self.groups = [np.asarray(group, np.int64) for group in groups]
+        self._expected: dict[tuple[int, int, int], list] = {}
+
+    def block(self, host: int, lo: int, hi: int) -> np.ndarray:
+        """int32 (hi - lo,): host ``host``'s elements ``lo..hi-1`` (a fresh array)."""
+        if self.tensors is not None:
+            return self.tensors[host, lo:hi].copy()
+        out = np.empty(hi - lo, np.int32)
+        synthetic_block(self.keys[host], lo, self.elements, self.bits, out)
+        return out
+
+    def matches(self, group: int, lo: int, hi: int, values: np.ndarray, readers: int) -> bool:
+        """Is ``values`` the exact wire-width sum of job ``group``'s elements ``lo..hi-1``?
+
+        ``readers`` is how many checks of this range the job will make; the sum is dropped after the last.
+        """
+        key = (group, lo, hi)
+        entry = self._expected.get(key)
+        if entry is None:
+            members = self.groups[group]
+            if self.tensors is not None:
+                total = to_wire_width(wrapped_sum(self.tensors[members, lo:hi]), self.bits)
+            else:
+                total = np.empty(hi - lo, np.int32)
+                synthetic_sum(total, self.keys, members, lo, self.elements, self.bits, np.empty(hi - lo, np.int32))
+            entry = self._expected[key] = [total, readers]
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del self._expected[key]
+        return bool(np.array_equal(to_wire_width(values, self.bits), entry[0]))
+
+
+def _ring(env, net: MessageNet, group: list[int], g: int, values: Contributions, checked, finish):
+    """Reduce-scatter then all-gather; each worker holds only the chunk it forwards next."""
     n = len(group)
+    elements = values.elements
     if n == 1:
-        done(group[0])
+        lo, hi = 0, elements
+        checked(group[0], lo, values.block(group[0], lo, hi), values.matches(g, lo, hi, values.block(group[0], lo, hi),
+                                                                              1))
+        finish(group[0])
         return
-    elements = buffers[group[0]].shape[0]
     bounds = np.linspace(0, elements, n + 1).astype(np.int64)
     chunk_elements = -(-elements // n)
     steps = 2 * (n - 1)
 
-    def send_step(position: int, step: int) -> None:
+    def send_step(position: int, step: int, payload: np.ndarray) -> None:
         chunk = (position - step) % n
-        payload = buffers[group[position]][bounds[chunk] : bounds[chunk + 1]].copy()
         receiver = (position + 1) % n
+        lo, hi = int(bounds[chunk]), int(bounds[chunk + 1])
 
         def arrive() -> None:
-            target = buffers[group[receiver]][bounds[chunk] : bounds[chunk + 1]]
-            if step < n - 1:
-                np.add(target, payload, out=target)  # int32 arrays wrap around
+            if step < n - 1:  # reduce-scatter: add the receiver's own chunk (int32 wraps around)
+                forward = np.add(values.block(group[receiver], lo, hi), payload)
             else:
-                target[:] = payload
+                forward = payload
+            if step >= n - 2:  # the receiver now holds the chunk's full sum
+                checked(group[receiver], lo, forward, values.matches(g, lo, hi, forward, n))
             if step + 1 < steps:
-                send_step(receiver, step + 1)
+                send_step(receiver, step + 1, forward)
             else:
-                done(group[receiver])
+                finish(group[receiver])
 
         net.send(group[position], group[receiver], chunk_elements * net.element_bytes, arrive)
 
     for position in range(n):
-        send_step(position, 0)
+        lo, hi = int(bounds[position]), int(bounds[position + 1])
+        send_step(position, 0, values.block(group[position], lo, hi))
 
 
-def _parameter_server(env, net: MessageNet, group: list[int], buffers, done, server: int):
+def _parameter_server(env, net: MessageNet, group: list[int], g: int, values: Contributions, checked, finish,
+                      server: int):
     n = len(group)
-    elements = buffers[group[0]].shape[0]
+    elements = values.elements
     total = np.zeros(elements, np.int32)
     arrived = [0]
 
     def pushed(worker: int) -> Callable[[], None]:
         def arrive() -> None:
-            np.add(total, buffers[worker], out=total)
+            np.add(total, values.block(worker, 0, elements), out=total)
             arrived[0] += 1
             if arrived[0] == n:
                 for w in group:
@@ -138,8 +196,8 @@ def _parameter_server(env, net: MessageNet, group: list[int], buffers, done, ser
 
     def pulled(worker: int) -> Callable[[], None]:
         def arrive() -> None:
-            buffers[worker][:] = total
-            done(worker)
+            checked(worker, 0, total, values.matches(g, 0, elements, total, n))
+            finish(worker)
 
         return arrive
 
@@ -147,32 +205,42 @@ def _parameter_server(env, net: MessageNet, group: list[int], buffers, done, ser
         net.send(worker, server, elements * net.element_bytes, pushed(worker))
 
 
-def _allgather(env, net: MessageNet, group: list[int], buffers, done):
+def _allgather(env, net: MessageNet, group: list[int], g: int, values: Contributions, checked, finish):
     n = len(group)
-    if n == 1:
-        done(group[0])
-        return
-    originals = {w: buffers[w].copy() for w in group}
+    elements = values.elements
+    sums = {w: values.block(w, 0, elements) for w in group}
     received = dict.fromkeys(group, 0)
 
     def receive(source: int, destination: int) -> Callable[[], None]:
         def arrive() -> None:
-            np.add(buffers[destination], originals[source], out=buffers[destination])
+            np.add(sums[destination], values.block(source, 0, elements), out=sums[destination])
             received[destination] += 1
             if received[destination] == n - 1:
-                done(destination)
+                result = sums.pop(destination)
+                checked(destination, 0, result, values.matches(g, 0, elements, result, n))
+                finish(destination)
 
         return arrive
 
-    elements = buffers[group[0]].shape[0]
+    if n == 1:
+        result = sums.pop(group[0])
+        checked(group[0], 0, result, values.matches(g, 0, elements, result, 1))
+        finish(group[0])
+        return
     for source in group:
         for destination in group:
             if destination != source:
                 net.send(source, destination, elements * net.element_bytes, receive(source, destination))
 
 
-def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray) -> tuple[MethodResult, np.ndarray]:
-    """Simulate baseline ``method`` ("ring", "ps", "allgather") on ``scenario``'s topology."""
+def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray | None) -> tuple[MethodResult, np.ndarray | None]:
+    """Simulate baseline ``method`` ("ring", "ps", "allgather") on ``scenario``'s topology.
+
+    ``tensors`` (hosts x S int32) are all-reduced as they are; ``None`` uses the
+    synthetic workload (``scenario.workload.elements`` per host). Every worker's
+    every element is checked against the exact sum. Returns the record and, for
+    in-memory tensors, each worker's result of the last iteration.
+    """
     started = time.perf_counter()
     env = simpy.Environment()
     extra = 1 if method == "ps" else 0
@@ -181,38 +249,36 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray) -> tuple[
     workload = scenario.workload
     hosts = scenario.topology.total_workers
     server = hosts  # the parameter server, if any, is the extra host
-    # integers travel at element_bits, so every partial sum wraps modulo 2**element_bits
-    expected = {g: to_wire_width(wrapped_sum(tensors[group]), scenario.element_bits)
-                for g, group in enumerate(fabric.groups)}
+    values = Contributions(scenario, fabric.groups, tensors)
     group_of = {host: g for g, group in enumerate(fabric.groups) for host in group}
     iterations_left = dict.fromkeys(range(hosts), workload.iterations)
     group_pending = {g: len(group) for g, group in enumerate(fabric.groups)}
     correct = [True]
     all_done = env.event()
     remaining = [hosts]
-    buffers: dict[int, np.ndarray] = {}
-    final = np.zeros_like(tensors)
+    final = None if tensors is None else np.zeros((hosts, values.elements), np.int32)
+
+    def checked(host: int, lo: int, result: np.ndarray, exact: bool) -> None:
+        if not exact:
+            correct[0] = False
+        if final is not None and iterations_left[host] == 1:
+            final[host, lo : lo + len(result)] = to_wire_width(result, scenario.element_bits)
 
     def start_iteration(g: int) -> None:
-        for host in fabric.groups[g]:
-            buffers[host] = tensors[host].copy()
-        group_pending[g] = len(fabric.groups[g])
         group = fabric.groups[g]
+        group_pending[g] = len(group)
         if method == "ring":
-            _ring(env, net, group, buffers, done)
+            _ring(env, net, group, g, values, checked, finish)
         elif method == "ps":
-            _parameter_server(env, net, group, buffers, done, server)
+            _parameter_server(env, net, group, g, values, checked, finish, server)
         else:
-            _allgather(env, net, group, buffers, done)
+            _allgather(env, net, group, g, values, checked, finish)
 
-    def done(host: int) -> None:
+    def finish(host: int) -> None:
         g = group_of[host]
-        if not np.array_equal(to_wire_width(buffers[host], scenario.element_bits), expected[g]):
-            correct[0] = False
         iterations_left[host] -= 1
         group_pending[g] -= 1
         if iterations_left[host] == 0:
-            final[host] = to_wire_width(buffers[host], scenario.element_bits)
             remaining[0] -= 1
             if remaining[0] == 0:
                 all_done.succeed()
@@ -235,7 +301,7 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray) -> tuple[
         scenario,
         summarize_links(fabric.channels, now),
         now,
-        tensors.shape[1],
+        values.elements,
         completed=completed,
         correct=correct[0],
         wall_time_s=time.perf_counter() - started,

@@ -221,6 +221,12 @@ def synthetic_values(key, first, elements, bits, out):
             out[i] = 0
 
 
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def synthetic_block(key, first, elements, bits, out):
+    """`synthetic_values` as a compiled entry point for Python callers (the baselines)."""
+    synthetic_values(key, first, elements, bits, out)
+
+
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def request_values(state, host, packet, out_values, out_exponents):
     """The values and exponents host ``host`` sends in ``packet`` (regenerated, never stored per packet)."""
@@ -258,14 +264,14 @@ def result_is_exact(state, group, packet, position, received):
     if not parameters[P_SYNTHETIC]:
         return _same(received, state.expected[group, packet * k:(packet + 1) * k])
     if state.check_packet[group, position] != packet:
-        _synthetic_sum(state.check_values[group, position], state.host_keys, state.groups[group], packet * k,
+        synthetic_sum(state.check_values[group, position], state.host_keys, state.groups[group], packet * k,
                        parameters[P_ELEMENTS], parameters[P_ELEMENT_BITS], state.scratch_values[0])
         state.check_packet[group, position] = packet
     return _same(received, state.check_values[group, position])
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def _synthetic_sum(total, host_keys, members, first, elements, bits, row):
+def synthetic_sum(total, host_keys, members, first, elements, bits, row):
     """``total`` = the wire-width sum over ``members`` of their synthetic elements ``first ..``."""
     k = total.shape[0]
     for i in range(k):

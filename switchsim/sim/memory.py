@@ -25,7 +25,13 @@ def estimate_bytes(scenario: Scenario) -> tuple[int, str]:
              + topology.job_count * 2 * window * k * 4  # synthetic expected sums
              + 4 * (hosts + switches) * min(window, 64) * (k * 4 + 26))  # payload buffers
     if workload.source == "synthetic":
-        return fixed, f"{switches} switch(es) x {scenario.switch.slots} slots and {hosts} hosts x window {window}"
+        # baselines: ring keeps the chunks in flight and their sums (2 S), ps the server's sum and its
+        # check (2 S), all-gather every worker's running sum (hosts x S)
+        per_method = {"switchml": 0, "ring": 2 * workload.elements * 4, "ps": 2 * workload.elements * 4,
+                      "allgather": (hosts + 1) * workload.elements * 4}
+        baselines = max(per_method[m] for m in scenario.methods)
+        return fixed + baselines, (f"{switches} switch(es) x {scenario.switch.slots} slots, {hosts} hosts x window "
+                                   f"{window}, and the baselines' working tensors ({', '.join(scenario.methods)})")
     copies = TENSOR_COPIES + (FLOAT_COPIES if workload.dtype == "float32" else 0)
     tensors = copies * hosts * workload.elements * 4 + topology.job_count * workload.elements * 4
     return fixed + tensors, (f"{hosts} hosts x {workload.elements:,} elements x 4 bytes x {copies} copies "
@@ -49,9 +55,10 @@ def check_memory(scenario: Scenario, available: int | None = None) -> int:
     needed, drivers = estimate_bytes(scenario)
     available = available_bytes() if available is None else available
     if needed > available:
-        way_out = ('set [workload] source = "synthetic" (int32, methods = ["switchml"]): values are generated per '
+        way_out = ('set [workload] source = "synthetic" (int32): values are generated per '
                    "packet and every result is still checked exactly, in memory that does not grow with the tensor"
-                   if scenario.workload.source == "tensors" else "use fewer slots, hosts or a smaller window")
+                   if scenario.workload.source == "tensors"
+                   else "drop allgather from methods (it holds every worker's sum), or use fewer hosts or elements")
         raise ScenarioError(f"{scenario.name}: needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB "
                             f"is available; driven by {drivers}. To go on, {way_out}")
     return needed

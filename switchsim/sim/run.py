@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,28 +51,38 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str
 
     ``progress(method, simulated_s, packets)`` is called periodically during the
     packet-level SwitchML run; ``pcap`` captures host 0's SwitchML traffic.
+    The SwitchML run goes on in a thread while the baselines run here: the fast
+    engine releases the GIL, so the two use both cores.
     """
     check_memory(scenario)
-    results = Results(scenario=scenario, seed=scenario.seed)
-    if scenario.workload.source == "synthetic":
-        report = None if progress is None else (lambda now, packets: progress("switchml", now, packets))
-        result, _ = run_switchml(scenario, None, report, elements=scenario.workload.elements, pcap=pcap)
-        results.results.append(result)
-        return results
-    workload = make_workload(scenario)
-    for method in scenario.methods:
-        if method == "switchml":
-            report = None if progress is None else (lambda now, packets: progress("switchml", now, packets))
-            received = None if workload.exponents is None else np.zeros_like(workload.exponents)
-            result, sums = run_switchml(scenario, workload.integers, report, exponents=workload.exponents,
-                                        received_exponents=received, elements=workload.elements, pcap=pcap)
-            if workload.floats is not None:
-                check = check_float(scenario, workload, sums, received)
-                result.float_max_abs_error = check.max_abs_error
-                result.float_relative_error = check.max_relative_error
-                result.correct = result.correct and check.exponents_match and check.within_bound
-        else:
-            result, _ = run_baseline(method, scenario, workload.baseline_integers)
-            result.elements = workload.elements
-        results.results.append(result)
-    return results
+    synthetic = scenario.workload.source == "synthetic"
+    workload = None if synthetic else make_workload(scenario)
+    report = None if progress is None else (lambda now, packets: progress("switchml", now, packets))
+    by_method: dict[str, MethodResult] = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        switchml = None
+        if "switchml" in scenario.methods:
+            switchml = pool.submit(_switchml, scenario, workload, report, pcap)
+        for method in scenario.methods:
+            if method != "switchml":
+                result, _ = run_baseline(method, scenario, None if synthetic else workload.baseline_integers)
+                result.elements = scenario.workload.elements
+                by_method[method] = result
+        if switchml is not None:
+            by_method["switchml"] = switchml.result()
+    return Results(scenario=scenario, seed=scenario.seed, results=[by_method[m] for m in scenario.methods])
+
+
+def _switchml(scenario: Scenario, workload, report, pcap: str | None) -> MethodResult:
+    """SwitchML on the synthetic workload (``workload`` None) or on the drawn one, float decode checked."""
+    if workload is None:  # nothing held whole: every packet's values are regenerated
+        return run_switchml(scenario, None, report, elements=scenario.workload.elements, pcap=pcap)[0]
+    received = None if workload.exponents is None else np.zeros_like(workload.exponents)
+    result, sums = run_switchml(scenario, workload.integers, report, exponents=workload.exponents,
+                                received_exponents=received, elements=workload.elements, pcap=pcap)
+    if workload.floats is not None:
+        check = check_float(scenario, workload, sums, received)
+        result.float_max_abs_error = check.max_abs_error
+        result.float_relative_error = check.max_relative_error
+        result.correct = result.correct and check.exponents_match and check.within_bound
+    return result

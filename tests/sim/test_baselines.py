@@ -1,8 +1,17 @@
 """Baselines: exact results, ring against its closed form and its fall with n."""
 
+from dataclasses import replace
+
 import pytest
 
-from switchsim.config import LinkConfig, Scenario, SwitchConfigSection, TopologyConfig, WorkloadConfig
+from switchsim.config import (
+    LinkConfig,
+    Scenario,
+    SwitchConfigSection,
+    TopologyConfig,
+    WorkloadConfig,
+    scenario_from_dict,
+)
 from switchsim.sim.baselines import run_baseline
 from switchsim.sim.metrics import ring_time_closed_form
 from switchsim.sim.run import make_tensors
@@ -53,3 +62,39 @@ def test_loss_costs_retransmissions_but_stays_exact():
     lossless, _ = run_baseline("ring", scenario(workers=4), make_tensors(s))
     assert result.correct and result.retransmissions > 0
     assert result.time_s > lossless.time_s
+
+
+@pytest.mark.parametrize("method", ["ring", "ps", "allgather"])
+@pytest.mark.parametrize("bits", [32, 8])
+def test_synthetic_baselines_check_every_element(method, bits):
+    """The baselines run on the synthetic workload too: nothing held whole, every result checked exactly."""
+    s = scenario_from_dict({"methods": [method], "topology": {"kind": "two_level", "workers": 3, "racks": 2},
+                            "link": {"loss": 0.01}, "workload": {"elements": 10_001, "source": "synthetic",
+                                                                   "element_bits": bits, "iterations": 2}})
+    result, final = run_baseline(method, s, None)
+    assert result.completed and result.correct and final is None
+
+
+def test_synthetic_ring_times_equal_the_in_memory_ring():
+    """The values do not change the timing: the synthetic ring takes exactly as long as the in-memory one."""
+    s = scenario(workers=5)
+    synthetic = replace(s, workload=replace(s.workload, source="synthetic"))
+    assert run_baseline("ring", synthetic, None)[0].time_s == run_baseline("ring", s, make_tensors(s))[0].time_s
+
+
+def test_a_wrong_contribution_is_caught(monkeypatch):
+    """A ring that adds one wrong element fails the check (the check can fail)."""
+    from switchsim.sim import baselines
+
+    s = scenario(workers=4)
+    synthetic = replace(s, workload=replace(s.workload, source="synthetic"))
+    original = baselines.Contributions.block
+
+    def off_by_one(self, host, lo, hi):
+        block = original(self, host, lo, hi)
+        if host == 2 and lo == 0:
+            block[0] += 1
+        return block
+
+    monkeypatch.setattr(baselines.Contributions, "block", off_by_one)
+    assert not run_baseline("ring", synthetic, None)[0].correct
