@@ -1,4 +1,4 @@
-"""The fast engine: the whole event loop compiled with numba, the calendar a binary heap of arrays.
+"""The fast engine: the whole event loop compiled with numba; the calendar a heap of instants.
 
 Events are ordered by ``(time, sequence)``: time in picoseconds, sequence the
 order in which events were scheduled (each handled event's consequences in the
@@ -7,10 +7,15 @@ SimPy keeps for its own events (time, then scheduling order), which is why the
 SimPy engine, scheduling the same consequences in the same order, processes
 the same events in the same order.
 
-The heap holds ``(time, sequence, row)`` triples; ``row`` indexes an event
-table whose free rows are a stack. Nothing is allocated per event and no
-Python runs per event: `run_events` returns to Python only every
-``max_events`` events (for the progress line) or when an array must grow.
+The calendar keeps one FIFO list of events per distinct instant (lockstep
+workers make many events share one: the n requests of a chunk, the n copies of
+a multicast), a binary heap of the instants, and a hash table from an instant
+to its list. Appending to an instant's list keeps scheduling order within it,
+so popping the first event of the earliest instant is exactly the
+``(time, sequence)`` order, with one heap operation per instant rather than per
+event. Nothing is allocated per event and no Python runs per event:
+`run_events` returns to Python only every ``max_events`` events (for the
+progress line) or when an array must grow.
 """
 
 from __future__ import annotations
@@ -25,121 +30,214 @@ RUNNING = 0  #: max_events done, more to do
 COMPLETED = 1  #: every host finished every iteration
 TIME_LIMIT = 2  #: the next event is past the time limit
 EMPTY = 3  #: nothing left to do before completion (cannot happen with timers armed)
-GROW = 4  #: the heap or the buffer pool must grow first
+GROW = 4  #: the calendar or the buffer pool must grow first
+
+# scalars of a calendar
+K_EVENTS = 0  #: events scheduled
+K_FREE_ROWS = 1  #: free event rows (top of the row stack)
+K_INSTANTS = 2  #: instants in the heap
+K_FREE_INSTANTS = 3  #: free instant slots (top of their stack)
+K_LAST_TIME = 4  #: time of the last event handled
+SCALARS = 5
+#: an empty hash-table key (times are >= 0)
+_VACANT = -1
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 class Calendar:
-    """The fast engine's event calendar: heap keys, event rows, free rows (numpy arrays)."""
+    """The fast engine's calendar as numpy arrays (see module docstring); `grow` doubles it."""
 
     def __init__(self, capacity: int) -> None:
-        self.time = np.zeros(capacity, np.int64)
-        self.sequence = np.zeros(capacity, np.int64)
-        self.row = np.zeros(capacity, np.int64)
         self.events = np.zeros((capacity, h.EVENT_FIELDS), np.int64)
-        self.free = np.arange(capacity - 1, -1, -1, dtype=np.int64)  # a stack: row 0 on top
-        #: size, free rows, next sequence number, time of the last event
-        self.scalars = np.array([0, capacity, 0, 0], np.int64)
+        self.next_row = np.full(capacity, -1, np.int64)  # next event of the same instant
+        self.free_rows = np.arange(capacity - 1, -1, -1, dtype=np.int64)  # a stack: row 0 on top
+        self.instant_time = np.zeros(capacity, np.int64)
+        self.instant_head = np.full(capacity, -1, np.int64)
+        self.instant_tail = np.full(capacity, -1, np.int64)
+        self.free_instants = np.arange(capacity - 1, -1, -1, dtype=np.int64)
+        self.heap = np.zeros(capacity, np.int64)  # instant slots, earliest first
+        self.table_time = np.full(2 * capacity, _VACANT, np.int64)  # open addressing, linear probing
+        self.table_instant = np.zeros(2 * capacity, np.int64)
+        self.scalars = np.array([0, capacity, 0, capacity, 0], np.int64)
 
     @property
     def capacity(self) -> int:
         """Events the arrays can hold."""
-        return len(self.time)
+        return len(self.events)
 
     @property
     def size(self) -> int:
         """Events scheduled."""
-        return int(self.scalars[0])
+        return int(self.scalars[K_EVENTS])
+
+    def arrays(self) -> tuple:
+        """The arrays, in the order the compiled functions take them."""
+        return (self.events, self.next_row, self.free_rows, self.instant_time, self.instant_head, self.instant_tail,
+                self.free_instants, self.heap, self.table_time, self.table_instant, self.scalars)
 
     def grow(self) -> None:
-        """Double the capacity, keeping every scheduled event."""
-        old = self.capacity
-        new = 2 * old
-        for name in ("time", "sequence", "row"):
-            array = np.zeros(new, np.int64)
-            array[:old] = getattr(self, name)
-            setattr(self, name, array)
-        events = np.zeros((new, h.EVENT_FIELDS), np.int64)
-        events[:old] = self.events
-        self.events = events
-        free = np.zeros(new, np.int64)
-        count = int(self.scalars[1])
-        free[:count] = self.free[:count]
-        free[count : count + old] = np.arange(new - 1, old - 1, -1)
-        self.free = free
-        self.scalars[1] = count + old
+        """Double the capacity, keeping every scheduled event in order (rebuilt by re-scheduling)."""
+        pending = drain(*self.arrays())
+        self.__init__(2 * self.capacity)
+        schedule(*self.arrays(), pending, len(pending))
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _home(time, mask):
+    return np.int64((np.uint64(time) * _GOLDEN) >> np.uint64(32)) & mask
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _find(table_time, table_instant, time):
+    """The instant slot of ``time``, or -1."""
+    mask = table_time.shape[0] - 1
+    i = _home(time, mask)
+    while True:
+        key = table_time[i]
+        if key == time:
+            return table_instant[i]
+        if key == _VACANT:
+            return -1
+        i = (i + 1) & mask
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def _before(times, sequences, a, b):
-    return times[a] < times[b] or (times[a] == times[b] and sequences[a] < sequences[b])
+def _forget(table_time, table_instant, time):
+    """Remove ``time`` from the table (backward-shift deletion keeps probe chains whole)."""
+    mask = table_time.shape[0] - 1
+    i = _home(time, mask)
+    while table_time[i] != time:
+        i = (i + 1) & mask
+    table_time[i] = _VACANT
+    j = i
+    while True:
+        j = (j + 1) & mask
+        key = table_time[j]
+        if key == _VACANT:
+            return
+        home = _home(key, mask)
+        if (i <= j and i < home <= j) or (i > j and (home > i or home <= j)):
+            continue  # the entry at j still reaches its home without crossing i
+        table_time[i] = key
+        table_instant[i] = table_instant[j]
+        table_time[j] = _VACANT
+        i = j
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def _push(times, sequences, rows, events, free, scalars, event):
-    size = scalars[0]
-    scalars[1] -= 1
-    row = free[scalars[1]]
+def _new_instant(instant_time, instant_head, instant_tail, free_instants, heap, table_time, table_instant, scalars,
+                 time):
+    scalars[K_FREE_INSTANTS] -= 1
+    instant = free_instants[scalars[K_FREE_INSTANTS]]
+    instant_time[instant] = time
+    instant_head[instant] = -1
+    instant_tail[instant] = -1
+    mask = table_time.shape[0] - 1
+    i = _home(time, mask)
+    while table_time[i] != _VACANT:
+        i = (i + 1) & mask
+    table_time[i] = time
+    table_instant[i] = instant
+    i = scalars[K_INSTANTS]  # sift up (instants are distinct: no ties)
+    scalars[K_INSTANTS] = i + 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        if instant_time[heap[parent]] < time:
+            break
+        heap[i] = heap[parent]
+        i = parent
+    heap[i] = instant
+    return instant
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _drop_first_instant(instant_time, free_instants, heap, table_time, table_instant, scalars):
+    first = heap[0]
+    _forget(table_time, table_instant, instant_time[first])
+    free_instants[scalars[K_FREE_INSTANTS]] = first
+    scalars[K_FREE_INSTANTS] += 1
+    size = scalars[K_INSTANTS] - 1
+    scalars[K_INSTANTS] = size
+    if size == 0:
+        return
+    moving = heap[size]
+    time = instant_time[moving]
+    i = 0
+    while True:  # sift down
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and instant_time[heap[child + 1]] < instant_time[heap[child]]:
+            child += 1
+        if time < instant_time[heap[child]]:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = moving
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _push(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
+          table_instant, scalars, event):
+    time = event[h.E_TIME]
+    instant = _find(table_time, table_instant, time)
+    if instant < 0:
+        instant = _new_instant(instant_time, instant_head, instant_tail, free_instants, heap, table_time,
+                               table_instant, scalars, time)
+    scalars[K_FREE_ROWS] -= 1
+    row = free_rows[scalars[K_FREE_ROWS]]
     for field in range(h.EVENT_FIELDS):
         events[row, field] = event[field]
-    sequence = scalars[2]
-    scalars[2] += 1
-    time = event[h.E_TIME]
-    i = size
-    scalars[0] = size + 1
-    while i > 0:  # sift up
-        parent = (i - 1) >> 1
-        if times[parent] < time or (times[parent] == time and sequences[parent] < sequence):
-            break
-        times[i] = times[parent]
-        sequences[i] = sequences[parent]
-        rows[i] = rows[parent]
-        i = parent
-    times[i] = time
-    sequences[i] = sequence
-    rows[i] = row
+    next_row[row] = -1
+    tail = instant_tail[instant]
+    if tail >= 0:
+        next_row[tail] = row
+    else:
+        instant_head[instant] = row
+    instant_tail[instant] = row
+    scalars[K_EVENTS] += 1
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
-def _pop(times, sequences, rows, free, scalars):
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _pop(next_row, instant_time, instant_head, free_instants, heap, table_time, table_instant, scalars):
     """Remove the first event; return its row (the caller frees it after reading)."""
-    top = rows[0]
-    size = scalars[0] - 1
-    scalars[0] = size
-    if size > 0:
-        time = times[size]
-        sequence = sequences[size]
-        row = rows[size]
-        i = 0
-        while True:  # sift down
-            child = 2 * i + 1
-            if child >= size:
-                break
-            if child + 1 < size and _before(times, sequences, child + 1, child):
-                child += 1
-            if time < times[child] or (time == times[child] and sequence < sequences[child]):
-                break
-            times[i] = times[child]
-            sequences[i] = sequences[child]
-            rows[i] = rows[child]
-            i = child
-        times[i] = time
-        sequences[i] = sequence
-        rows[i] = row
-    return top
+    instant = heap[0]
+    row = instant_head[instant]
+    following = next_row[row]
+    instant_head[instant] = following
+    if following < 0:
+        _drop_first_instant(instant_time, free_instants, heap, table_time, table_instant, scalars)
+    scalars[K_EVENTS] -= 1
+    return row
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def schedule(times, sequences, rows, events, free, scalars, out, count):
-    """Push ``out[:count]`` onto the heap in order."""
+def schedule(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
+             table_instant, scalars, out, count):
+    """Schedule ``out[:count]`` in order."""
     for i in range(count):
-        _push(times, sequences, rows, events, free, scalars, out[i])
+        _push(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
+              table_instant, scalars, out[i])
+
+
+def drain(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
+          table_instant, scalars) -> np.ndarray:
+    """Every scheduled event in calendar order, emptying the calendar (for `Calendar.grow` and tests)."""
+    rows = []
+    while scalars[K_EVENTS]:
+        row = _pop(next_row, instant_time, instant_head, free_instants, heap, table_time, table_instant, scalars)
+        rows.append(events[row].copy())
+        free_rows[scalars[K_FREE_ROWS]] = row
+        scalars[K_FREE_ROWS] += 1
+    return np.array(rows, np.int64).reshape(-1, h.EVENT_FIELDS)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def run_events(state, times, sequences, rows, events, free, scalars, out, max_time, max_events):
+def run_events(state, events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap,
+               table_time, table_instant, scalars, out, max_time, max_events):
     """Handle events in ``(time, sequence)`` order until done, past ``max_time``, or ``max_events`` handled.
 
-    Returns ``(outcome, events handled)``; ``scalars[3]`` is the time of the last handled event.
+    Returns ``(outcome, events handled)``; ``scalars[K_LAST_TIME]`` is the time of the last handled event.
     """
     margin = out.shape[0]
     handled = 0
@@ -148,23 +246,24 @@ def run_events(state, times, sequences, rows, events, free, scalars, out, max_ti
     while handled < max_events:
         if counters[h.G_HOSTS_REMAINING] == 0:
             return COMPLETED, handled
-        if scalars[0] == 0:
+        if scalars[K_EVENTS] == 0:
             return EMPTY, handled
-        if scalars[1] < margin or counters[h.G_BUFFERS_IN_USE] + 2 > buffers:
+        if scalars[K_FREE_ROWS] < margin or scalars[K_FREE_INSTANTS] < margin or \
+                counters[h.G_BUFFERS_IN_USE] + 2 > buffers:
             return GROW, handled
-        if times[0] > max_time:
+        if instant_time[heap[0]] > max_time:
             return TIME_LIMIT, handled
-        row = _pop(times, sequences, rows, free, scalars)
-        event = events[row]
-        now = event[h.E_TIME]
-        count = h.handle_event(state, now, event[h.E_KIND], event[h.E_TARGET], event[h.E_HEADER],
-                               event[h.E_CHANNEL], event[h.E_PAYLOAD], out)
-        free[scalars[1]] = row
-        scalars[1] += 1
-        scalars[3] = now
+        row = _pop(next_row, instant_time, instant_head, free_instants, heap, table_time, table_instant, scalars)
+        now = events[row, h.E_TIME]
+        count = h.handle_event(state, now, events[row, h.E_KIND], events[row, h.E_TARGET], events[row, h.E_HEADER],
+                               events[row, h.E_CHANNEL], events[row, h.E_PAYLOAD], out)
+        free_rows[scalars[K_FREE_ROWS]] = row
+        scalars[K_FREE_ROWS] += 1
+        scalars[K_LAST_TIME] = now
         handled += 1
         for i in range(count):
-            _push(times, sequences, rows, events, free, scalars, out[i])
+            _push(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap,
+                  table_time, table_instant, scalars, out[i])
     if counters[h.G_HOSTS_REMAINING] == 0:
         return COMPLETED, handled
     return RUNNING, handled
@@ -196,25 +295,27 @@ def run(state: h.SimState, max_time: int, progress=None, chunk: int = 2_000_000)
 
     window = int(state.parameters[h.P_WINDOW])
     out = event_buffer(window)
-    calendar = Calendar(max(1024, 4 * state.hosts.shape[0] * min(window, 64) + 4 * len(out)))
+    calendar = Calendar(_power_of_two(max(1024, 4 * state.hosts.shape[0] * min(window, 64) + 4 * len(out))))
     start = initial_events(state)
-    schedule(calendar.time, calendar.sequence, calendar.row, calendar.events, calendar.free, calendar.scalars,
-             start, len(start))
+    schedule(*calendar.arrays(), start, len(start))
     total = 0
     while True:
-        outcome, handled = run_events(state, calendar.time, calendar.sequence, calendar.row, calendar.events,
-                                      calendar.free, calendar.scalars, out, max_time, chunk)
+        outcome, handled = run_events(state, *calendar.arrays(), out, max_time, chunk)
         total += handled
         if outcome == GROW:
-            if calendar.scalars[1] < len(out):
+            if min(calendar.scalars[K_FREE_ROWS], calendar.scalars[K_FREE_INSTANTS]) < len(out):
                 calendar.grow()
             if needs_more_buffers(state):
                 state = grow_buffers(state)
             continue
         if progress is not None:
-            progress(int(calendar.scalars[3]), total)
+            progress(int(calendar.scalars[K_LAST_TIME]), total)
         if outcome == RUNNING:
             continue
         completed = outcome == COMPLETED
-        end = int(calendar.scalars[3]) if completed else max_time
+        end = int(calendar.scalars[K_LAST_TIME]) if completed else max_time
         return state, completed, end, total
+
+
+def _power_of_two(n: int) -> int:
+    return 1 << (n - 1).bit_length()
