@@ -6,15 +6,15 @@
  *
  *   Ethernet: src = the switch's MAC (switch_address), dst = the receiver's (receivers)
  *   IPv4:     src = the switch's IP, dst = the receiver's; version 4, ihl 5, diffserv 0,
- *             total_len IPV4_TOTAL_LEN, identification 0, flags 0, frag_offset 0,
+ *             total_len IPV4_TOTAL_LEN_64 or _256 (by the packet's size), identification 0, flags 0, frag_offset 0,
  *             TTL REPLY_TTL, protocol UDP, checksum recomputed (SwitchMLComputeChecksum)
- *   UDP:      ports swapped from the triggering request, length UDP_LENGTH, checksum 0
+ *   UDP:      ports swapped from the triggering request, length UDP_LENGTH_64 or _256, checksum 0
  *   switchml: msg_type MSG_TYPE_DATA, unused 0, size / job_number / tsi echoed,
  *             pool_index with bit 14 cleared (set bit 15 + slot)
  *
  * The receiver is the replica's egress_rid for a multicast (the controller
  * creates one multicast node per worker with rid = rank) and the sender's
- * rank for a unicast. The copy is truncated to FRAME_BYTES, so bytes that
+ * rank for a unicast. The copy is truncated to FRAME_BYTES_64 or _256, so bytes that
  * trailed the request's payload are not echoed. Forwarded traffic is untouched.
  */
 #ifndef _SWITCHML_EGRESS_
@@ -63,13 +63,11 @@ control SwitchMLEgress(inout headers_t hdr,
         bit<16> request_src_port = hdr.udp.src_port;
         hdr.udp.src_port = hdr.udp.dst_port;
         hdr.udp.dst_port = request_src_port;
-        hdr.udp.length = UDP_LENGTH;
         hdr.udp.checksum = 0;
         hdr.ethernet.ether_type = ETHERTYPE_IPV4;
         hdr.ipv4.version = IPV4_VERSION;
         hdr.ipv4.ihl = IPV4_IHL_WORDS;
         hdr.ipv4.diffserv = 0;
-        hdr.ipv4.total_len = IPV4_TOTAL_LEN;
         hdr.ipv4.identification = 0;
         hdr.ipv4.flags = 0;
         hdr.ipv4.frag_offset = 0;
@@ -90,7 +88,15 @@ control SwitchMLEgress(inout headers_t hdr,
             rewrite_reply();
             switch_address.apply();
             receivers.apply();
-            truncate(FRAME_BYTES);
+            if (hdr.data[1].isValid()) {
+                hdr.udp.length = UDP_LENGTH_256;
+                hdr.ipv4.total_len = IPV4_TOTAL_LEN_256;
+                truncate(FRAME_BYTES_256);
+            } else {
+                hdr.udp.length = UDP_LENGTH_64;
+                hdr.ipv4.total_len = IPV4_TOTAL_LEN_64;
+                truncate(FRAME_BYTES_64);
+            }
         }
     }
 }

@@ -2,12 +2,12 @@
  *
  * Field names and widths are those of switchsim/protocol/spec.py, in the same
  * order; tests/p4/test_p4_headers.py parses this file and fails on any drift.
- * data_h (the payload elements) is generated: switchml_data.p4.
+ * data_h (one chunk of 64 payload elements) is generated: ../common/switchml_data.p4.
  */
 #ifndef _SWITCHML_HEADERS_
 #define _SWITCHML_HEADERS_
 
-#include "switchml_data.p4"
+#include "../common/switchml_data.p4"
 
 header ethernet_h {
     bit<48> dst_addr;
@@ -60,26 +60,30 @@ struct headers_t {
     udp_h       udp;
     switchml_h  switchml;
     exponents_h exponents;
-    data_h      data;
+    data_h[SWITCHML_MAX_CHUNKS] data;  // k = 64: data[0]; k = 256: data[0..3]
 }
 
 // Per-packet state. bmv2 copies it into every multicast replica, so egress reads it too.
 struct metadata_t {
-    bit<8>  worker_id;    // sender's rank = bitmap bit index (worker table)
-    bit<32> worker_bit;   // 1 << worker_id
-    bit<8>  num_workers;  // n of the sender's job
-    bit<16> mcast_grp;    // the job's multicast group (one node per worker, rid = rank)
-    bit<32> slot;         // pool_index bits 13..0
-    bit<1>  pool_set;     // pool_index bit 15
-    bit<32> set_index;    // register index of (slot, set): slot * 2 + set
-    bit<32> other_index;  // register index of (slot, 1 - set)
-    bit<32> old_bitmap;   // bitmap[slot][set] before this packet
-    bit<8>  count;        // down-counter read by this packet
-    bit<8>  e0;           // stored exponents (raw bits of int<8>)
-    bit<8>  e1;
-    bit<1>  reply;        // leaves as a SwitchML reply (egress rewrite)
-    bit<1>  multicast;    // reply to the whole job (receiver = egress_rid), else to the sender
-    bit<8>  receiver;     // egress: rank of the worker this copy goes to
+    bit<8>          worker_id;    // sender's rank = bitmap bit index (worker table)
+    worker_bitmap_t worker_bit;   // 1 << worker_id
+    bit<8>          num_workers;  // n of the sender's job
+    bit<16>         mcast_grp;    // the job's multicast group (one node per worker, rid = rank)
+    slot_t          slot;         // pool_index bits 13..0
+    bit<1>          pool_set;     // pool_index bit 15
+    set_index_t     set_index;    // register index of (slot, set): slot * 2 + set
+    set_index_t     other_index;  // register index of (slot, 1 - set)
+    worker_bitmap_t old_bitmap;   // bitmap[slot][set] before this packet
+    bit<1>          duplicate;    // the sender's bit was already set
+    bit<1>          complete;     // new: this was the last contribution; duplicate: the set is complete
+    bit<1>          stale;        // hardened mode: a late duplicate of an older chunk
+    bit<1>          held_same;    // hardened mode: the packet's chunk is the one the set holds
+    bit<1>          held_older;   // hardened mode: ... is older than the packet's chunk
+    bit<1>          held_done;    // hardened mode: the chunk the set holds has completed
+    value_op_t      value_op;     // what Values and Exponents do with the set
+    bit<1>          reply;        // leaves as a SwitchML reply (egress rewrite)
+    bit<1>          multicast;    // reply to the whole job (receiver = egress_rid), else to the sender
+    bit<8>          receiver;     // egress: rank of the worker this copy goes to
 }
 
 #endif  // _SWITCHML_HEADERS_

@@ -1,29 +1,21 @@
 /* SwitchML for bmv2 (v1model): ingress, the aggregation pipeline.
  *
- * The semantics are switchsim/pipeline/process.py (faithful mode), which the
- * conformance vectors pin down byte for byte. For a SwitchML packet from
- * worker w (me = 1 << w) to slot i, set X, with registers indexed by
- * set_index = i * 2 + X:
+ * The semantics are switchsim/pipeline/process.py, which the conformance vectors
+ * pin down byte for byte. A SwitchML packet from a registered worker to slot i,
+ * set X goes through, in order (one control each, see switchml.p4):
  *
- *   1. old = bitmap[i][X]; bitmap[i][X] |= me; bitmap[i][1-X] &= ~me.
- *   2. New contribution (old & me == 0): count = worker_count[i][X];
- *      worker_count[i][X] = (count == 0) ? n - 1 : count - 1;
- *      it is the last one when n == 1 or count == 1.
- *   3. Values and exponents: overwrite when old == 0, else add (bit<32>
- *      wrap-around) and take the signed max; the header carries the result.
- *   4. Decision (switchsim/pipeline/tables.py DECISION_TABLE):
+ *   [ChunkChecker check]  hardened mode: what the set holds
+ *   BitmapChecker         duplicate? (hardened: stale?) and the bitmap update
+ *   WorkersCounter        complete?
+ *   Values x chunks       the elements: write, add or read (op chosen from the bitmap)
+ *   Exponents             the exponents likewise (max instead of add)
+ *   NextStepSelector      consume, broadcast, retransmit or drop (const entries)
+ *   [ChunkChecker record] hardened mode: remember the chunk, mark it complete
  *
- *        duplicate | complete (count) | action
- *        ----------+------------------+-----------------------------------------
- *        no        | not last         | consume: drop, drop_count[i]++
- *        no        | last             | multicast to the job, broadcast_count[i]++
- *        yes       | count == 0       | unicast the stored set out the ingress port,
- *                  |                  | retransmit_count[i]++
- *        yes       | count != 0       | drop, drop_count[i]++
- *
- * Other traffic is L2-forwarded by destination MAC (l2_forward). Drops before
- * the pipeline are counted by reason in drop_reason_count (indices DROP_* in
- * switchml_constants.p4).
+ * A stale packet (hardened mode) skips everything between the bitmap check and
+ * the decision. Other traffic is L2-forwarded by destination MAC (l2_forward).
+ * Drops before the pipeline are counted by reason in drop_reason_count
+ * (indices DROP_* in ../common/switchml_constants.p4).
  */
 #ifndef _SWITCHML_INGRESS_
 #define _SWITCHML_INGRESS_
@@ -32,21 +24,22 @@ control SwitchMLIngress(inout headers_t hdr,
                         inout metadata_t meta,
                         inout standard_metadata_t std) {
 
-    // --- statistics: counter_read SwitchMLIngress.<name> <index> ------------------------------
-    counter(SWITCHML_SLOTS, CounterType.packets) broadcast_count;   // per slot: completed sets multicast
-    counter(SWITCHML_SLOTS, CounterType.packets) retransmit_count;  // per slot: stored results unicast
-    counter(SWITCHML_SLOTS, CounterType.packets) drop_count;        // per slot: consumed + dropped duplicates
     counter(SWITCHML_DROP_REASONS, CounterType.packets) drop_reason_count;  // by DROP_* index
 
-    // --- registers: SWITCHML_SET_REGISTERS entries each, index = slot * 2 + set ----------------
-    register<bit<32>>(SWITCHML_SET_REGISTERS) bitmap;        // one bit per worker
-    register<bit<8>>(SWITCHML_SET_REGISTERS) worker_count;   // down-counter, 0 when idle or complete
-    register<bit<8>>(SWITCHML_SET_REGISTERS) exponent_e0;    // int<8> bits: max of e0
-    register<bit<8>>(SWITCHML_SET_REGISTERS) exponent_e1;    // int<8> bits: max of e1
-#include "switchml_values.p4"
+#ifdef SWITCHML_HARDENED
+    ChunkChecker() chunk_checker;
+#endif
+    BitmapChecker() bitmap_checker;
+    WorkersCounter() workers_counter;
+    Values() chunk0;  // elements 0..63 of a packet
+    Values() chunk1;  // 64..127 (k = 256 only)
+    Values() chunk2;  // 128..191
+    Values() chunk3;  // 192..255
+    Exponents() exponents;
+    NextStepSelector() next_step_selector;
 
     // --- worker table: (src MAC, src IP) -> rank, bitmap bit, n, multicast group --------------
-    action set_worker(bit<8> worker_id, bit<32> worker_bit, bit<8> num_workers, bit<16> mcast_grp) {
+    action set_worker(bit<8> worker_id, worker_bitmap_t worker_bit, bit<8> num_workers, bit<16> mcast_grp) {
         meta.worker_id = worker_id;
         meta.worker_bit = worker_bit;
         meta.num_workers = num_workers;
@@ -91,39 +84,7 @@ control SwitchMLIngress(inout headers_t hdr,
         size = 1024;
     }
 
-    // --- pipeline steps ---------------------------------------------------------------------
-    action update_bitmap() {
-        bit<32> other;
-        bitmap.read(meta.old_bitmap, meta.set_index);
-        bitmap.write(meta.set_index, meta.old_bitmap | meta.worker_bit);
-        bitmap.read(other, meta.other_index);
-        bitmap.write(meta.other_index, other & ~meta.worker_bit);
-    }
-
-    action exponents_write() {
-        exponent_e0.write(meta.set_index, (bit<8>)hdr.exponents.e0);
-        exponent_e1.write(meta.set_index, (bit<8>)hdr.exponents.e1);
-    }
-
-    action exponents_read() {
-        exponent_e0.read(meta.e0, meta.set_index);
-        exponent_e1.read(meta.e1, meta.set_index);
-        hdr.exponents.e0 = (int<8>)meta.e0;
-        hdr.exponents.e1 = (int<8>)meta.e1;
-    }
-
-    action reply_unicast() {
-        std.egress_spec = std.ingress_port;
-        meta.reply = 1;
-        meta.multicast = 0;
-    }
-
-    action reply_multicast() {
-        std.mcast_grp = meta.mcast_grp;
-        meta.reply = 1;
-        meta.multicast = 1;
-    }
-
+    // --- the aggregation --------------------------------------------------------------------
     apply {
         mark_to_drop(std);  // nothing leaves unless sent below
         meta.reply = 0;
@@ -133,59 +94,53 @@ control SwitchMLIngress(inout headers_t hdr,
                 drop_reason_count.count(DROP_IP_OPTIONS);
             } else if (std.parser_error != error.NoError) {
                 drop_reason_count.count(DROP_TRUNCATED);
-            } else if (!hdr.data.isValid()) {
+            } else if (!hdr.exponents.isValid()) {
                 drop_reason_count.count(DROP_UNSUPPORTED_SIZE);
             } else if (workers.apply().hit) {
-                meta.slot = (bit<32>)(hdr.switchml.pool_index & POOL_SLOT_MASK);
-                meta.pool_set = hdr.switchml.pool_index[15:15];  // POOL_SET_BIT (a bit slice: bmv2 shifts by at most 8 bits)
-                if (meta.slot >= NUM_SLOTS) {
+                meta.slot = (slot_t)(hdr.switchml.pool_index & POOL_SLOT_MASK);
+                meta.pool_set = hdr.switchml.pool_index[SWITCHML_POOL_SET_BIT:SWITCHML_POOL_SET_BIT];
+                if ((bit<32>)meta.slot >= NUM_SLOTS) {
                     drop_reason_count.count(DROP_SLOT_OUT_OF_RANGE);
                 } else {
-                    meta.set_index = (meta.slot << 1) | (bit<32>)meta.pool_set;
-                    meta.other_index = (meta.slot << 1) | (bit<32>)(~meta.pool_set);
-                    update_bitmap();                                    // 1. bitmap
-                    worker_count.read(meta.count, meta.set_index);
-                    if ((meta.old_bitmap & meta.worker_bit) != 0) {
-                        // Duplicate: only reads.
-                        if (meta.count == 0) {
-                            values_read();
-                            exponents_read();
-                            reply_unicast();
-                            retransmit_count.count(meta.slot);
+                    meta.set_index = ((set_index_t)meta.slot << 1) | (set_index_t)meta.pool_set;
+                    meta.other_index = ((set_index_t)meta.slot << 1) | (set_index_t)(~meta.pool_set);
+#ifdef SWITCHML_HARDENED
+                    chunk_checker.apply(hdr.switchml.job_number, hdr.switchml.tsi, meta.set_index, CHUNK_CHECK, 0, 0,
+                                        meta.held_same, meta.held_older, meta.held_done);
+#endif
+                    bitmap_checker.apply(meta);
+                    if (meta.stale == 0) {
+                        workers_counter.apply(meta);
+                        if (meta.duplicate == 1) {
+                            meta.value_op = VALUE_READ;
+                        } else if (meta.old_bitmap == 0) {
+                            meta.value_op = VALUE_WRITE;
                         } else {
-                            drop_count.count(meta.slot);
+                            meta.value_op = VALUE_ADD;
                         }
-                    } else {
-                        // 2. down-counter (returns to 0 by itself on the last contribution)
-                        if (meta.count == 0) {
-                            worker_count.write(meta.set_index, meta.num_workers - 1);
-                        } else {
-                            worker_count.write(meta.set_index, meta.count - 1);
+                        chunk0.apply(hdr.data[0], meta.set_index, meta.value_op);
+                        if (hdr.data[1].isValid()) {
+                            chunk1.apply(hdr.data[1], meta.set_index, meta.value_op);
+                            chunk2.apply(hdr.data[2], meta.set_index, meta.value_op);
+                            chunk3.apply(hdr.data[3], meta.set_index, meta.value_op);
                         }
-                        // 3. values and exponents
-                        if (meta.old_bitmap == 0) {
-                            values_write();
-                            exponents_write();
-                        } else {
-                            values_add();
-                            exponent_e0.read(meta.e0, meta.set_index);
-                            exponent_e1.read(meta.e1, meta.set_index);
-                            if ((int<8>)meta.e0 > hdr.exponents.e0) {
-                                hdr.exponents.e0 = (int<8>)meta.e0;
-                            }
-                            if ((int<8>)meta.e1 > hdr.exponents.e1) {
-                                hdr.exponents.e1 = (int<8>)meta.e1;
-                            }
-                            exponents_write();
-                        }
-                        // 4. decision
-                        if (meta.num_workers == 1 || meta.count == 1) {
-                            reply_multicast();
-                            broadcast_count.count(meta.slot);
-                        } else {
-                            drop_count.count(meta.slot);
-                        }
+                        exponents.apply(hdr.exponents, meta.set_index, meta.value_op);
                     }
+                    next_step_selector.apply(meta, std);
+#ifdef SWITCHML_HARDENED
+                    if (meta.stale == 0) {
+                        bit<1> first = 0;
+                        bit<1> completes = 0;
+                        if (meta.old_bitmap == 0) {
+                            first = 1;
+                        }
+                        if (meta.duplicate == 0 && meta.complete == 1) {
+                            completes = 1;
+                        }
+                        chunk_checker.apply(hdr.switchml.job_number, hdr.switchml.tsi, meta.set_index, CHUNK_RECORD,
+                                            first, completes, meta.held_same, meta.held_older, meta.held_done);
+                    }
+#endif
                 }
             }
         } else {

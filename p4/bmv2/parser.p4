@@ -2,7 +2,8 @@
  *
  * Ethernet -> IPv4 (version 4, protocol UDP) -> UDP -> for dst_port in the
  * SwitchML range (dst_port & UDP_PORT_MASK == UDP_PORT): switchml_h, and for
- * size == SWITCHML_SIZE the exponents and the payload. IPv4 options are not
+ * size SWITCHML_SIZE_64 the exponents and one data_h chunk, for SWITCHML_SIZE_256
+ * the exponents and four chunks. IPv4 options are not
  * skipped (UDP is read right after 20 bytes, like the model); ingress drops
  * SwitchML packets whose ihl is not 5.
  *
@@ -44,14 +45,24 @@ parser SwitchMLParser(packet_in packet,
     state parse_switchml {
         packet.extract(hdr.switchml);
         transition select(hdr.switchml.size) {
-            SWITCHML_SIZE: parse_payload;
+            SWITCHML_SIZE_64: parse_payload_64;
+            SWITCHML_SIZE_256: parse_payload_256;
             default: accept;  // ingress drops it: unsupported_size
         }
     }
 
-    state parse_payload {
+    state parse_payload_64 {
         packet.extract(hdr.exponents);
-        packet.extract(hdr.data);
+        packet.extract(hdr.data.next);
+        transition accept;
+    }
+
+    state parse_payload_256 {
+        packet.extract(hdr.exponents);
+        packet.extract(hdr.data.next);
+        packet.extract(hdr.data.next);
+        packet.extract(hdr.data.next);
+        packet.extract(hdr.data.next);
         transition accept;
     }
 }

@@ -5,9 +5,7 @@
 #ifndef _SWITCHML_HEADERS_
 #define _SWITCHML_HEADERS_
 
-#include "switchml_data.p4"
-
-typedef bit<32> set_index_t;   // slot * 2 + set
+#include "../common/switchml_data.p4"
 
 header ethernet_h {
     bit<48> dst_addr;
@@ -70,24 +68,27 @@ struct headers_t {
 }
 
 struct ingress_metadata_t {
-    bit<8>      worker_id;
-    bit<32>     worker_bit;
-    bit<8>      num_workers;
-    bit<16>     mcast_grp;
-    bit<32>     slot;
-    bit<1>      pool_set;
-    set_index_t set_index;
-    bit<32>     old_bitmap;
-    bit<8>      count;
+    bit<8>          worker_id;
+    worker_bitmap_t worker_bit;
+    bit<8>          num_workers;
+    bit<16>         mcast_grp;
+    slot_t          slot;
+    bit<1>          pool_set;
+    set_index_t     set_index;
+    worker_bitmap_t old_bitmap;
+    bit<1>          duplicate;
+    bit<1>          complete;
+    value_op_t      value_op;
 }
 
 struct egress_metadata_t {
     bit<8> receiver;
 }
 
+// Both sets' bitmaps of a slot in one register entry (p4app-switchML bitmap_checker.p4).
 struct bitmap_pair_t {
-    bit<32> set0;
-    bit<32> set1;
+    worker_bitmap_t set0;
+    worker_bitmap_t set1;
 }
 
 #endif  // _SWITCHML_HEADERS_

@@ -1,12 +1,22 @@
 /* SwitchML in-network aggregation for Tofino (P4_16, TNA).
  *
  * *** NOT COMPILED HERE. *** This program needs the Intel P4 Studio SDE
- * (bf-p4c), which this project does not have; it states the same behaviour
- * as p4/bmv2/switchml.p4 (the one that is compiled and checked against
- * switchsim/conformance/vectors.json) in TNA vocabulary, and its headers are
- * checked against switchsim/protocol/spec.py by tests/p4/test_p4_headers.py.
- * A hardware build must also split the 64 value registers over stages and
- * recirculate to harvest, as p4app-switchML does; that is not attempted here.
+ * (bf-p4c), which is not openly available; no Tofino compiler has ever read it.
+ * What was checked instead: tests/p4/test_p4_headers.py parses its headers and
+ * constants against switchsim/protocol/spec.py (it includes the same generated
+ * files from ../common as the bmv2 program), and tests/p4/test_p4_program.py
+ * checks its next_step const entries against the pipeline model's decision
+ * table and that it instantiates the shared Values (one Processor per element
+ * pair). Its behaviour is the bmv2 program's (p4/bmv2, compiled and replayed
+ * against switchsim/conformance/vectors.json in CI) in TNA vocabulary, faithful
+ * mode, k = 64 (size 1) only: the k = 256 packets of p4app-switchML's folded
+ * pipeline (recirculation across four pipes) and the hardened mode are not
+ * written for Tofino. A hardware build would also have to fit the 64 value
+ * registers into the stages, which nobody has tried.
+ *
+ * One control per concern, as p4app-switchML: bitmap_checker.p4, workers_counter.p4,
+ * processor.p4 (one Processor, instantiated per element pair by the generated
+ * ../common/switchml_values.p4), exponents.p4, next_step_selector.p4, ingress.p4.
  *
  * SWITCHML_SLOTS is a compile-time constant (default 8192, as the official
  * switch: 16384 register entries = 8192 slots x 2 sets). Registers indexed
@@ -20,7 +30,8 @@
 #endif
 #define SWITCHML_SET_REGISTERS (2 * SWITCHML_SLOTS)
 
-#include "switchml_constants.p4"
+#include "../common/switchml_constants.p4"
+#include "../common/types.p4"
 
 const bit<32> NUM_SLOTS = SWITCHML_SLOTS;
 
@@ -59,8 +70,8 @@ parser SwitchMLIngressParser(packet_in pkt,
     state parse_switchml {
         pkt.extract(hdr.switchml);
         transition select(hdr.switchml.size) {
-            SWITCHML_SIZE: parse_payload;
-            default: accept;
+            SWITCHML_SIZE_64: parse_payload;
+            default: accept;  // k = 256 (folded pipeline) is not written for Tofino: dropped
         }
     }
     state parse_payload {
@@ -70,6 +81,12 @@ parser SwitchMLIngressParser(packet_in pkt,
     }
 }
 
+#include "bitmap_checker.p4"
+#include "workers_counter.p4"
+#include "processor.p4"
+#include "../common/switchml_values.p4"
+#include "exponents.p4"
+#include "next_step_selector.p4"
 #include "ingress.p4"
 
 control SwitchMLIngressDeparser(packet_out pkt,
@@ -139,12 +156,12 @@ control SwitchMLEgress(inout headers_t hdr,
         bit<16> request_src_port = hdr.udp.src_port;
         hdr.udp.src_port = hdr.udp.dst_port;
         hdr.udp.dst_port = request_src_port;
-        hdr.udp.length = UDP_LENGTH;
+        hdr.udp.length = UDP_LENGTH_64;
         hdr.udp.checksum = 0;
         hdr.ipv4.version = IPV4_VERSION;
         hdr.ipv4.ihl = IPV4_IHL_WORDS;
         hdr.ipv4.diffserv = 0;
-        hdr.ipv4.total_len = IPV4_TOTAL_LEN;
+        hdr.ipv4.total_len = IPV4_TOTAL_LEN_64;
         hdr.ipv4.identification = 0;
         hdr.ipv4.flags = 0;
         hdr.ipv4.frag_offset = 0;

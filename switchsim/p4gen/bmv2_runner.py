@@ -10,9 +10,9 @@ Steps, each usable on its own:
    ``simple_switch`` in the namespace on the switch ends, and waits for its
    Thrift port. Leaving the ``with`` block stops the switch and deletes the
    namespace (and with it every veth pair). Needs root.
-3. `replay`: for each k = 64 scenario of ``switchsim/conformance/vectors.json``
-   (the program handles 64 elements per packet; k = 256 scenarios are listed
-   as skipped), reset the switch, configure the scenario's job with
+3. `replay`: for each scenario of ``switchsim/conformance/vectors.json`` in the
+   build's mode (faithful, or hardened with ``-DSWITCHML_HARDENED``; both packet
+   sizes, k = 64 and k = 256), reset the switch, configure the scenario's job with
    `switchsim.p4gen.controller.apply_job`, send every input frame on the host
    end of its ingress port (``AF_PACKET``), collect what comes out of every
    host end, and compare the frames byte for byte (multicast copies are
@@ -21,7 +21,8 @@ Steps, each usable on its own:
    counters with the scenario's ``final_counters``.
 
 Command line: ``python -m switchsim.p4gen.bmv2_runner compile|replay|serve``
-(see docs/bmv2.md).
+(see docs/bmv2.md); ``replay`` compiles both builds and replays each mode's
+vectors on its own build.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,13 +45,15 @@ from types import TracebackType
 from switchsim.conformance import vectors
 from switchsim.frame_switch import SwitchAddress, WorkerEntry
 from switchsim.p4gen.controller import (
-    REGISTERS,
+    TABLE_CLEAR_COMMANDS,
     Bmv2Cli,
+    Bmv2CliSession,
     Bmv2Job,
     apply_job,
     read_stats,
 )
-from switchsim.p4gen.render import DEFAULT_ROOT, P4_ELEMENTS_PER_PACKET
+from switchsim.p4gen.controller import program_registers
+from switchsim.p4gen.render import DEFAULT_ROOT, P4_ELEMENTS_PER_CHUNK, P4_ELEMENTS_PER_PACKET
 from switchsim.protocol import spec
 
 PROGRAM = DEFAULT_ROOT / "bmv2" / "switchml.p4"
@@ -81,33 +85,34 @@ def find_tools() -> tuple[Bmv2Tools | None, list[str]]:
     return Bmv2Tools(compiler, simple_switch, cli), []
 
 
-def compile_command(compiler: str, source: Path, output_json: Path, slots: int) -> list[str]:
-    """The compiler invocation that writes ``output_json`` for ``source`` with ``slots`` slots."""
-    define = f"-DSWITCHML_SLOTS={slots}"
+def compile_command(compiler: str, source: Path, output_json: Path, slots: int, hardened: bool = False) -> list[str]:
+    """The compiler invocation that writes ``output_json`` for ``source`` with ``slots`` slots (and the mode)."""
+    defines = [f"-DSWITCHML_SLOTS={slots}", *(["-DSWITCHML_HARDENED"] if hardened else [])]
     if Path(compiler).name == "p4c-bm2-ss":
-        return [compiler, "--p4v", "16", define, "-o", str(output_json), str(source)]
-    return [compiler, "--target", "bmv2", "--arch", "v1model", "--std", "p4-16", define, "-o",
+        return [compiler, "--p4v", "16", *defines, "-o", str(output_json), str(source)]
+    return [compiler, "--target", "bmv2", "--arch", "v1model", "--std", "p4-16", *defines, "-o",
             str(output_json.parent), str(source)]
 
 
-def compile_program(compiler: str, out_dir: Path, *, slots: int = VECTOR_SLOTS, source: Path = PROGRAM) -> Path:
-    """Compile the bmv2 program; return the JSON path.
+def compile_program(compiler: str, out_dir: Path, *, slots: int = VECTOR_SLOTS, source: Path = PROGRAM,
+                    hardened: bool = False) -> Path:
+    """Compile the bmv2 program (faithful, or hardened with ``-DSWITCHML_HARDENED``); return the JSON path.
 
     Raises:
         RuntimeError: with the compiler's messages if it fails.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    output = out_dir / f"{Path(source).stem}.json"
-    argv = compile_command(compiler, Path(source), output, slots)
+    output = out_dir / f"{Path(source).stem}{'-hardened' if hardened else ''}.json"
+    argv = compile_command(compiler, Path(source), output, slots, hardened)
     completed = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     if completed.returncode != 0 or not output.exists():
         raise RuntimeError(f"{' '.join(argv)} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}")
     return output
 
 
-def check_compiled(document: dict, slots: int) -> list[str]:
-    """Differences between a compiled bmv2 JSON and the spec (header fields) and slots (registers)."""
+def check_compiled(document: dict, slots: int, hardened: bool = False) -> list[str]:
+    """Differences between a compiled bmv2 JSON and the spec (header fields) and slots and mode (registers)."""
     problems = []
     types = {t["name"]: t for t in document.get("header_types", [])}
     for header in spec.FRAME_HEADERS:
@@ -120,10 +125,14 @@ def check_compiled(document: dict, slots: int) -> list[str]:
         if got != want:
             problems.append(f"{header.name}_h fields {got} != spec {want}")
     data = types.get("data_h")
-    if data is None or [f[1] for f in data["fields"]] != [spec.ELEMENT_BITS] * P4_ELEMENTS_PER_PACKET:
-        problems.append(f"data_h must hold {P4_ELEMENTS_PER_PACKET} fields of {spec.ELEMENT_BITS} bits")
+    if data is None or [f[1] for f in data["fields"]] != [spec.ELEMENT_BITS] * P4_ELEMENTS_PER_CHUNK:
+        problems.append(f"data_h must hold {P4_ELEMENTS_PER_CHUNK} fields of {spec.ELEMENT_BITS} bits")
     registers = {r["name"]: r for r in document.get("register_arrays", [])}
-    for name in REGISTERS:
+    expected = program_registers(hardened)
+    extra = sorted(set(registers) - set(expected))
+    if extra:
+        problems.append(f"registers not expected in a {'hardened' if hardened else 'faithful'} build: {extra[:4]}")
+    for name in expected:
         register = registers.get(name)
         if register is None:
             problems.append(f"register {name} missing")
@@ -175,11 +184,18 @@ def network_commands(plan: NetworkPlan) -> list[list[str]]:
     return commands
 
 
-def simple_switch_command(simple_switch: str, plan: NetworkPlan, program_json: Path, thrift_port: int) -> list[str]:
-    """``simple_switch`` inside the namespace, port p on the p-th switch end."""
+def simple_switch_command(simple_switch: str, plan: NetworkPlan, program_json: Path, thrift_port: int,
+                          notifications: Path | None = None) -> list[str]:
+    """``simple_switch`` inside the namespace, port p on the p-th switch end.
+
+    ``notifications`` is the nanomsg IPC socket file (default: bmv2's shared
+    ``/tmp/bmv2-0-notifications.ipc``, which a second switch on the machine
+    cannot bind); `Bmv2Switch` gives each switch its own in its temporary folder.
+    """
     interfaces = [word for port, name in enumerate(plan.switch_ends) for word in ("-i", f"{port}@{name}")]
-    return ["ip", "netns", "exec", plan.namespace, simple_switch, "--thrift-port", str(thrift_port), *interfaces,
-            str(program_json)]
+    options = ["--notifications-addr", f"ipc://{notifications}"] if notifications is not None else []
+    return ["ip", "netns", "exec", plan.namespace, simple_switch, "--thrift-port", str(thrift_port), *options,
+            *interfaces, str(program_json)]
 
 
 class Bmv2Switch:
@@ -195,7 +211,8 @@ class Bmv2Switch:
         ports: switch ports (veth pairs), 0..ports-1.
         thrift_port: simple_switch's Thrift port (inside the namespace).
         tag: suffix of the namespace and interface names (default: the pid).
-        log_path: where simple_switch writes its output (default: a temporary file).
+        log_path: where simple_switch writes its output (default: in the switch's temporary
+            folder, which `close` deletes with everything in it).
     """
 
     def __init__(self, tools: Bmv2Tools, program_json: Path, *, ports: int = 3, thrift_port: int = 9090,
@@ -205,12 +222,11 @@ class Bmv2Switch:
         self.plan = plan_network(ports, tag)
         self.thrift_port = thrift_port
         self.cli = Bmv2Cli(thrift_port, executable=tools.cli, prefix=("ip", "netns", "exec", self.plan.namespace))
-        if log_path is None:
-            handle, name = tempfile.mkstemp(prefix="simple_switch-", suffix=".log")
-            os.close(handle)
-            log_path = Path(name)
-        self.log_path = Path(log_path)
+        # The switch's files (its log unless log_path says otherwise, its notifications socket).
+        self._folder = tempfile.TemporaryDirectory(prefix="switchsim-bmv2-")
+        self.log_path = Path(log_path) if log_path is not None else Path(self._folder.name) / "simple_switch.log"
         self.process: subprocess.Popen | None = None
+        self.session: Bmv2CliSession | None = None  #: one CLI process for configure/stats, once running
         self._sockets: list[socket.socket] = []
         self._multicast: tuple[int, list[int]] | None = None
 
@@ -239,7 +255,8 @@ class Bmv2Switch:
         """Start simple_switch in the namespace and wait for its Thrift port."""
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                simple_switch_command(self.tools.simple_switch, self.plan, self.program_json, self.thrift_port),
+                simple_switch_command(self.tools.simple_switch, self.plan, self.program_json, self.thrift_port,
+                                      Path(self._folder.name) / "notifications.ipc"),
                 stdout=log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
@@ -247,9 +264,11 @@ class Bmv2Switch:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"simple_switch exited with {self.process.returncode}; see {self.log_path}")
+                log = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+                raise RuntimeError(f"simple_switch exited with {self.process.returncode}; {self.log_path}:\n{log}")
             try:
                 self.cli.run(["show_ports"])
+                self.session = Bmv2CliSession(self.cli)
                 return
             except (RuntimeError, subprocess.TimeoutExpired):
                 time.sleep(0.5)
@@ -264,6 +283,9 @@ class Bmv2Switch:
         for sock in self._sockets:
             sock.close()
         self._sockets = []
+        if self.session is not None:
+            self.session.close()
+            self.session = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -274,19 +296,23 @@ class Bmv2Switch:
         subprocess.run(["ip", "netns", "del", self.plan.namespace], capture_output=True, timeout=30, check=False)
         for name in self.plan.host_ends:  # normally gone with their peers
             subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=30, check=False)
+        self._folder.cleanup()
 
     def configure(self, job: Bmv2Job) -> None:
-        """Clear all state and install ``job``."""
+        """Clear all state (the job's tables and multicast group, registers, counters) and install ``job``.
+
+        Not ``reset_state``: it also deletes the program's ``const entries`` (the decision table).
+        """
+        cleanup = list(TABLE_CLEAR_COMMANDS)
         if self._multicast is not None:
             group, handles = self._multicast
-            self.cli.run([*(f"mc_node_dissociate {group} {h}" for h in handles),
-                          *(f"mc_node_destroy {h}" for h in handles), f"mc_mgrp_destroy {group}"], check=False)
-        self.cli.run(["reset_state"])
-        self._multicast = (job.mcast_group, apply_job(job, self.cli))
+            cleanup = [*(f"mc_node_dissociate {group} {h}" for h in handles),
+                       *(f"mc_node_destroy {h}" for h in handles), f"mc_mgrp_destroy {group}", *cleanup]
+        self._multicast = (job.mcast_group, apply_job(job, self.session or self.cli, before=cleanup))
 
     def stats(self, job: Bmv2Job) -> dict:
         """The job's counters: broadcast, retransmit, drop (over its slots) and drops by reason."""
-        return read_stats(job, self.cli)
+        return read_stats(job, self.session or self.cli)
 
     def drain(self) -> None:
         """Discard frames waiting on the host ends."""
@@ -331,11 +357,11 @@ class ReplayReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def job_for(scenario: dict, program_slots: int) -> Bmv2Job:
-    """The `Bmv2Job` a conformance scenario describes."""
+def job_for(scenario: dict, program_slots: int, hardened: bool = False) -> Bmv2Job:
+    """The `Bmv2Job` a conformance scenario describes (on a faithful or hardened build)."""
     cfg = scenario["switch"]
     return Bmv2Job(tuple(WorkerEntry(**w) for w in scenario["workers"]), SwitchAddress(cfg["mac"], cfg["ip"]),
-                   range(cfg["slots"]), program_slots=program_slots)
+                   range(cfg["slots"]), program_slots=program_slots, hardened=hardened)
 
 
 def compare_step(expected: list[dict], got: list[tuple[int, bytes]]) -> str | None:
@@ -358,27 +384,31 @@ def compare_step(expected: list[dict], got: list[tuple[int, bytes]]) -> str | No
     return f"expected {brief(want)}, got {brief(have)}{detail}"
 
 
-def replay(document: dict, switch: Bmv2Switch, *, program_slots: int = VECTOR_SLOTS, wait_s: float = 2.0,
-           quiet_s: float = 0.1, progress=None) -> ReplayReport:
-    """Replay every k = 64 scenario of ``document`` on ``switch`` (see module docstring)."""
+def replay(document: dict, switch: Bmv2Switch, *, program_slots: int = VECTOR_SLOTS, hardened: bool = False,
+           wait_s: float = 2.0, quiet_s: float = 0.05, progress=None) -> ReplayReport:
+    """Replay every scenario of ``document`` in the build's mode on ``switch`` (see module docstring).
+
+    Scenarios of the other mode are not counted (they belong to the other build);
+    a scenario this switch cannot run (a packet size the program lacks, more
+    ports than it has) is listed in ``skipped``.
+    """
     report = ReplayReport()
     for scenario in document["scenarios"]:
         name = scenario["name"]
-        if scenario["switch"]["elements_per_packet"] != P4_ELEMENTS_PER_PACKET:
-            report.skipped.append(f"{name}: k = {scenario['switch']['elements_per_packet']}, the program has "
-                                  f"k = {P4_ELEMENTS_PER_PACKET}")
+        if scenario["switch"]["hardened"] != hardened:
             continue
-        if scenario["switch"]["hardened"]:
-            report.skipped.append(f"{name}: hardened mode is not in the P4 program")
+        if scenario["switch"]["elements_per_packet"] not in P4_ELEMENTS_PER_PACKET:
+            report.skipped.append(f"{name}: k = {scenario['switch']['elements_per_packet']}, the program has "
+                                  f"k in {P4_ELEMENTS_PER_PACKET}")
             continue
         if max(w["port"] for w in scenario["workers"]) >= switch.ports:
             report.skipped.append(f"{name}: needs more than {switch.ports} ports")
             continue
-        job = job_for(scenario, program_slots)
+        job = job_for(scenario, program_slots, hardened)
         switch.configure(job)
+        switch.drain()
         report.scenarios += 1
         for index, step in enumerate(scenario["steps"]):
-            switch.drain()
             switch.send(step["ingress_port"], bytes.fromhex(step["frame"]))
             got = switch.collect(len(step["expect"]), wait_s if step["expect"] else quiet_s, quiet_s)
             problem = compare_step(step["expect"], got)
@@ -386,13 +416,24 @@ def replay(document: dict, switch: Bmv2Switch, *, program_slots: int = VECTOR_SL
             if problem:
                 report.mismatches.append(f"{name} step {index}: {problem}")
         stats = switch.stats(job)
-        for key in ("broadcast", "retransmit", "drop"):
+        for key in ("broadcast", "retransmit", "drop", "stale"):
             if stats[key] != scenario["final_counters"][key]:
                 report.mismatches.append(f"{name}: counter {key} = {stats[key]}, expected "
                                          f"{scenario['final_counters'][key]}")
         if progress:
             progress(name, report)
     return report
+
+
+def mode_name(hardened: bool) -> str:
+    """"hardened" or "faithful"."""
+    return "hardened" if hardened else "faithful"
+
+
+def summary_line(report: ReplayReport, hardened: bool) -> str:
+    """The replay's one-line result, e.g. ``bmv2 faithful: 24 scenarios, ... 0 mismatches, 0 skipped``."""
+    return (f"bmv2 {mode_name(hardened)}: {report.scenarios} scenarios, {report.steps} input frames, "
+            f"{len(report.mismatches)} mismatches, {len(report.skipped)} skipped")
 
 
 def can_run_bmv2() -> str | None:
@@ -415,14 +456,21 @@ def main(argv: list[str] | None = None) -> int:
     compile_parser = sub.add_parser("compile", help="compile p4/bmv2/switchml.p4 and check the JSON against the spec")
     compile_parser.add_argument("--out", type=Path, default=Path("build/bmv2"))
     compile_parser.add_argument("--slots", type=int, default=VECTOR_SLOTS)
-    replay_parser = sub.add_parser("replay", help="replay the conformance vectors on simple_switch (root)")
+    compile_parser.add_argument("--hardened", action="store_true", help="compile with -DSWITCHML_HARDENED")
+    replay_parser = sub.add_parser("replay", help="replay the conformance vectors on simple_switch, both builds (root)")
     replay_parser.add_argument("--vectors", type=Path, default=vectors.DEFAULT_PATH)
     replay_parser.add_argument("--slots", type=int, default=VECTOR_SLOTS)
     replay_parser.add_argument("--thrift-port", type=int, default=9090)
+    replay_parser.add_argument("--mode", choices=("both", "faithful", "hardened"), default="both",
+                               help="which build(s) to replay (default both)")
     serve_parser = sub.add_parser("serve", help="run simple_switch with a job configured until interrupted (root)")
     serve_parser.add_argument("--workers", type=int, default=3)
     serve_parser.add_argument("--slots", type=int, default=64, help="slots compiled in and used (= window)")
     serve_parser.add_argument("--thrift-port", type=int, default=9090)
+    serve_parser.add_argument("--hardened", action="store_true", help="run the hardened build")
+    serve_parser.add_argument("--log", type=Path, help="keep simple_switch's log here (default: deleted on exit)")
+    serve_parser.add_argument("--program", type=Path,
+                              help="an already compiled JSON (compiled with --slots and the mode) instead of compiling")
     args = parser.parse_args(argv)
 
     tools, missing = find_tools()
@@ -430,52 +478,97 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bmv2_runner: error: not on PATH: {', '.join(missing)} (see docs/bmv2.md)", file=sys.stderr)
         return 2
     if args.action == "compile":
-        return _run(args, tools, args.out)
-    with tempfile.TemporaryDirectory(prefix="switchsim-bmv2-") as build:
-        return _run(args, tools, Path(build))
-
-
-def _run(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
-    program_json = compile_program(tools.compiler, build, slots=args.slots)
-    problems = check_compiled(json.loads(program_json.read_text()), args.slots)
-    for problem in problems:
-        print(f"MISMATCH {problem}")
-    if args.action == "compile":
-        print(f"compiled {PROGRAM} with SWITCHML_SLOTS={args.slots} -> {program_json}; "
-              f"{len(problems)} differences from the spec")
-        return 1 if problems else 0
+        return _compile(args, tools)
     if os.geteuid() != 0:
         print("bmv2_runner: error: replay and serve need root (network namespace, veth pairs)", file=sys.stderr)
         return 2
-    if args.action == "replay":
-        document = vectors.load(args.vectors)
+    with tempfile.TemporaryDirectory(prefix="switchsim-bmv2-") as build:
+        if args.action == "replay":
+            return _replay(args, tools, Path(build))
+        return _serve(args, tools, Path(build))
+
+
+def _compiled(tools: Bmv2Tools, build: Path, slots: int, hardened: bool) -> tuple[Path, list[str]]:
+    program_json = compile_program(tools.compiler, build, slots=slots, hardened=hardened)
+    problems = check_compiled(json.loads(program_json.read_text()), slots, hardened)
+    for problem in problems:
+        print(f"MISMATCH {problem}")
+    return program_json, problems
+
+
+def _compile(args: argparse.Namespace, tools: Bmv2Tools) -> int:
+    program_json, problems = _compiled(tools, args.out, args.slots, args.hardened)
+    defines = f"SWITCHML_SLOTS={args.slots}" + (" SWITCHML_HARDENED" if args.hardened else "")
+    print(f"compiled {PROGRAM} with {defines} -> {program_json}; {len(problems)} differences from the spec")
+    return 1 if problems else 0
+
+
+def _replay(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
+    document = vectors.load(args.vectors)
+    modes = {"both": (False, True), "faithful": (False,), "hardened": (True,)}[args.mode]
+    failed = False
+    lines = []
+    for hardened in modes:
+        program_json, problems = _compiled(tools, build, args.slots, hardened)
         with Bmv2Switch(tools, program_json, ports=3, thrift_port=args.thrift_port) as switch:
-            report = replay(document, switch, program_slots=args.slots,
+            report = replay(document, switch, program_slots=args.slots, hardened=hardened,
                             progress=lambda name, r: print(f"  {name}: {len(r.mismatches)} mismatches so far"))
         for line in report.skipped:
             print(f"skipped {line}")
         for line in report.mismatches:
             print(f"MISMATCH {line}")
-        print(f"bmv2: {report.scenarios} scenarios, {report.steps} input frames, {len(report.mismatches)} mismatches, "
-              f"{len(report.skipped)} skipped")
-        return 1 if report.mismatches or problems else 0
+        lines.append(summary_line(report, hardened))
+        failed = failed or bool(report.mismatches or report.skipped or problems)
+    for line in lines:
+        print(line)
+    return 1 if failed else 0
+
+
+class _Stop(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
+    if args.program is not None:
+        program_json = args.program
+        problems = check_compiled(json.loads(program_json.read_text()), args.slots, args.hardened)
+        for problem in problems:
+            print(f"MISMATCH {problem}")
+    else:
+        program_json, problems = _compiled(tools, build, args.slots, args.hardened)
+    if problems:
+        return 1
     job = Bmv2Job(tuple(WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w)
-                        for w in range(args.workers)), slots=range(args.slots), program_slots=args.slots)
-    with Bmv2Switch(tools, program_json, ports=args.workers, thrift_port=args.thrift_port) as switch:
-        switch.configure(job)
-        print(f"simple_switch is running in namespace {switch.plan.namespace} (log: {switch.log_path}).")
-        print("Run one worker per port, e.g.:")
-        for w, host_end in enumerate(switch.plan.host_ends):
-            print(f"  python -m workers.client --target raw --interface {host_end} --worker-id {w} "
-                  f"--workers {args.workers} --window {args.slots} --elements 20000 --timeout 0.05 &")
-        print(f"Counters: python -m switchsim.p4gen.controller --stats --workers {args.workers} "
-              f"--slots {args.slots} --program-slots {args.slots} --netns {switch.plan.namespace}")
-        print("Press Ctrl-C to stop the switch and remove the namespace.")
-        try:
+                        for w in range(args.workers)), slots=range(args.slots), program_slots=args.slots,
+                  hardened=args.hardened)
+    # A shell starts a background job with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: install ours for SIGINT and SIGTERM whatever we inherited.
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with Bmv2Switch(tools, program_json, ports=args.workers, thrift_port=args.thrift_port,
+                        log_path=args.log) as switch:
+            switch.configure(job)
+            print(f"simple_switch ({mode_name(args.hardened)} build) is running in namespace "
+                  f"{switch.plan.namespace} (log: {switch.log_path}).")
+            print("Run one worker per port, e.g.:")
+            for w, host_end in enumerate(switch.plan.host_ends):
+                print(f"  python -m workers.client --target raw --interface {host_end} --worker-id {w} "
+                      f"--workers {args.workers} --window {args.slots} --elements 20000 --timeout 0.05 &")
+            print(f"Counters: python -m switchsim.p4gen.controller --stats --workers {args.workers} "
+                  f"--slots {args.slots} --program-slots {args.slots} --netns {switch.plan.namespace}")
+            print("Ctrl-C (SIGINT) or SIGTERM stops the switch and removes the namespace.", flush=True)
             while switch.process is not None and switch.process.poll() is None:
-                time.sleep(1.0)
-        except KeyboardInterrupt:
-            pass
+                time.sleep(0.2)
+            print(f"simple_switch exited with {switch.process.returncode if switch.process else None}")
+    except _Stop as stop:
+        print(f"{stop}: stopped the switch and removed the namespace", flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

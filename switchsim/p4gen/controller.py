@@ -26,33 +26,64 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from switchsim.frame_switch import SwitchAddress, WorkerEntry
-from switchsim.p4gen.render import P4_DROP_REASONS, P4_ELEMENTS_PER_PACKET, element_names
+from switchsim.p4gen.render import P4_DROP_REASONS, P4_ELEMENTS_PER_CHUNK, P4_MAX_CHUNKS, processor_names
 from switchsim.protocol import codec, spec
 
 INGRESS = "SwitchMLIngress"
 EGRESS = "SwitchMLEgress"
-#: Per-(slot, set) registers of the bmv2 program, index slot * 2 + set.
+#: Instances of ``Values`` in the bmv2 ingress, one per 64-element chunk of a packet.
+CHUNK_INSTANCES: tuple[str, ...] = tuple(f"chunk{c}" for c in range(P4_MAX_CHUNKS))
+#: Per-(slot, set) registers of the bmv2 program (both modes), index slot * 2 + set.
 REGISTERS: tuple[str, ...] = (
-    f"{INGRESS}.bitmap",
-    f"{INGRESS}.worker_count",
-    f"{INGRESS}.exponent_e0",
-    f"{INGRESS}.exponent_e1",
-    *(f"{INGRESS}.value_{name}" for name in element_names(P4_ELEMENTS_PER_PACKET)),
+    f"{INGRESS}.bitmap_checker.bitmap",
+    f"{INGRESS}.workers_counter.worker_count",
+    f"{INGRESS}.exponents.e0",
+    f"{INGRESS}.exponents.e1",
+    *(f"{INGRESS}.{chunk}.{pair}.{half}" for chunk in CHUNK_INSTANCES for pair in processor_names()
+      for half in ("first", "second")),
+)
+#: Registers only a hardened build (-DSWITCHML_HARDENED) has: the chunk each set holds.
+HARDENED_REGISTERS: tuple[str, ...] = (
+    f"{INGRESS}.chunk_checker.held_job",
+    f"{INGRESS}.chunk_checker.held_packet",
+    f"{INGRESS}.chunk_checker.done",
 )
 #: Per-slot counters, keyed by the pipeline model's counter names.
 SLOT_COUNTERS: dict[str, str] = {
-    "broadcast": f"{INGRESS}.broadcast_count",
-    "retransmit": f"{INGRESS}.retransmit_count",
-    "drop": f"{INGRESS}.drop_count",
+    "broadcast": f"{INGRESS}.next_step_selector.broadcast_count",
+    "retransmit": f"{INGRESS}.next_step_selector.retransmit_count",
+    "drop": f"{INGRESS}.next_step_selector.drop_count",
+    "stale": f"{INGRESS}.next_step_selector.stale_count",
 }
 DROP_REASON_COUNTER = f"{INGRESS}.drop_reason_count"
+
+
+def program_registers(hardened: bool = False) -> tuple[str, ...]:
+    """Every per-(slot, set) register of the faithful (or hardened) bmv2 build."""
+    return REGISTERS + (HARDENED_REGISTERS if hardened else ())
+
+
+def register_name(element: int, chunk_elements: int = P4_ELEMENTS_PER_CHUNK) -> str:
+    """The register that holds element ``element`` (0..255) of a set.
+
+    Example:
+        >>> register_name(5), register_name(64)
+        ('SwitchMLIngress.chunk0.d04_d05.second', 'SwitchMLIngress.chunk1.d00_d01.first')
+    """
+    chunk, position = divmod(element, chunk_elements)
+    return f"{INGRESS}.{CHUNK_INSTANCES[chunk]}.{processor_names()[position // 2]}.{('first', 'second')[position % 2]}"
+
+
 #: Default slots compiled into p4/bmv2/switchml.p4 (SWITCHML_SLOTS).
 DEFAULT_PROGRAM_SLOTS = 1024
 DEFAULT_THRIFT_PORT = 9090
@@ -68,6 +99,7 @@ class Bmv2Job:
         slots: the slot range the job's workers use (start_slot .. start_slot + window).
         mcast_group: the job's multicast group id (1..65535; 0 means "no multicast" in v1model).
         program_slots: SWITCHML_SLOTS the program was compiled with.
+        hardened: the program was compiled with -DSWITCHML_HARDENED (it has the chunk registers).
     """
 
     workers: tuple[WorkerEntry, ...]
@@ -75,6 +107,7 @@ class Bmv2Job:
     slots: range = range(8)
     mcast_group: int = 1
     program_slots: int = DEFAULT_PROGRAM_SLOTS
+    hardened: bool = False
 
     def __post_init__(self) -> None:
         workers = tuple(sorted(self.workers, key=lambda w: w.worker_id))
@@ -103,9 +136,17 @@ class Bmv2Job:
         return len(self.workers)
 
 
-def reset_commands() -> list[str]:
-    """Clear every register and counter of the program."""
-    return [f"register_reset {name}" for name in REGISTERS] + [
+#: Empty the tables a job fills (``reset_state`` would also delete the decision table's const entries).
+TABLE_CLEAR_COMMANDS: tuple[str, ...] = (
+    f"table_clear {INGRESS}.workers",
+    f"table_clear {INGRESS}.l2_forward",
+    f"table_clear {EGRESS}.receivers",
+)
+
+
+def reset_commands(hardened: bool = False) -> list[str]:
+    """Clear every register and counter of the (faithful or hardened) program."""
+    return [f"register_reset {name}" for name in program_registers(hardened)] + [
         f"counter_reset {name}" for name in (*SLOT_COUNTERS.values(), DROP_REASON_COUNTER)
     ]
 
@@ -113,7 +154,7 @@ def reset_commands() -> list[str]:
 def job_commands(job: Bmv2Job, *, reset: bool = True) -> list[str]:
     """The ``simple_switch_CLI`` commands that configure ``job`` (see module docstring)."""
     n = job.num_workers
-    commands = reset_commands() if reset else []
+    commands = reset_commands(job.hardened) if reset else []
     commands.append(f"table_set_default {EGRESS}.switch_address set_switch_address {job.switch.mac} {job.switch.ip}")
     for w in job.workers:
         commands.append(f"table_add {INGRESS}.workers set_worker {w.mac} {w.ip} => "
@@ -202,10 +243,85 @@ class Bmv2Cli:
         return output
 
 
-def apply_job(job: Bmv2Job, cli: Bmv2Cli, *, reset: bool = True) -> list[int]:
-    """Configure the switch behind ``cli`` for ``job``; return the multicast node handles (by rank)."""
+class Bmv2CliSession:
+    """One long-lived ``simple_switch_CLI`` process: `run` like `Bmv2Cli.run`, without a CLI start per call.
+
+    Starting the CLI costs about 0.8 s (Python, Thrift, the program's JSON); the
+    conformance replay configures and reads the switch three times per scenario.
+    The CLI prints its prompt ``RuntimeCmd: `` before reading each command (and
+    flushes), so the output of N commands is complete once N more prompts arrived.
+
+    Args:
+        cli: how to start the CLI (executable, prefix, Thrift port, timeout).
+    """
+
+    PROMPT = b"RuntimeCmd: "
+
+    def __init__(self, cli: Bmv2Cli) -> None:
+        self.cli = cli
+        argv = [*cli.prefix, cli.executable, "--thrift-port", str(cli.thrift_port)]
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT)
+        self._buffer = b""
+        self._read_prompts(1)
+
+    def _read_prompts(self, count: int) -> str:
+        """Read until ``count`` prompts arrived; return the text before the last one."""
+        deadline = time.monotonic() + self.cli.timeout_s
+        stream = self.process.stdout
+        while self._buffer.count(self.PROMPT) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"simple_switch_CLI gave no prompt within {self.cli.timeout_s} s")
+            readable, _, _ = select.select([stream], [], [], remaining)
+            if readable:
+                chunk = os.read(stream.fileno(), 1 << 16)
+                if not chunk:
+                    raise RuntimeError(f"simple_switch_CLI exited: {self._buffer.decode(errors='replace')[-2000:]}")
+                self._buffer += chunk
+        end = 0
+        for _ in range(count):
+            end = self._buffer.index(self.PROMPT, end) + len(self.PROMPT)
+        text, self._buffer = self._buffer[: end - len(self.PROMPT)], self._buffer[end:]
+        return text.decode(errors="replace")
+
+    def run(self, commands: Sequence[str], *, check: bool = True) -> str:
+        """Run ``commands`` (comment lines skipped); return their output (prompts included).
+
+        Raises:
+            RuntimeError: if the CLI stops answering or (with ``check``) reports an error for a command.
+        """
+        lines = [c for c in commands if c.strip() and not c.lstrip().startswith("#")]
+        if not lines:
+            return ""
+        self.process.stdin.write(("\n".join(lines) + "\n").encode())
+        self.process.stdin.flush()
+        output = self.PROMPT.decode() + self._read_prompts(len(lines))
+        errors = [m.group(0) for m in _ERROR.finditer(output)]
+        if check and errors:
+            raise RuntimeError(f"simple_switch_CLI reported errors: {errors[:5]}")
+        return output
+
+    def close(self) -> None:
+        """End the CLI process."""
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process.stdout.close()
+
+
+def apply_job(job: Bmv2Job, cli: Bmv2Cli | Bmv2CliSession, *, reset: bool = True,
+              before: Sequence[str] = ()) -> list[int]:
+    """Configure the switch behind ``cli`` for ``job``; return the multicast node handles (by rank).
+
+    ``before``: commands to run first in the same CLI session (each session costs a CLI start).
+    """
     commands = job_commands(job, reset=reset)
-    output = cli.run([c for c in commands if not c.startswith("mc_node_associate")])
+    output = cli.run([*before, *(c for c in commands if not c.startswith("mc_node_associate"))])
     handles = [int(h) for h in _HANDLE.findall(output)]
     if len(handles) != job.num_workers:
         raise RuntimeError(f"expected {job.num_workers} multicast node handles from simple_switch_CLI, got {handles}")
@@ -213,7 +329,7 @@ def apply_job(job: Bmv2Job, cli: Bmv2Cli, *, reset: bool = True) -> list[int]:
     return handles
 
 
-def read_stats(job: Bmv2Job, cli: Bmv2Cli) -> dict:
+def read_stats(job: Bmv2Job, cli: Bmv2Cli | Bmv2CliSession) -> dict:
     """The job's switch counters (totals over its slots, and drops by reason)."""
     return parse_stats(job, cli.run(stats_commands(job)))
 

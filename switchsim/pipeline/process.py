@@ -13,9 +13,19 @@ worker id and job size the worker table has already looked up:
    exponents: overwrite, then max.
 4. Decide by `switchsim.pipeline.tables.DECISION_TABLE`.
 
-In hardened mode (``hardened=True``) a packet whose chunk identity
+In hardened mode (``hardened`` true) a packet whose chunk identity
 ``(job_number, tsi)`` shows it is a late duplicate of a chunk the set no longer
 needs is dropped before it can touch any register (docs/hardened-mode.md).
+"Newer" needs to know what ``tsi`` holds; ``hardened`` says it:
+
+* `HARDENED_TSI` (1, or ``True``): a number that grows with the chunk (our
+  workers' ``p * k``), compared as the big-endian field reads;
+* `HARDENED_PACKET_ID` (2): the packet id written little-endian, as the official
+  DPDK client writes it (host byte order on x86): the field byte-swapped is the
+  id, and the ids are compared. The P4 program's hardened build does this.
+
+`HARDENED_PACKET_ID` becomes what ``True`` means once every worker writes
+``tsi`` as the official client does (docs/hardened-mode.md, "tsi encoding").
 
 The functions are numba-jitted (``cache=True``) and take the `SlotPool`
 NamedTuple, so plain Python, other numba code and the batch function share one
@@ -54,22 +64,45 @@ def _copy_result(pool, slot, pool_set, out_values, out_exponents):
     out_exponents[1] = pool.exponents[slot, pool_set, 1]
 
 
+#: ``hardened`` values: off (faithful), on with tsi compared as read, on with tsi = packet id little-endian.
+FAITHFUL = 0
+HARDENED_TSI = 1
+HARDENED_PACKET_ID = 2
+
+
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def _is_newer(job_number, tsi, held_job_number, held_tsi):
+def byteswap32(value):
+    """The 32-bit ``value`` with its bytes reversed: a little-endian packet id <-> the big-endian tsi field.
+
+    Example:
+        >>> hex(byteswap32(0x80)), hex(byteswap32(0x00010000))
+        ('0x80000000', '0x100')
+    """
+    x = np.int64(value) & 0xFFFFFFFF
+    return ((x & 0xFF) << 24) | ((x & 0xFF00) << 8) | ((x >> 8) & 0xFF00) | ((x >> 24) & 0xFF)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _is_newer(job_number, tsi, held_job_number, held_tsi, hardened):
     """Serial-number order of chunk identities: is (job_number, tsi) after the held one?
 
-    Jobs compare modulo 256 (newer if 1..127 ahead), tsi modulo 2**32 (newer if
-    1..2**31-1 ahead), so both fields may wrap.
+    Jobs compare modulo 256 (newer if 1..127 ahead); within a job the chunks'
+    tsi (``hardened`` = `HARDENED_TSI`) or packet ids (the byte-swapped tsi,
+    `HARDENED_PACKET_ID`) compare modulo 2**32 (newer if 1..2**31-1 ahead), so
+    both may wrap.
     """
     job_ahead = (job_number - held_job_number) & 0xFF
     if job_ahead != 0:
         return job_ahead < 0x80
-    tsi_ahead = (tsi - held_tsi) & 0xFFFFFFFF
-    return tsi_ahead != 0 and tsi_ahead < 0x80000000
+    if hardened == HARDENED_PACKET_ID:
+        ahead = (byteswap32(tsi) - byteswap32(held_tsi)) & 0xFFFFFFFF
+    else:
+        ahead = (tsi - held_tsi) & 0xFFFFFFFF
+    return ahead != 0 and ahead < 0x80000000
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi):
+def _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi, hardened):
     """Hardened check: is this packet from a chunk the set no longer needs?"""
     old = pool.bitmap[slot, pool_set]
     held_job = np.int64(pool.job_number[slot, pool_set])
@@ -77,7 +110,7 @@ def _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi):
     if old == 0:
         # Idle set: a never-used (or reset) set takes anything; a finished one
         # takes only a newer chunk, since every worker has its last result.
-        return pool.done[slot, pool_set] == 1 and not _is_newer(job_number, tsi, held_job, held_tsi)
+        return pool.done[slot, pool_set] == 1 and not _is_newer(job_number, tsi, held_job, held_tsi, hardened)
     if job_number != held_job or tsi != held_tsi:
         # Busy set: a newer chunk cannot legitimately arrive while any bit is
         # set (its sender needed everyone to move on first), so this is older.
@@ -105,7 +138,8 @@ def process_packet(
 
     Args:
         pool: the switch's `SlotPool` (modified in place).
-        hardened: drop late duplicates of older chunks (see module docstring).
+        hardened: `FAITHFUL` (0 / False); or drop late duplicates of older chunks, with tsi
+            read as `HARDENED_TSI` (1 / True) or `HARDENED_PACKET_ID` (2) says (module docstring).
         worker_id: the sender's bit index, 0..31 (from the worker table).
         num_workers: n, workers in the sender's job, 1..32 (from the worker table).
         job_number: the packet's ``job_number`` (8 bits).
@@ -135,7 +169,7 @@ def process_packet(
         pool.counters[slot, _C_REJECTED] += 1
         return _REJECTED
     me = np.uint32(1) << np.uint32(worker_id)
-    if hardened and _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi):
+    if hardened and _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi, np.int64(hardened)):
         pool.counters[slot, _C_STALE] += 1
         return _STALE
 
@@ -258,4 +292,13 @@ def process_batch(
         )
 
 
-__all__ = ["SlotPool", "process_batch", "process_packet", "process_packet_unpacked"]
+__all__ = [
+    "FAITHFUL",
+    "HARDENED_PACKET_ID",
+    "HARDENED_TSI",
+    "SlotPool",
+    "byteswap32",
+    "process_batch",
+    "process_packet",
+    "process_packet_unpacked",
+]

@@ -93,12 +93,67 @@ def test_replies_swap_the_completing_packets_ports(stored):
         assert (reply[UDP].sport, reply[UDP].dport) == (completing[UDP].dport, completing[UDP].sport)
 
 
-def test_late_duplicate_vector_shows_a_wrong_sum(stored):
-    scenario = next(s for s in stored["scenarios"] if s["name"] == "late_duplicate_faithful/2w/k64")
+def _last_reply_and_true_sum(scenario):
     last = Ether(bytes.fromhex(scenario["steps"][-1]["expect"][0]["frame"]))
     contributions = _chunks(scenario)[(0, 0, last[SwitchML].tsi)]
     true_sum = [_wrap(a + b) for a, b in zip(contributions[0][0], contributions[1][0], strict=True)]
-    assert last[SwitchMLData].values != true_sum
+    return last[SwitchMLData].values, true_sum
+
+
+def test_late_duplicate_vector_shows_a_wrong_sum(stored):
+    scenario = next(s for s in stored["scenarios"] if s["name"] == "late_duplicate/2w/k64")
+    got, true_sum = _last_reply_and_true_sum(scenario)
+    assert got != true_sum
+    assert scenario["final_counters"]["stale"] == 0
+
+
+def test_hardened_late_duplicate_vector_is_stale_and_the_sum_right(stored):
+    scenario = next(s for s in stored["scenarios"] if s["name"] == "late_duplicate/2w/k64/hardened")
+    got, true_sum = _last_reply_and_true_sum(scenario)
+    assert got == true_sum
+    assert scenario["final_counters"]["stale"] == 1
+    late = scenario["steps"][4]
+    assert late["frame"] == scenario["steps"][0]["frame"] and late["expect"] == []
+
+
+def test_both_modes_replay_the_same_inputs(stored):
+    """Every scenario is stored in both modes with the same frames in; only what comes out may differ."""
+    by_name = {s["name"]: s for s in stored["scenarios"]}
+    hardened = [name for name in by_name if name.endswith("/hardened")]
+    assert len(hardened) * 2 == len(by_name)
+    for name in hardened:
+        faithful = by_name[name.removesuffix("/hardened")]
+        assert [st["frame"] for st in faithful["steps"]] == [st["frame"] for st in by_name[name]["steps"]]
+        assert by_name[name]["switch"]["hardened"] and not faithful["switch"]["hardened"]
+
+
+def test_tsi_holds_the_packet_id_little_endian(stored):
+    """Packet 0xC0 of official_packet_ids: tsi bytes c0 00 00 00, as the official client writes 0xC0 on x86."""
+    scenario = next(s for s in stored["scenarios"] if s["name"] == "official_packet_ids/2w/k64")
+    frame = bytes.fromhex(scenario["steps"][2]["frame"])
+    offset = 14 + 20 + 8 + 2  # Ethernet, IPv4, UDP, then msg_type/size and job_number
+    assert frame[offset : offset + 4] == (0xC0).to_bytes(4, "little") == bytes([0xC0, 0, 0, 0])
+    assert vectors.official_tsi(0xC0) == 0xC0000000
+
+
+def test_hardened_vectors_need_the_byte_swapped_comparison(stored):
+    """A hardened switch comparing the raw big-endian tsi stalls on packet ids 0x80 -> 0x100 (2**31 apart as read)."""
+    from switchsim.frame_switch import FrameSwitch, SwitchAddress, WorkerEntry
+    from switchsim.pipeline import SwitchConfig
+    from switchsim.pipeline.process import HARDENED_TSI
+
+    def raw_tsi_switch(scenario):
+        cfg = scenario["switch"]
+        config = SwitchConfig(slots=cfg["slots"], elements_per_packet=cfg["elements_per_packet"],
+                              hardened=HARDENED_TSI if cfg["hardened"] else False)
+        return FrameSwitch(config, [WorkerEntry(**w) for w in scenario["workers"]],
+                           SwitchAddress(cfg["mac"], cfg["ip"])).process_frame
+
+    document = {**stored, "scenarios": [s for s in stored["scenarios"] if s["name"].startswith("official_packet_ids")]}
+    mismatches = vectors.replay(document, raw_tsi_switch)
+    assert mismatches and all(m.startswith("official_packet_ids/") and m.split(" ")[0].endswith("/hardened")
+                              for m in mismatches)
+    assert vectors.replay(document) == []
 
 
 def test_frame_lengths(stored):

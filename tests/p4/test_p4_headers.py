@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from switchsim.p4gen.render import DEFAULT_ROOT, P4_ELEMENTS_PER_PACKET, element_names
+from switchsim.p4gen.render import COMMON, DEFAULT_ROOT, P4_ELEMENTS_PER_CHUNK, P4_ELEMENTS_PER_PACKET, element_names
 from switchsim.protocol import spec
 
 TARGETS = ("bmv2", "tofino")
@@ -42,7 +42,9 @@ def parse_consts(text):
 
 
 def target_text(target):
-    return "\n".join(path.read_text(encoding="utf-8") for path in sorted((DEFAULT_ROOT / target).glob("*.p4")))
+    """Every P4 file the target's program reads: its own and the shared ones in p4/common."""
+    paths = sorted((DEFAULT_ROOT / target).glob("*.p4")) + sorted((DEFAULT_ROOT / COMMON).glob("*.p4"))
+    return "\n".join(path.read_text(encoding="utf-8") for path in paths)
 
 
 def header_problems(headers):
@@ -53,9 +55,9 @@ def header_problems(headers):
         got = headers.get(f"{header.name}_h")
         if got != want:
             problems.append(f"{header.name}_h: P4 {got} != spec {want}")
-    want_data = [("bit", spec.ELEMENT_BITS, name) for name in element_names(P4_ELEMENTS_PER_PACKET)]
+    want_data = [("bit", spec.ELEMENT_BITS, name) for name in element_names(P4_ELEMENTS_PER_CHUNK)]
     if headers.get("data_h") != want_data:
-        problems.append(f"data_h: expected {P4_ELEMENTS_PER_PACKET} x bit<{spec.ELEMENT_BITS}>")
+        problems.append(f"data_h: expected {P4_ELEMENTS_PER_CHUNK} x bit<{spec.ELEMENT_BITS}>")
     return problems
 
 
@@ -65,17 +67,20 @@ def const_problems(consts):
     want = {
         "UDP_PORT": (udp.field("dst_port").bits, spec.UDP_PORT),
         "UDP_PORT_MASK": (udp.field("dst_port").bits, spec.UDP_PORT_MASK),
-        "SWITCHML_SIZE": (sml.field("size").bits, spec.size_for_elements(P4_ELEMENTS_PER_PACKET)),
         "MSG_TYPE_DATA": (sml.field("msg_type").bits, spec.MSG_TYPE_DATA),
         "POOL_SET_MASK": (sml.field("pool_index").bits, 1 << spec.POOL_SET_BIT),
         "POOL_SLOT_MASK": (sml.field("pool_index").bits, spec.POOL_SLOT_MASK),
         "ETHERTYPE_IPV4": (spec.ETHERNET_HEADER.field("ether_type").bits, spec.ETHERTYPE_IPV4),
         "IP_PROTOCOL_UDP": (spec.IPV4_HEADER.field("protocol").bits, spec.IP_PROTOCOL_UDP),
         "REPLY_TTL": (spec.IPV4_HEADER.field("ttl").bits, spec.REPLY_TTL),
-        "UDP_LENGTH": (udp.field("length").bits, spec.udp_length(P4_ELEMENTS_PER_PACKET)),
-        "IPV4_TOTAL_LEN": (spec.IPV4_HEADER.field("total_len").bits, spec.ipv4_total_length(P4_ELEMENTS_PER_PACKET)),
-        "FRAME_BYTES": (32, spec.frame_bytes(P4_ELEMENTS_PER_PACKET)),
     }
+    for k in P4_ELEMENTS_PER_PACKET:
+        want |= {
+            f"SWITCHML_SIZE_{k}": (sml.field("size").bits, spec.size_for_elements(k)),
+            f"UDP_LENGTH_{k}": (udp.field("length").bits, spec.udp_length(k)),
+            f"IPV4_TOTAL_LEN_{k}": (spec.IPV4_HEADER.field("total_len").bits, spec.ipv4_total_length(k)),
+            f"FRAME_BYTES_{k}": (32, spec.frame_bytes(k)),
+        }
     return [f"{name}: P4 {consts.get(name)} != spec {value}" for name, value in want.items() if consts.get(name) != value]
 
 
@@ -144,6 +149,16 @@ def test_every_include_exists(target):
             assert (folder / name).exists(), f"{path.name} includes missing {name}"
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_generated_includes_are_shared_not_copied(target):
+    """Both programs include the generated files from p4/common; no target has a copy."""
+    folder = DEFAULT_ROOT / target
+    assert not [p.name for p in folder.glob("switchml_*.p4") if p.name != "switchml.p4"]
+    included = "\n".join(p.read_text(encoding="utf-8") for p in folder.glob("*.p4"))
+    for name in ("switchml_constants.p4", "switchml_data.p4", "switchml_values.p4"):
+        assert f'#include "../{COMMON}/{name}"' in included, name
+
+
 def test_tofino_program_says_it_is_not_compiled_here():
     assert "NOT COMPILED HERE" in (DEFAULT_ROOT / "tofino" / "switchml.p4").read_text(encoding="utf-8")
 
@@ -152,6 +167,7 @@ def test_p4_sources_are_balanced():
     """A cheap syntax sanity check: braces and parentheses balance in every P4 file."""
     for path in DEFAULT_ROOT.glob("*/*.p4"):
         text = strip_comments(path.read_text(encoding="utf-8"))
+        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
         assert text.count("{") == text.count("}"), path
         assert text.count("(") == text.count(")"), path
         assert Path(path).read_text(encoding="utf-8").endswith("\n")

@@ -29,19 +29,24 @@ def test_every_generated_file_announces_itself():
 def test_render_check_detects_a_stale_file(tmp_path, capsys):
     render.write_all(tmp_path)
     assert render.main(["--check", "--root", str(tmp_path)]) == 0
-    path = tmp_path / "bmv2" / "switchml_constants.p4"
+    path = tmp_path / "common" / "switchml_constants.p4"
     path.write_text(path.read_text(encoding="utf-8").replace("= 274;", "= 275;"), encoding="utf-8")
     assert render.main(["--check", "--root", str(tmp_path)]) == 1
-    assert "stale" in capsys.readouterr().out
+    assert "stale: " in capsys.readouterr().out
+    render.write_all(tmp_path)
+    leftover = tmp_path / "bmv2" / "switchml_values.p4"  # a per-target copy from before p4/common
+    leftover.parent.mkdir()
+    leftover.write_text(render.GENERATED_LINE + "\n", encoding="utf-8")
+    assert render.stale(tmp_path) == ["bmv2/switchml_values.p4"]
 
 
-def test_values_actions_cover_every_element():
-    text = render.render_values_v1model(64)
-    for name in ("d00", "d31", "d63"):
-        assert f"register<bit<32>>(SWITCHML_SET_REGISTERS) value_{name};" in text
-        assert f"value_{name}.write(meta.set_index, hdr.data.{name});" in text
-        assert f"value_{name}.read(hdr.data.{name}, meta.set_index);" in text
-    assert text.count("hdr.data.d17 = hdr.data.d17 + stored;") == 1
+def test_values_instantiate_one_processor_per_pair():
+    text = render.render_values()
+    assert "control Values(inout data_h data, in set_index_t index, in value_op_t op) {" in text
+    for a, b in (("d00", "d01"), ("d30", "d31"), ("d62", "d63")):
+        assert f"    Processor() {a}_{b};" in text
+        assert f"        {a}_{b}.apply(data.{a}, data.{b}, index, op);" in text
+    assert text.count("Processor()") == 32 and text.count(".apply(") == 32
     assert render.element_names(256)[-1] == "d255"
 
 
@@ -71,14 +76,20 @@ def test_three_worker_job_commands():
     resets = [c for c in commands if c.startswith(("register_reset", "counter_reset"))]
     assert commands[len(resets) :] == THREE_WORKER_COMMANDS.splitlines()
     assert resets[:4] == [
-        "register_reset SwitchMLIngress.bitmap",
-        "register_reset SwitchMLIngress.worker_count",
-        "register_reset SwitchMLIngress.exponent_e0",
-        "register_reset SwitchMLIngress.exponent_e1",
+        "register_reset SwitchMLIngress.bitmap_checker.bitmap",
+        "register_reset SwitchMLIngress.workers_counter.worker_count",
+        "register_reset SwitchMLIngress.exponents.e0",
+        "register_reset SwitchMLIngress.exponents.e1",
     ]
-    assert len([r for r in resets if r.startswith("register_reset SwitchMLIngress.value_d")]) == 64
-    assert resets[-4:] == [f"counter_reset SwitchMLIngress.{name}" for name in
-                           ("broadcast_count", "retransmit_count", "drop_count", "drop_reason_count")]
+    # 4 chunks x 32 element pairs x 2 registers: every element of a k = 256 packet
+    assert len([r for r in resets if r.startswith("register_reset SwitchMLIngress.chunk")]) == 256
+    assert "register_reset SwitchMLIngress.chunk3.d62_d63.second" in resets
+    assert not any("chunk_checker" in r for r in resets)
+    assert [r for r in job_commands(Bmv2Job(tuple(worker_entries(3)), hardened=True)) if "chunk_checker" in r] == [
+        f"register_reset SwitchMLIngress.chunk_checker.{name}" for name in ("held_job", "held_packet", "done")]
+    assert resets[-5:] == [f"counter_reset SwitchMLIngress.next_step_selector.{name}" for name in
+                           ("broadcast_count", "retransmit_count", "drop_count", "stale_count")] + [
+        "counter_reset SwitchMLIngress.drop_reason_count"]
     assert job_commands(Bmv2Job(tuple(worker_entries(3))), reset=False) == THREE_WORKER_COMMANDS.splitlines()
 
 
@@ -91,8 +102,8 @@ def test_job_with_custom_addresses_ports_and_group():
     assert commands[-5:] == ["mc_mgrp_create 9", "mc_node_create 0 5", "mc_node_create 1 7", "mc_node_associate 9 0",
                              "mc_node_associate 9 1"]
     stats = controller.stats_commands(job)
-    assert stats[0] == "counter_read SwitchMLIngress.broadcast_count 16"
-    assert len(stats) == 3 * 64 + len(render.P4_DROP_REASONS)
+    assert stats[0] == "counter_read SwitchMLIngress.next_step_selector.broadcast_count 16"
+    assert len(stats) == len(controller.SLOT_COUNTERS) * 64 + len(render.P4_DROP_REASONS)
 
 
 def test_format_commands_is_a_commented_script():
@@ -128,12 +139,12 @@ def test_job_validation_names_the_value(kwargs, message):
 )
 def test_parse_stats_sums_slots_and_names_reasons(line):
     job = Bmv2Job(tuple(worker_entries(2)), slots=range(2))
-    lines = [line.format(i=i, v=v, b=308 * v + 1) for i, v in enumerate([1, 2, 3, 4, 5, 6, 0, 1, 0, 0, 0, 7])]
+    lines = [line.format(i=i, v=v, b=308 * v + 1) for i, v in enumerate([1, 2, 3, 4, 5, 6, 9, 0, 0, 1, 0, 0, 0, 7])]
     stats = controller.parse_stats(job, "\n".join(lines))
-    assert (stats["broadcast"], stats["retransmit"], stats["drop"]) == (3, 7, 11)
+    assert (stats["broadcast"], stats["retransmit"], stats["drop"], stats["stale"]) == (3, 7, 11, 9)
     assert stats["drop_reasons"]["unregistered_source"] == 0 and stats["drop_reasons"]["truncated"] == 1
     assert stats["drop_reasons"]["unknown_destination"] == 7
-    with pytest.raises(RuntimeError, match="expected 12 counter values"):
+    with pytest.raises(RuntimeError, match="expected 14 counter values"):
         controller.parse_stats(job, lines[0])
 
 
@@ -253,4 +264,5 @@ def test_runner_compile_with_a_stand_in_compiler(tmp_path, monkeypatch, capsys):
     assert "with SWITCHML_SLOTS=8" in out and "0 differences from the spec" in out
     assert arguments.read_text().split()[:3] == ["--p4v", "16", "-DSWITCHML_SLOTS=8"]
     assert bmv2_runner.main(["compile", "--out", str(tmp_path / "out"), "--slots", "16"]) == 1
-    assert "MISMATCH register SwitchMLIngress.bitmap has 16 entries, expected 2 * 16" in capsys.readouterr().out
+    assert "MISMATCH register SwitchMLIngress.bitmap_checker.bitmap has 16 entries, expected 2 * 16" in (
+        capsys.readouterr().out)
