@@ -362,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-reset", action="store_true", help="do not clear registers and counters")
     parser.add_argument("--apply", action="store_true", help="run the commands with simple_switch_CLI")
     parser.add_argument("--stats", action="store_true", help="read and print the job's counters instead")
+    parser.add_argument("--hardened", action="store_true",
+                        help="the program was compiled with -DSWITCHML_HARDENED (clear its chunk registers too)")
     parser.add_argument("--thrift-port", type=int, default=DEFAULT_THRIFT_PORT)
     parser.add_argument("--netns", help="run simple_switch_CLI inside this network namespace")
     return parser
@@ -374,7 +376,8 @@ def job_from_args(args: argparse.Namespace) -> Bmv2Job:
     else:
         workers = [WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w) for w in range(args.workers)]
     return Bmv2Job(tuple(workers), SwitchAddress(args.switch_mac, args.switch_ip),
-                   range(args.start_slot, args.start_slot + args.slots), args.mcast_group, args.program_slots)
+                   range(args.start_slot, args.start_slot + args.slots), args.mcast_group, args.program_slots,
+                   args.hardened)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -392,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stats:
         stats = read_stats(job, cli)
         print(f"slots {job.slots.start}..{job.slots.stop - 1}: broadcast {stats['broadcast']}, "
-              f"retransmit {stats['retransmit']}, drop {stats['drop']}")
+              f"retransmit {stats['retransmit']}, drop {stats['drop']}, stale {stats['stale']}")
         print("drops by reason: " + ", ".join(f"{k} {v}" for k, v in stats["drop_reasons"].items()))
         return 0
     handles = apply_job(job, cli, reset=not args.no_reset)
