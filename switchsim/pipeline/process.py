@@ -119,7 +119,7 @@ def _is_late_duplicate(pool, slot, pool_set, me, job_number, tsi, hardened):
     return (old & me) == 0 and pool.counter[slot, pool_set] == 0
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def process_packet(
     pool,
     hardened,

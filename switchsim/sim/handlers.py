@@ -212,13 +212,12 @@ def synthetic_values(key, first, elements, bits, out):
 
     Element i is the high 32 bits of `counter_word` (key, i), as a ``bits``-wide element.
     """
-    for i in range(out.shape[0]):
-        index = first + i
-        if index < elements:
-            high = np.int64(counter_word(key, np.uint64(index)) >> np.uint64(32))
-            out[i] = to_element_bits(np.int32(high - ((high >> 31) << 32)), bits)
-        else:
-            out[i] = 0
+    count = min(out.shape[0], max(elements - first, 0))
+    for i in range(count):
+        high = np.int64(counter_word(key, np.uint64(first + i)) >> np.uint64(32))
+        out[i] = to_element_bits(np.int32(high - ((high >> 31) << 32)), bits)
+    for i in range(count, out.shape[0]):
+        out[i] = 0
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
