@@ -14,20 +14,12 @@ Extra hosts (a parameter server) attach to the first switch (``sw0``/``tor0``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import simpy
 
 from switchsim.config import LinkConfig, TopologyConfig
-from switchsim.sim.link import Channel, Deliveries, channel_rng
-
-Receiver = Callable[[object], None]
-
-
-def _unwired(packet: object) -> None:
-    raise RuntimeError("channel receiver not wired")
-
+from switchsim.sim.link import Channel
 
 @dataclass(slots=True)
 class Fabric:
@@ -65,7 +57,6 @@ def build_fabric(
     env: simpy.Environment,
     topology: TopologyConfig,
     link: LinkConfig,
-    seed: int,
     extra_hosts: int = 0,
 ) -> Fabric:
     """Channels for ``topology`` (+ ``extra_hosts`` on the first switch), receivers unwired."""
@@ -84,13 +75,8 @@ def build_fabric(
         rack_of = [0] * n
         fabric.groups = [list(range(n))]
     fabric.rack_of = rack_of + [0] * extra_hosts
-    deliveries = Deliveries(env)
-    index = 0
-
     def channel(name: str) -> Channel:
-        nonlocal index
-        index += 1
-        return Channel(env, name, link, _unwired, channel_rng(seed, index), deliveries)
+        return Channel(env, name, link)
 
     for host, rack in enumerate(fabric.rack_of):
         switch = f"tor{rack}" if topology.kind == "two_level" else "sw0"

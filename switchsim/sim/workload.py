@@ -49,7 +49,7 @@ def groups_of(scenario: Scenario) -> list[list[int]]:
     """Hosts of each job, as the topology assigns them."""
     import simpy
 
-    return build_fabric(simpy.Environment(), scenario.topology, scenario.link, scenario.seed).groups
+    return build_fabric(simpy.Environment(), scenario.topology, scenario.link).groups
 
 
 def make_workload(scenario: Scenario) -> Workload:

@@ -1,76 +1,76 @@
-"""Channels: exact timing, tail drop, faults, and same-instant delivery batching."""
+"""Links: the packet-level channel model both engines use, and message-level reservations for the baselines."""
 
-import random
-
+import numpy as np
 import pytest
 import simpy
 
-from switchsim.config import LinkConfig
-from switchsim.sim.link import Channel, Deliveries, channel_rng
+from switchsim.config import LinkConfig, scenario_from_dict
+from switchsim.sim import handlers as h
+from switchsim.sim.link import Channel
+from switchsim.sim.state import RunInputs, new_state, transmission_ticks
+from switchsim.sim.switchml_method import scenario_network
+
+OUT = np.zeros((8, h.EVENT_FIELDS), np.int64)
 
 
-def make(env, received, **link):
-    config = LinkConfig(**{"rate_bps": 1e9, "delay_s": 1e-6, "queue_bytes": 4096, **link})
-    return Channel(env, "a->b", config, lambda p: received.append((env.now, p)), random.Random(1), Deliveries(env))
+def state_for(**link):
+    """A one-worker rack at 1 Gb/s with 1 us links (plus ``link``); its channel 0 is the worker's uplink."""
+    scenario = scenario_from_dict({"methods": ["switchml"], "topology": {"workers": 1},
+                                   "link": {"rate_bps": 1e9, "delay_s": 1e-6, **link},
+                                   "workload": {"elements": 64, "source": "synthetic"}})
+    return new_state(scenario, scenario_network(scenario), RunInputs(elements=64))
 
 
-def test_serialization_then_propagation():
-    env, received = simpy.Environment(), []
-    channel = make(env, received)
-    assert channel.send("a", 1000, 0.0) == pytest.approx(8e-6)
-    assert channel.send("b", 1000, 0.0) == pytest.approx(16e-6)  # queued behind a
-    env.run()
-    assert received == [(pytest.approx(9e-6), "a"), (pytest.approx(17e-6), "b")]
-    assert channel.stats.packets == 2 and channel.stats.bytes == 2000
-    assert channel.busy_s == pytest.approx(16e-6)
-    assert channel.stats.max_queue_bytes == pytest.approx(1000)
+def send(state, ready, payload=0):
+    """Arrival times of one packet sent on channel 0 at ``ready`` ps (empty if dropped)."""
+    count = h.channel_send(state, 0, ready, 0, payload, False, OUT, 0)
+    return OUT[:count, h.E_TIME].tolist()
+
+
+def test_serialization_then_propagation_in_exact_picoseconds():
+    state = state_for()
+    serialization = transmission_ticks(332, 1e9)  # k = 64 on the wire
+    assert serialization == 2_656_000
+    assert send(state, 0) == [serialization + 1_000_000]
+    assert send(state, 0) == [2 * serialization + 1_000_000]  # queued behind the first
+    stats = state.channel_counters[0]
+    assert stats[h.C_PACKETS] == 2 and stats[h.C_BYTES] == 664
+    assert stats[h.C_MAX_BACKLOG] == serialization
+    assert OUT[0, h.E_KIND] == h.REQUEST and OUT[0, h.E_TARGET] == 0  # arrives at switch 0
 
 
 def test_tail_drop_when_the_queue_is_full():
-    env, received = simpy.Environment(), []
-    channel = make(env, received, queue_bytes=2500)
-    # backlogs found: 0, 1000, 2000 (+1000 > 2500: dropped), 2000 (dropped)
-    results = [channel.send(i, 1000, 0.0) for i in range(4)]
-    assert [r is not None for r in results] == [True, True, False, False]
-    env.run()
-    assert [p for _, p in received] == [0, 1]
-    assert channel.stats.queue_drops == 2
+    state = state_for(queue_bytes=2048)  # 6 x 332 bytes fit (backlog + itself), 7 do not
+    arrivals = [send(state, 0) for _ in range(8)]
+    assert [bool(a) for a in arrivals] == [True] * 6 + [False] * 2
+    assert state.channel_counters[0, h.C_QUEUE_DROPS] == 2
+    assert state.channel_counters[0, h.C_PACKETS] == 6
 
 
-def test_loss_rate_and_duplicates_follow_their_probabilities():
-    env, received = simpy.Environment(), []
-    channel = make(env, received, loss=0.2, duplicate=0.1, duplicate_delay_s=1e-3, queue_bytes=10**9)
-    for i in range(20000):
-        channel.send(i, 100, i * 1e-6)
-    env.run()
-    assert channel.stats.loss_drops / 20000 == pytest.approx(0.2, abs=0.015)
-    assert channel.stats.duplicates / (20000 - channel.stats.loss_drops) == pytest.approx(0.1, abs=0.01)
-    assert len(received) == 20000 - channel.stats.loss_drops + channel.stats.duplicates
+def test_loss_and_duplicates_follow_their_probabilities():
+    state = state_for(loss=0.2, duplicate=0.1, duplicate_delay_s=1e-3, queue_bytes=10**9)
+    delivered = sum(len(send(state, i * 10**7)) for i in range(20000))
+    stats = state.channel_counters[0]
+    assert stats[h.C_LOSS_DROPS] / 20000 == pytest.approx(0.2, abs=0.015)
+    assert stats[h.C_DUPLICATES] / (20000 - stats[h.C_LOSS_DROPS]) == pytest.approx(0.1, abs=0.01)
+    assert delivered == 20000 - stats[h.C_LOSS_DROPS] + stats[h.C_DUPLICATES]
 
 
-def test_same_instant_deliveries_share_one_event_in_order():
-    env = simpy.Environment()
-    deliveries = Deliveries(env)
-    seen = []
-    for i in range(5):
-        deliveries.deliver(2.0, seen.append, i)
-    deliveries.deliver(1.0, seen.append, "early")
-    assert len(deliveries.pending) == 2
-    env.run()
-    assert seen == ["early", 0, 1, 2, 3, 4]
-    assert deliveries.pending == {}
+def test_fates_depend_on_the_packet_index_not_on_history():
+    """The nth packet of a channel meets the same fate whatever the times it was sent at."""
+    early, late = state_for(loss=0.3), state_for(loss=0.3)
+    fates_early = [bool(send(early, i * 10**7)) for i in range(200)]
+    fates_late = [bool(send(late, 5 * 10**12 + i * 3 * 10**7)) for i in range(200)]
+    assert fates_early == fates_late
+    other_seed = state_for(loss=0.3)
+    other_seed.channel_keys[0] += np.uint64(1)
+    assert [bool(send(other_seed, i * 10**7)) for i in range(200)] != fates_early
 
 
 def test_reserve_models_back_to_back_packets():
-    env, received = simpy.Environment(), []
-    channel = make(env, received)
+    channel = Channel(simpy.Environment(), "a->b", LinkConfig(rate_bps=1e9, delay_s=1e-6))
     first, last = channel.reserve(10, 1000, 0.0, 0.0)
     assert first == pytest.approx(8e-6 + 1e-6)
     assert last == pytest.approx(80e-6 + 1e-6)
     first, last = channel.reserve(1, 1000, 0.0, 0.0)  # waits behind the ten
     assert first == pytest.approx(88e-6 + 1e-6)
-
-
-def test_channel_rngs_are_independent_and_reproducible():
-    assert channel_rng(1, 2).random() == channel_rng(1, 2).random()
-    assert channel_rng(1, 2).random() != channel_rng(1, 3).random()
