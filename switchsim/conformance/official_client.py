@@ -6,7 +6,7 @@ computing both checksums (``PKT_TX_IP_CKSUM | PKT_TX_UDP_CKSUM``):
 
 * IPv4: version/ihl 0x45, TTL **128**, protocol UDP, identification, flags and
   fragment offset 0, the header checksum;
-* UDP: source port = the thread's (base 4000 + thread id), destination 0xBEE0,
+* UDP: source port = the thread's (base + thread id), destination the SwitchML port,
   the checksum **computed** (the pseudo-header sum, completed by the NIC);
 * SwitchML: ``job_type_size = (1 << 4) + size``, the job number, ``tsi`` = the
   packet id in **host byte order** (little-endian on x86: the one field it does
