@@ -277,9 +277,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of tensors and losses (default 0)")
     parser.add_argument("--elements-per-packet", type=int, choices=spec.SUPPORTED_ELEMENTS_PER_PACKET, default=64,
                         help="k (default 64)")
-    parser.add_argument("--window", type=ranged(1, spec.MAX_SLOTS), default=64,
-                        help="W, outstanding packets per worker = switch slots (default 64)")
-    parser.add_argument("--timeout", type=positive, default=0.005, help="retransmission timeout, s (default 0.005)")
+    parser.add_argument("--window", type=ranged(1, spec.MAX_SLOTS), default=None,
+                        help="W, outstanding packets per worker = switch slots (default 64; bmv2: 16)")
+    parser.add_argument("--timeout", type=positive, default=None,
+                        help="retransmission timeout, s (default 0.005; bmv2: 0.3)")
+    parser.add_argument("--target", choices=("emulator", "bmv2"), default="emulator",
+                        help="the switch: the emulator's (default), or bmv2 simple_switch on veth pairs (root, "
+                        "docs/bmv2.md), run beside the emulator's on the same workload")
     parser.add_argument("--max-wall", type=positive, default=60.0, help="bound on the whole run, s (default 60)")
     parser.add_argument("--port", type=ranged(0, 0xFFFF), default=None,
                         help="switch UDP port (default: the first free port of the SwitchML range)")
@@ -339,8 +343,14 @@ def format_summary(summary: dict) -> str:
 
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``switchsim emulate``: run, print the summary (or JSON); 0 when the sum is exact."""
+    if args.target == "bmv2":
+        from switchsim.emu import bmv2_target
+
+        return bmv2_target.run_command(args)
+    window = 64 if args.window is None else args.window
+    timeout_s = 0.005 if args.timeout is None else args.timeout
     summary = emulate(args.workers, args.elements, loss=args.loss, seed=args.seed,
-                      elements_per_packet=args.elements_per_packet, window=args.window, timeout_s=args.timeout,
+                      elements_per_packet=args.elements_per_packet, window=window, timeout_s=timeout_s,
                       pcap=args.pcap, max_wall_s=args.max_wall, port=args.port)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0 if summary["correct"] else 1

@@ -1,0 +1,296 @@
+"""``emulate --target bmv2``: real workers through bmv2 ``simple_switch``, next to the emulator switch.
+
+One run: compile ``p4/bmv2/switchml.p4`` with ``SWITCHML_SLOTS`` = the window
+(or take a compiled JSON), start ``simple_switch`` on veth pairs in its own
+network namespace (`switchsim.p4gen.bmv2_runner.Bmv2Switch`), install the job
+with the controller, and run N worker processes, each `workers.client.run_worker`
+over raw Ethernet (``AF_PACKET``) on the host end of its veth pair, losing
+each send with probability ``loss``. Every worker's result is checked against
+the int32 wrap-around sum of the seeded tensors; the switch's counters give the
+packets its pipeline processed, and packets/s is those per wall second of the
+run. `compare` then runs the project's own emulator switch
+(`switchsim.emu.run.emulate`) on the same workload and reports both rates.
+
+Needs root (namespace, veth pairs, ``AF_PACKET``) and the bmv2 toolchain on
+``PATH`` (docs/bmv2.md).
+
+Defaults (window 16, timeout 0.3 s) are bmv2's, chosen from measurement
+(docs/bmv2.md, "Real workers through bmv2"): bmv2 passes about 1,500
+requests/s, so a wider window only queues requests in front of its single
+ingress thread (at W = 64 some never reach the pipeline) and a shorter timeout
+resends packets whose result is merely late.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+import numpy as np
+
+from switchsim.frame_switch import WorkerEntry
+from switchsim.p4gen import bmv2_runner
+from switchsim.p4gen.controller import Bmv2Job
+from switchsim.pipeline import wrapped_sum
+from workers.client import RawEthernetTransport, RawTarget, make_tensor, run_worker
+from workers.protocol import WorkerConfig
+
+#: bmv2 defaults, from measurement (module docstring).
+BMV2_WINDOW = 16
+BMV2_TIMEOUT_S = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class _Bmv2WorkerJob:
+    """What one raw-Ethernet worker process needs (picklable)."""
+
+    worker_id: int
+    num_workers: int
+    interface: str
+    mac: str
+    ip: str
+    elements: int
+    seed: int
+    elements_per_packet: int
+    window: int
+    timeout_s: float
+    loss: float
+    max_wall_s: float
+
+
+def _worker_main(control: Connection, job: _Bmv2WorkerJob) -> None:
+    """Body of a worker process: wait for "go", aggregate over raw Ethernet, send the result back."""
+    try:
+        transport = RawEthernetTransport(RawTarget(job.interface, job.mac, job.ip), job.elements_per_packet)
+        control.send(("ready", None))
+        if not control.poll(job.max_wall_s) or control.recv()[0] != "go":
+            return
+        config = WorkerConfig(worker_id=job.worker_id, num_workers=job.num_workers, window=job.window,
+                              elements_per_packet=job.elements_per_packet, timeout_s=job.timeout_s)
+        try:
+            run = run_worker(config, make_tensor(job.seed, job.worker_id, job.elements), transport, loss=job.loss,
+                             rng=np.random.default_rng([job.seed, job.worker_id, 1]), max_wall_s=job.max_wall_s)
+        finally:
+            transport.close()
+        summary = {"completed": run.completed, "wall_s": run.wall_s, "injected_losses": run.injected_losses,
+                   **asdict(run.stats)}
+        control.send(("done", run.result.tobytes(), summary))
+    except (EOFError, BrokenPipeError):
+        return
+    except Exception as error:  # reported to the parent, which fails the run with it
+        try:
+            control.send(("error", f"{type(error).__name__}: {error}"))
+        except (BrokenPipeError, OSError):
+            pass
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["workers.client"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, *, window: int = BMV2_WINDOW,
+                 timeout_s: float = BMV2_TIMEOUT_S, max_wall_s: float = 300.0, program_json: Path | None = None,
+                 thrift_port: int = 9090, tag: str | None = None) -> dict:
+    """All-reduce seeded int32 tensors of N raw-Ethernet worker processes through bmv2 (module docstring).
+
+    Args:
+        workers: n, 1..32 (one switch port and veth pair each).
+        elements: S, int32 elements per worker (k = 64 per packet).
+        loss: probability that a worker drops each send, in [0, 1).
+        seed: seeds the tensors and the losses.
+        window: W, outstanding packets per worker = slots compiled into the program.
+        timeout_s: the workers' initial retransmission timeout (seconds).
+        max_wall_s: bound on the workers' run (seconds).
+        program_json: a faithful build compiled with ``SWITCHML_SLOTS`` >= window (default: compile one).
+        thrift_port: simple_switch's Thrift port (inside its namespace).
+        tag: suffix of the namespace and interface names (default: the pid).
+
+    Returns:
+        ``{"target": "bmv2", "correct", "completed", "packets_per_s", "switch_packets", "retransmissions", ...}``.
+
+    Raises:
+        RuntimeError: the toolchain is missing or this process cannot build namespaces.
+    """
+    reason = bmv2_runner.can_run_bmv2()
+    if reason:
+        raise RuntimeError(f"cannot run bmv2: {reason} (docs/bmv2.md)")
+    tools, _ = bmv2_runner.find_tools()
+    k = 64
+    with tempfile.TemporaryDirectory(prefix="switchsim-bmv2-build-") as build:
+        if program_json is None:
+            program_json = bmv2_runner.compile_program(tools.compiler, Path(build), slots=window)
+        program_slots = next(r["size"] for r in json.loads(Path(program_json).read_text())["register_arrays"]) // 2
+        entries = tuple(WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w) for w in range(workers))
+        job = Bmv2Job(entries, slots=range(window), program_slots=program_slots)
+        context = _context()
+        results: dict[int, np.ndarray] = {}
+        summaries: dict[int, dict] = {}
+        error = None
+        with bmv2_runner.Bmv2Switch(tools, Path(program_json), ports=workers, thrift_port=thrift_port,
+                                    tag=tag) as switch:
+            switch.configure(job)
+            switch.drain()
+            pipes, processes = [], []
+            for w, entry in enumerate(entries):
+                parent, child = context.Pipe()
+                process = context.Process(target=_worker_main, args=(child, _Bmv2WorkerJob(
+                    w, workers, switch.plan.host_ends[w], entry.mac, entry.ip, elements, seed, k, window, timeout_s,
+                    loss, max_wall_s)), daemon=True)
+                process.start()
+                child.close()
+                pipes.append(parent)
+                processes.append(process)
+            try:
+                for w, pipe in enumerate(pipes):
+                    if not pipe.poll(60.0):
+                        raise RuntimeError(f"worker {w} did not start")
+                    kind, detail = pipe.recv()
+                    if kind != "ready":
+                        raise RuntimeError(f"worker {w}: {detail}")
+                start = time.monotonic()
+                for pipe in pipes:
+                    pipe.send(("go", None))
+                waiting = dict(enumerate(pipes))
+                deadline = start + max_wall_s + 30.0
+                while waiting and time.monotonic() < deadline:
+                    for pipe in wait(list(waiting.values()), timeout=max(0.0, deadline - time.monotonic())):
+                        w = next(w for w, p in waiting.items() if p is pipe)
+                        del waiting[w]
+                        try:
+                            message = pipe.recv()
+                        except EOFError:
+                            error = error or f"worker {w} exited without a result"
+                            continue
+                        if message[0] == "error":
+                            error = error or f"worker {w}: {message[1]}"
+                        else:
+                            results[w] = np.frombuffer(message[1], np.int32)
+                            summaries[w] = message[2]
+                run_s = time.monotonic() - start
+                if waiting:
+                    error = error or f"workers {sorted(waiting)} did not finish"
+                stats = switch.stats(job)
+            finally:
+                for process in processes:
+                    process.join(5.0)
+                    if process.is_alive():
+                        process.kill()
+                        process.join(5.0)
+    completed = error is None and len(results) == workers and all(s["completed"] for s in summaries.values())
+    correct = False
+    if completed:
+        expected = wrapped_sum(np.stack([make_tensor(seed, w, elements) for w in range(workers)]))
+        correct = all(np.array_equal(results[w], expected) for w in range(workers))
+        if not correct:
+            error = "a worker's result differs from the int32 wrap-around sum"
+    elif error is None:
+        error = "a worker did not receive every result before its deadline"
+    busy_s = max((s["wall_s"] for s in summaries.values()), default=run_s)
+    switch_packets = stats["broadcast"] + stats["retransmit"] + stats["drop"] + stats["stale"]
+
+    def total(key: str) -> int:
+        return int(sum(s[key] for s in summaries.values()))
+
+    return {
+        "target": "bmv2",
+        "correct": correct,
+        "completed": completed,
+        "workers": workers,
+        "elements": elements,
+        "elements_per_packet": k,
+        "window": window,
+        "loss": loss,
+        "seed": seed,
+        "timeout_s": timeout_s,
+        "packets_per_s": switch_packets / busy_s if busy_s else 0.0,
+        "switch_packets": switch_packets,
+        "packets_sent": total("sent"),
+        "retransmissions": total("retransmissions"),
+        "timeouts": total("timeouts"),
+        "injected_losses": total("injected_losses"),
+        "lost_before_pipeline": max(0, total("sent") - total("injected_losses") - switch_packets),
+        "wall_s": busy_s,
+        "switch": stats,
+        "error": error,
+    }
+
+
+def compare(workers: int, elements: int, loss: float = 0.0, seed: int = 0, **bmv2_options) -> dict:
+    """`emulate_bmv2`, then the emulator switch on the same workload (its own window and timeout defaults)."""
+    from switchsim.emu.run import emulate
+
+    bmv2 = emulate_bmv2(workers, elements, loss, seed, **bmv2_options)
+    emulator = emulate(workers, elements, loss=loss, seed=seed)
+    ratio = emulator["packets_per_s"] / bmv2["packets_per_s"] if bmv2["packets_per_s"] else None
+    return {"bmv2": bmv2, "emulator": emulator, "emulator_over_bmv2": ratio}
+
+
+def format_comparison(result: dict) -> str:
+    """Both runs side by side."""
+    lines = []
+    for name in ("bmv2", "emulator"):
+        run = result[name]
+        verdict = "EXACT" if run["correct"] else f"WRONG/incomplete: {run['error']}"
+        lines.append(f"  {name:8s}: {run['packets_per_s']:>10,.0f} packets/s through the switch; "
+                     f"{run['packets_sent']:,} sent, {run['retransmissions']:,} retransmissions, window "
+                     f"{run['window']}, timeout {run['timeout_s']} s, {run['wall_s']:.2f} s; {verdict}")
+    bmv2 = result["bmv2"]
+    head = (f"switchsim emulate --target bmv2: {bmv2['workers']} workers x {bmv2['elements']:,} int32 elements, "
+            f"loss {bmv2['loss']:.2%} per send, seed {bmv2['seed']}")
+    ratio = result["emulator_over_bmv2"]
+    tail = f"  emulator / bmv2 packets/s: {ratio:.1f}x" if ratio else "  emulator / bmv2 packets/s: n/a"
+    return "\n".join([head, *lines, f"  bmv2 counters: {bmv2['switch']}", tail])
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``switchsim emulate --target bmv2``: bmv2 and the emulator side by side; 0 when both sums are exact."""
+    if args.elements_per_packet != 64:
+        print("switchsim emulate: error: --target bmv2 runs k = 64 workers", file=sys.stderr)
+        return 2
+    options = {"window": BMV2_WINDOW if args.window is None else args.window,
+               "timeout_s": BMV2_TIMEOUT_S if args.timeout is None else args.timeout,
+               "max_wall_s": max(args.max_wall, 300.0)}
+    try:
+        result = compare(args.workers, args.elements, args.loss, args.seed, **options)
+    except RuntimeError as error:
+        print(f"switchsim emulate: error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2) if args.json else format_comparison(result))
+    return 0 if result["bmv2"]["correct"] and result["emulator"]["correct"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m switchsim.emu.bmv2_target [--workers N] [--elements S] [--loss P] [--window W] [--timeout T]``."""
+    parser = argparse.ArgumentParser(prog="python -m switchsim.emu.bmv2_target", description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--elements", type=int, default=20000)
+    parser.add_argument("--loss", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--window", type=int, default=BMV2_WINDOW)
+    parser.add_argument("--timeout", type=float, default=BMV2_TIMEOUT_S)
+    parser.add_argument("--no-emulator", action="store_true", help="bmv2 only, no emulator run beside it")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    options = {"window": args.window, "timeout_s": args.timeout}
+    if args.no_emulator:
+        result = {"bmv2": emulate_bmv2(args.workers, args.elements, args.loss, args.seed, **options)}
+        print(json.dumps(result, indent=2) if args.json else json.dumps(result["bmv2"], indent=2))
+        return 0 if result["bmv2"]["correct"] else 1
+    result = compare(args.workers, args.elements, args.loss, args.seed, **options)
+    print(json.dumps(result, indent=2) if args.json else format_comparison(result))
+    return 0 if result["bmv2"]["correct"] and result["emulator"]["correct"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
