@@ -110,13 +110,15 @@ def _scenario(path: str | None):
 
 
 class _ProgressLine:
-    """The simulator's progress: simulated time and packets sent, on a `StatusLine`."""
+    """The simulator's progress: simulated time, share of results received and time left, on a `StatusLine`."""
 
     def __init__(self) -> None:
         self.line = StatusLine()
 
-    def __call__(self, method: str, simulated_s: float, packets: int) -> None:
-        self.line.update(f"{method}: simulated {simulated_s * 1e3:10.3f} ms, {packets:12,d} packets sent")
+    def __call__(self, method: str, simulated_s: float, done: float) -> None:
+        elapsed = time.monotonic() - self.line.started
+        left = f", about {elapsed * (1 - done) / done:,.0f} s left" if 0.01 < done < 1 else ""
+        self.line.update(f"{method}: simulated {simulated_s * 1e3:10.3f} ms, {done:6.1%} of results{left}")
 
     def close(self) -> None:
         self.line.close()

@@ -288,7 +288,7 @@ def initial_events(state: h.SimState) -> np.ndarray:
 def run(state: h.SimState, max_time: int, progress=None, chunk: int = 2_000_000):
     """Run to completion or ``max_time`` (ps); returns ``(state, completed, end time in ps, events)``.
 
-    ``progress(now_ps, events)`` is called between chunks of ``chunk`` events.
+    ``progress(now_ps, results)`` (results accepted so far) is called between chunks of ``chunk`` events.
     The state may be replaced (its buffer pool grown), hence returned.
     """
     from switchsim.sim.state import grow_buffers, needs_more_buffers
@@ -309,7 +309,7 @@ def run(state: h.SimState, max_time: int, progress=None, chunk: int = 2_000_000)
                 state = grow_buffers(state)
             continue
         if progress is not None:
-            progress(int(calendar.scalars[K_LAST_TIME]), total)
+            progress(int(calendar.scalars[K_LAST_TIME]), int(state.counters[h.G_CHECKED_PACKETS]))
         if outcome == RUNNING:
             continue
         completed = outcome == COMPLETED

@@ -49,7 +49,7 @@ def make_tensors(scenario: Scenario) -> np.ndarray:
 def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str | None = None) -> Results:
     """Run every method of ``scenario`` on identical links and tensors.
 
-    ``progress(method, simulated_s, packets)`` is called periodically during the
+    ``progress(method, simulated_s, fraction done)`` is called periodically during the
     packet-level SwitchML run; ``pcap`` captures host 0's SwitchML traffic.
     The SwitchML run goes on in a thread while the baselines run here: the fast
     engine releases the GIL, so the two use both cores.
@@ -57,7 +57,7 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str
     check_memory(scenario)
     synthetic = scenario.workload.source == "synthetic"
     workload = None if synthetic else make_workload(scenario)
-    report = None if progress is None else (lambda now, packets: progress("switchml", now, packets))
+    report = None if progress is None else (lambda now, done: progress("switchml", now, done))
     by_method: dict[str, MethodResult] = {}
     with ThreadPoolExecutor(max_workers=1) as pool:
         switchml = None

@@ -34,7 +34,10 @@ def compiled_handler(state: h.SimState, out: np.ndarray):
 
 
 def run(state: h.SimState, max_time: int, progress=None, every: int = 200_000):
-    """Run to completion or ``max_time`` (ps); returns ``(state, completed, end time in ps, events)``."""
+    """Run to completion or ``max_time`` (ps); returns ``(state, completed, end time in ps, events)``.
+
+    ``progress(now_ps, results)`` (results accepted so far) is called every ``every`` events.
+    """
     env = simpy.Environment()
     out = event_buffer(int(state.parameters[h.P_WINDOW]))
     handle = compiled_handler(state, out)
@@ -53,7 +56,7 @@ def run(state: h.SimState, max_time: int, progress=None, every: int = 200_000):
         count = handle(box[0], env.now, kind, target, header, channel, payload, out)
         box[1] += 1
         if progress is not None and box[1] % every == 0:
-            progress(env.now, box[1])
+            progress(env.now, int(counters[h.G_CHECKED_PACKETS]))
         if counters[h.G_HOSTS_REMAINING] == 0:
             raise StopSimulation(env.now)
         schedule(out[:count])
@@ -62,5 +65,5 @@ def run(state: h.SimState, max_time: int, progress=None, every: int = 200_000):
     env.run(until=max_time + 1)  # handles every event at or before max_time
     completed = bool(counters[h.G_HOSTS_REMAINING] == 0)
     if progress is not None:
-        progress(env.now, box[1])
+        progress(env.now, int(counters[h.G_CHECKED_PACKETS]))
     return box[0], completed, int(env.now) if completed else max_time, box[1]

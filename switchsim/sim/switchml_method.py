@@ -48,7 +48,8 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progr
     packets x 2, int8) travel in the exponent header (float workloads);
     ``received_exponents``, when given, receives the results' exponents.
     ``pcap`` names a file for host 0's SwitchML traffic; ``engine`` overrides
-    ``scenario.simulator.engine``.
+    ``scenario.simulator.engine``. ``progress(simulated_s, fraction)`` is called
+    now and then with the fraction of all result packets received so far.
     """
     started = time.perf_counter()
     engine = engine or scenario.simulator.engine
@@ -61,7 +62,8 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progr
         inputs = RunInputs(elements=tensors.shape[1], tensors=tensors, exponents=exponents, keep_results=True)
     state = new_state(scenario, network, inputs, capture_host=0 if pcap else -1,
                       capture_limit=CAPTURE_LIMIT if pcap else 0)
-    report = None if progress is None else (lambda now, events: progress(seconds(now), events))
+    total_results = network.hosts * int(state.parameters[h.P_TOTAL_PACKETS]) * scenario.workload.iterations
+    report = None if progress is None else (lambda now, results: progress(seconds(now), results / total_results))
     state, completed, end, _ = ENGINES[engine](state, ticks(scenario.max_time_s), report)
     if pcap is not None:
         _write_capture(state, pcap, scenario)

@@ -186,3 +186,22 @@ def test_memory_guard_names_the_estimate_and_the_way_out():
         check_memory(scenario, available=24 * 2**30)
     synthetic = replace(scenario, methods=("switchml",), workload=replace(scenario.workload, source="synthetic"))
     assert check_memory(synthetic, available=24 * 2**30) < 2**30
+
+
+@pytest.mark.parametrize("engine", ["fast", "simpy"])
+def test_progress_reports_the_share_of_results_received(engine, monkeypatch):
+    scenario = scenario_from_dict({"methods": ["switchml"], "topology": {"workers": 4}, "switch": {"slots": 8},
+                                   "switchml": {"window": 8}, "workload": {"elements": 64 * 400, "source": "synthetic"}})
+    seen = []
+    from switchsim.sim import simpy_engine
+
+    chunk = {"fast": {"chunk": 1000}, "simpy": {"every": 1000}}[engine]
+    runner = {"fast": fast_engine.run, "simpy": simpy_engine.run}[engine]
+    from switchsim.sim import switchml_method
+
+    monkeypatch.setitem(switchml_method.ENGINES, engine,
+                        lambda state, max_time, progress: runner(state, max_time, progress, **chunk))
+    run_switchml(scenario, None, lambda now, done: seen.append((now, done)), elements=64 * 400, engine=engine)
+    assert len(seen) > 3
+    assert [done for _, done in seen] == sorted(done for _, done in seen)
+    assert seen[-1][1] == 1.0 and 0 < seen[0][1] < 1
