@@ -206,24 +206,34 @@ def _parameter_server(env, net: MessageNet, group: list[int], g: int, values: Co
 
 
 def _allgather(env, net: MessageNet, group: list[int], g: int, values: Contributions, checked, finish):
+    """Every worker sends its tensor to every other; each sums what it holds once the last one arrives.
+
+    A worker records which tensors it received and sums them (its own
+    included) when the last arrives: the same additions as a running sum, with
+    one tensor of memory at a time instead of one per worker.
+    """
     n = len(group)
     elements = values.elements
-    sums = {w: values.block(w, 0, elements) for w in group}
-    received = dict.fromkeys(group, 0)
+    received = {w: [w] for w in group}
+
+    def total(destination: int) -> np.ndarray:
+        result = np.zeros(elements, np.int32)
+        for source in received.pop(destination):
+            np.add(result, values.block(source, 0, elements), out=result)  # int32 wraps around
+        return result
 
     def receive(source: int, destination: int) -> Callable[[], None]:
         def arrive() -> None:
-            np.add(sums[destination], values.block(source, 0, elements), out=sums[destination])
-            received[destination] += 1
-            if received[destination] == n - 1:
-                result = sums.pop(destination)
+            received[destination].append(source)
+            if len(received[destination]) == n:
+                result = total(destination)
                 checked(destination, 0, result, values.matches(g, 0, elements, result, n))
                 finish(destination)
 
         return arrive
 
     if n == 1:
-        result = sums.pop(group[0])
+        result = total(group[0])
         checked(group[0], 0, result, values.matches(g, 0, elements, result, 1))
         finish(group[0])
         return

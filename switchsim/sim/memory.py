@@ -26,9 +26,9 @@ def estimate_bytes(scenario: Scenario) -> tuple[int, str]:
              + 4 * (hosts + switches) * min(window, 64) * (k * 4 + 26))  # payload buffers
     if workload.source == "synthetic":
         # baselines: ring keeps the chunks in flight and their sums (2 S), ps the server's sum and its
-        # check (2 S), all-gather every worker's running sum (hosts x S)
-        per_method = {"switchml": 0, "ring": 2 * workload.elements * 4, "ps": 2 * workload.elements * 4,
-                      "allgather": (hosts + 1) * workload.elements * 4}
+        # check (2 S), all-gather one worker's sum, a received tensor and the check (3 S)
+        per_method = {"switchml": 0, "ring": 2 * workload.elements * 4, "ps": 3 * workload.elements * 4,
+                      "allgather": 3 * workload.elements * 4}
         baselines = max(per_method[m] for m in scenario.methods)
         return fixed + baselines, (f"{switches} switch(es) x {scenario.switch.slots} slots, {hosts} hosts x window "
                                    f"{window}, and the baselines' working tensors ({', '.join(scenario.methods)})")
@@ -58,7 +58,7 @@ def check_memory(scenario: Scenario, available: int | None = None) -> int:
         way_out = ('set [workload] source = "synthetic" (int32): values are generated per '
                    "packet and every result is still checked exactly, in memory that does not grow with the tensor"
                    if scenario.workload.source == "tensors"
-                   else "drop allgather from methods (it holds every worker's sum), or use fewer hosts or elements")
+                   else "use fewer hosts, slots or elements")
         raise ScenarioError(f"{scenario.name}: needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB "
                             f"is available; driven by {drivers}. To go on, {way_out}")
     return needed
