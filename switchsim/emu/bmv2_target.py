@@ -153,11 +153,12 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
                 processes.append(process)
             try:
                 for w, pipe in enumerate(pipes):
-                    if not pipe.poll(60.0):
-                        raise RuntimeError(f"worker {w} did not start")
-                    kind, detail = pipe.recv()
+                    try:
+                        kind, detail = pipe.recv() if pipe.poll(60.0) else ("timeout", "no answer in 60 s")
+                    except EOFError:
+                        kind, detail = "exited", "the process exited"
                     if kind != "ready":
-                        raise RuntimeError(f"worker {w}: {detail}")
+                        raise RuntimeError(f"worker {w} did not start: {detail}")
                 start = time.monotonic()
                 for pipe in pipes:
                     pipe.send(("go", None))
