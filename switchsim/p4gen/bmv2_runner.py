@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
                                help="which build(s) to replay (default both)")
     serve_parser = sub.add_parser("serve", help="run simple_switch with a job configured until interrupted (root)")
     serve_parser.add_argument("--workers", type=int, default=3)
-    serve_parser.add_argument("--slots", type=int, default=64, help="slots compiled in and used (= window)")
+    serve_parser.add_argument("--slots", type=int, default=16, help="slots compiled in and used (= window; default 16)")
     serve_parser.add_argument("--thrift-port", type=int, default=9090)
     serve_parser.add_argument("--hardened", action="store_true", help="run the hardened build")
     serve_parser.add_argument("--log", type=Path, help="keep simple_switch's log here (default: deleted on exit)")
@@ -557,7 +557,7 @@ def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
             print("Run one worker per port, e.g.:")
             for w, host_end in enumerate(switch.plan.host_ends):
                 print(f"  python -m workers.client --target raw --interface {host_end} --worker-id {w} "
-                      f"--workers {args.workers} --window {args.slots} --elements 20000 --timeout 0.05 &")
+                      f"--workers {args.workers} --window {args.slots} --elements 20000 --timeout 0.3 &")
             print(f"Counters: python -m switchsim.p4gen.controller --stats --workers {args.workers} "
                   f"--slots {args.slots} --program-slots {args.slots} --netns {switch.plan.namespace}")
             print("Ctrl-C (SIGINT) or SIGTERM stops the switch and removes the namespace.", flush=True)
