@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 from switchsim.config import LinkConfig
@@ -140,12 +141,14 @@ def switchml_ate_closed_form(link: LinkConfig, elements_per_packet: int, window:
     return min(switchml_line_rate_ate(link, elements_per_packet, element_bits), window * elements_per_packet / rtt)
 
 
+@functools.cache
 def packet_wire_bytes(payload_bytes: int) -> int:
     """On-wire bytes of a baseline UDP packet carrying ``payload_bytes`` of application data."""
     headers = spec.ETHERNET_HEADER.nbytes + spec.IPV4_HEADER.nbytes + spec.UDP_HEADER.nbytes
     return payload_bytes + headers + spec.FCS_BYTES + spec.PREAMBLE_BYTES + spec.INTERFRAME_GAP_BYTES
 
 
+@functools.cache
 def message_packets(message_bytes: int, payload_bytes: int) -> tuple[int, int]:
     """(packets, on-wire bytes per packet) for a message: full packets, the last rounded up to full size."""
     count = max(1, -(-message_bytes // payload_bytes))
