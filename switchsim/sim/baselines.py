@@ -35,7 +35,7 @@ from switchsim.pipeline import wrapped_sum
 from switchsim.protocol.codec import to_wire_width
 from switchsim.sim.link import Channel
 from switchsim.sim.metrics import MethodResult, message_packets, method_result, summarize_links
-from switchsim.sim.handlers import synthetic_block, synthetic_sum
+from switchsim.sim.handlers import synthetic_accumulate, synthetic_block, synthetic_sum
 from switchsim.sim.state import SYNTHETIC_STREAM
 from switchsim.sim.topology import Fabric, build_fabric
 from workers.quantizers.rng import stream_key
@@ -118,6 +118,13 @@ class Contributions:
         synthetic_block(self.keys[host], lo, self.elements, self.bits, out)
         return out
 
+    def add_to(self, host: int, lo: int, target: np.ndarray) -> None:
+        """``target += `` host ``host``'s elements ``lo ..`` (int32, wrapping), in place."""
+        if self.tensors is not None:
+            np.add(target, self.tensors[host, lo : lo + len(target)], out=target)
+        else:
+            synthetic_accumulate(self.keys[host], lo, self.elements, self.bits, target)
+
     def matches(self, group: int, lo: int, hi: int, values: np.ndarray, readers: int) -> bool:
         """Is ``values`` the exact wire-width sum of job ``group``'s elements ``lo..hi-1``?
 
@@ -159,10 +166,9 @@ def _ring(env, net: MessageNet, group: list[int], g: int, values: Contributions,
         lo, hi = int(bounds[chunk]), int(bounds[chunk + 1])
 
         def arrive() -> None:
+            forward = payload  # the message is the receiver's now: add to it in place
             if step < n - 1:  # reduce-scatter: add the receiver's own chunk (int32 wraps around)
-                forward = np.add(values.block(group[receiver], lo, hi), payload)
-            else:
-                forward = payload
+                values.add_to(group[receiver], lo, forward)
             if step >= n - 2:  # the receiver now holds the chunk's full sum
                 checked(group[receiver], lo, forward, values.matches(g, lo, hi, forward, n))
             if step + 1 < steps:
@@ -186,7 +192,7 @@ def _parameter_server(env, net: MessageNet, group: list[int], g: int, values: Co
 
     def pushed(worker: int) -> Callable[[], None]:
         def arrive() -> None:
-            np.add(total, values.block(worker, 0, elements), out=total)
+            values.add_to(worker, 0, total)
             arrived[0] += 1
             if arrived[0] == n:
                 for w in group:
@@ -219,7 +225,7 @@ def _allgather(env, net: MessageNet, group: list[int], g: int, values: Contribut
     def total(destination: int) -> np.ndarray:
         result = np.zeros(elements, np.int32)
         for source in received.pop(destination):
-            np.add(result, values.block(source, 0, elements), out=result)  # int32 wraps around
+            values.add_to(source, 0, result)  # int32 wraps around
         return result
 
     def receive(source: int, destination: int) -> Callable[[], None]:

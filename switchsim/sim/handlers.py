@@ -226,6 +226,15 @@ def synthetic_block(key, first, elements, bits, out):
     synthetic_values(key, first, elements, bits, out)
 
 
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def synthetic_accumulate(key, first, elements, bits, target):
+    """``target[i] += `` synthetic element ``first + i`` (int32, wrapping): a baseline adding a host's range."""
+    count = min(target.shape[0], max(elements - first, 0))
+    for i in range(count):
+        high = np.int64(counter_word(key, np.uint64(first + i)) >> np.uint64(32))
+        target[i] += to_element_bits(np.int32(high - ((high >> 31) << 32)), bits)
+
+
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def request_values(state, host, packet, out_values, out_exponents):
     """The values and exponents host ``host`` sends in ``packet`` (regenerated, never stored per packet)."""

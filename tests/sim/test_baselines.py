@@ -88,13 +88,12 @@ def test_a_wrong_contribution_is_caught(monkeypatch):
 
     s = scenario(workers=4)
     synthetic = replace(s, workload=replace(s.workload, source="synthetic"))
-    original = baselines.Contributions.block
+    original = baselines.Contributions.add_to
 
-    def off_by_one(self, host, lo, hi):
-        block = original(self, host, lo, hi)
+    def off_by_one(self, host, lo, target):
+        original(self, host, lo, target)
         if host == 2 and lo == 0:
-            block[0] += 1
-        return block
+            target[0] += 1
 
-    monkeypatch.setattr(baselines.Contributions, "block", off_by_one)
+    monkeypatch.setattr(baselines.Contributions, "add_to", off_by_one)
     assert not run_baseline("ring", synthetic, None)[0].correct
