@@ -266,3 +266,33 @@ def test_runner_compile_with_a_stand_in_compiler(tmp_path, monkeypatch, capsys):
     assert bmv2_runner.main(["compile", "--out", str(tmp_path / "out"), "--slots", "16"]) == 1
     assert "MISMATCH register SwitchMLIngress.bitmap_checker.bitmap has 16 entries, expected 2 * 16" in (
         capsys.readouterr().out)
+
+
+def test_cli_session_reads_each_batch_up_to_its_prompts(tmp_path):
+    """A stand-in CLI with bmv2's prompt protocol: one process answers several batches, errors are caught."""
+    fake = tmp_path / "fake_cli"
+    fake.write_text(
+        "#!/usr/bin/env python3\n"
+        "import sys\n"
+        "print('Obtaining JSON from switch...\\nDone')\n"
+        "while True:\n"
+        "    line = input('RuntimeCmd: ')\n"
+        "    if line.startswith('bad'):\n"
+        "        print('Error: Invalid table name (x)')\n"
+        "    else:\n"
+        "        print(f'{line}[0]= (0 bytes, 7 packets)')\n"
+    )
+    fake.chmod(0o755)
+    session = controller.Bmv2CliSession(controller.Bmv2Cli(executable=str(fake), timeout_s=10))
+    try:
+        first = session.run(["a", "# a comment", "b"])
+        assert first.count("7 packets") == 2 and "a[0]" in first and "b[0]" in first
+        assert session.run(["c"]).count("7 packets") == 1  # the same process, the next batch
+        with pytest.raises(RuntimeError, match="Invalid table name"):
+            session.run(["bad x"])
+        assert "Error" in session.run(["bad y"], check=False)
+        pid = session.process.pid
+        assert session.run(["d"]).count("packets") == 1 and session.process.pid == pid
+    finally:
+        session.close()
+    assert session.process.poll() is not None
