@@ -97,8 +97,9 @@ control SwitchMLIngress(inout headers_t hdr,
             } else if (!hdr.exponents.isValid()) {
                 drop_reason_count.count(DROP_UNSUPPORTED_SIZE);
             } else if (workers.apply().hit) {
-                meta.slot = (slot_t)(hdr.switchml.pool_index & POOL_SLOT_MASK);
-                meta.pool_set = hdr.switchml.pool_index[SWITCHML_POOL_SET_BIT:SWITCHML_POOL_SET_BIT];
+                pool_index_t pool_index = hdr.switchml.pool_index;
+                meta.slot = (slot_t)(pool_index & POOL_SLOT_MASK);
+                meta.pool_set = pool_index[SWITCHML_POOL_SET_BIT:SWITCHML_POOL_SET_BIT];
                 if ((bit<32>)meta.slot >= NUM_SLOTS) {
                     drop_reason_count.count(DROP_SLOT_OUT_OF_RANGE);
                 } else {

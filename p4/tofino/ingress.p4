@@ -70,8 +70,9 @@ control SwitchMLIngress(
             } else if (!workers.apply().hit) {
                 drop_reason_count.count(DROP_UNREGISTERED_SOURCE);
             } else {
-                ig_md.slot = (slot_t)(hdr.switchml.pool_index & POOL_SLOT_MASK);
-                ig_md.pool_set = hdr.switchml.pool_index[SWITCHML_POOL_SET_BIT:SWITCHML_POOL_SET_BIT];
+                pool_index_t pool_index = hdr.switchml.pool_index;
+                ig_md.slot = (slot_t)(pool_index & POOL_SLOT_MASK);
+                ig_md.pool_set = pool_index[SWITCHML_POOL_SET_BIT:SWITCHML_POOL_SET_BIT];
                 if ((bit<32>)ig_md.slot >= NUM_SLOTS) {
                     drop_reason_count.count(DROP_SLOT_OUT_OF_RANGE);
                 } else {

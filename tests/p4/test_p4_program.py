@@ -77,6 +77,7 @@ def test_typedefs_for_slot_pool_index_and_worker_bitmap():
     for target in TARGETS:
         headers = source(target, "headers.p4")
         assert re.search(r"\bslot_t\s+slot;", headers) and re.search(r"\bworker_bitmap_t\s+worker_bit;", headers)
+        assert re.search(r"\bpool_index_t\s+pool_index\s*=", source(target, "ingress.p4"))
 
 
 def test_hardened_mode_is_a_compile_time_option_of_the_bmv2_program():
