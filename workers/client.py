@@ -39,6 +39,7 @@ import numpy as np
 from switchsim.pipeline.state import wrapped_sum  # the switch's arithmetic, to check results
 from switchsim.protocol import codec, spec
 from workers.protocol import WorkerConfig, WorkerProtocol, WorkerStats
+from workers.protocol_state import packet_tsi_array
 
 Endpoint = tuple[str, int]
 
@@ -368,7 +369,7 @@ def run_worker(
         codec.Messages.build(
             pool_index=np.array([proto.pool_index(int(p)) for p in packets], dtype=np.uint16),
             values=proto.data.reshape(proto.total_packets, config.elements_per_packet),
-            tsi=packets.astype(np.uint64) * config.elements_per_packet,
+            tsi=packet_tsi_array(packets),
             job_number=config.job_number,
             exponents=proto.exponents,
         )

@@ -194,7 +194,7 @@ class WorkerProtocol:
 
     def tsi(self, packet: int) -> int:
         """The ``tsi`` field of packet ``packet`` (`workers.protocol_state.packet_tsi`)."""
-        return int(state.packet_tsi(packet, self.config.elements_per_packet))
+        return int(state.packet_tsi(packet))
 
     def values(self, packet: int) -> np.ndarray:
         """int32 (k,) view of packet ``packet``'s elements."""

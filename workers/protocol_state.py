@@ -22,8 +22,8 @@ order are also in expiry order. A doubly linked list of lanes in arming order
 in O(1) and expiries in order, with no stale entries.
 
 Wire mapping (protocol reference §3): packet p carries elements
-``[p*k, (p+1)*k)``; `packet_tsi` / `tsi_packet` are the one place that says
-what ``tsi`` holds. Pool index ``i = (p + shift) mod 2W``: set 0, slot
+``[p*k, (p+1)*k)``; ``tsi`` holds the packet id little-endian, as the official
+client writes it — `packet_tsi` / `tsi_packet` are the one place that says so. Pool index ``i = (p + shift) mod 2W``: set 0, slot
 ``start + i`` if ``i < W``, else set 1, slot ``start + i - W``.
 """
 
@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+
+from switchsim.pipeline.process import byteswap32
 
 # --- config columns ---------------------------------------------------------
 C_WORKER_ID = 0  #: bitmap bit, 0..n-1
@@ -88,17 +90,26 @@ def new_protocol_state(instances: int, window: int) -> tuple[np.ndarray, np.ndar
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def packet_tsi(packet, elements_per_packet):
-    """The ``tsi`` field of packet ``packet``: its first element's index (``p * k``)."""
-    return packet * elements_per_packet
+def packet_tsi(packet):
+    """The ``tsi`` field of packet ``packet``: the packet id written little-endian, as the official client does.
+
+    The official DPDK worker stores the packet id in host byte order (x86:
+    little-endian) where the header says tsi; read as the big-endian field, that
+    is the id byte-swapped. Writing the same keeps our frames interchangeable
+    with the official client's (hardened mode compares the swapped-back ids).
+    """
+    return byteswap32(packet)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def tsi_packet(tsi, elements_per_packet):
-    """The packet a ``tsi`` field names, or -1 if no packet of this encoding has it."""
-    if tsi % elements_per_packet != 0:
-        return -1
-    return tsi // elements_per_packet
+def tsi_packet(tsi):
+    """The packet id a ``tsi`` field carries (the field byte-swapped back)."""
+    return byteswap32(tsi)
+
+
+def packet_tsi_array(packets: np.ndarray) -> np.ndarray:
+    """`packet_tsi` of every element of ``packets`` (uint32 array), for encoding whole tensors at once."""
+    return np.asarray(packets, np.uint32).byteswap()
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
@@ -202,8 +213,8 @@ def on_result(config, status, lanes, w, now, job_number, tsi, pool_index):
     if job_number != config[w, C_JOB_NUMBER]:
         status[w, S_FOREIGN_RESULTS] += 1
         return FOREIGN, -1
-    packet = tsi_packet(tsi, config[w, C_ELEMENTS_PER_PACKET])
-    if packet < 0 or packet >= config[w, C_TOTAL_PACKETS]:
+    packet = tsi_packet(tsi)
+    if packet >= config[w, C_TOTAL_PACKETS]:
         status[w, S_DUPLICATE_RESULTS] += 1
         return DUPLICATE, -1
     lane = lane_of(config, w, packet)

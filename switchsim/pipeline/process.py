@@ -18,14 +18,14 @@ In hardened mode (``hardened`` true) a packet whose chunk identity
 needs is dropped before it can touch any register (docs/hardened-mode.md).
 "Newer" needs to know what ``tsi`` holds; ``hardened`` says it:
 
-* `HARDENED_TSI` (1, or ``True``): a number that grows with the chunk (our
-  workers' ``p * k``), compared as the big-endian field reads;
-* `HARDENED_PACKET_ID` (2): the packet id written little-endian, as the official
-  DPDK client writes it (host byte order on x86): the field byte-swapped is the
-  id, and the ids are compared. The P4 program's hardened build does this.
-
-`HARDENED_PACKET_ID` becomes what ``True`` means once every worker writes
-``tsi`` as the official client does (docs/hardened-mode.md, "tsi encoding").
+* `HARDENED_PACKET_ID` (1, or ``True``): the packet id written little-endian,
+  as the official DPDK client writes it (host byte order on x86) and as
+  switchsim's workers write it (`workers.protocol_state.packet_tsi`): the field
+  byte-swapped is the id, and the ids are compared. The P4 program's hardened
+  build does this.
+* `HARDENED_TSI` (2): a number that grows with the chunk, compared as the
+  big-endian field reads (for workers that write ``p * k``, as switchsim's did
+  before; kept to show why the official encoding needs the byte swap).
 
 The functions are numba-jitted (``cache=True``) and take the `SlotPool`
 NamedTuple, so plain Python, other numba code and the batch function share one
@@ -64,10 +64,10 @@ def _copy_result(pool, slot, pool_set, out_values, out_exponents):
     out_exponents[1] = pool.exponents[slot, pool_set, 1]
 
 
-#: ``hardened`` values: off (faithful), on with tsi compared as read, on with tsi = packet id little-endian.
+#: ``hardened`` values: off (faithful), on with tsi = packet id little-endian (``True``), on with tsi compared as read.
 FAITHFUL = 0
-HARDENED_TSI = 1
-HARDENED_PACKET_ID = 2
+HARDENED_PACKET_ID = 1
+HARDENED_TSI = 2
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
@@ -139,7 +139,7 @@ def process_packet(
     Args:
         pool: the switch's `SlotPool` (modified in place).
         hardened: `FAITHFUL` (0 / False); or drop late duplicates of older chunks, with tsi
-            read as `HARDENED_TSI` (1 / True) or `HARDENED_PACKET_ID` (2) says (module docstring).
+            read as `HARDENED_PACKET_ID` (1 / True) or `HARDENED_TSI` (2) says (module docstring).
         worker_id: the sender's bit index, 0..31 (from the worker table).
         num_workers: n, workers in the sender's job, 1..32 (from the worker table).
         job_number: the packet's ``job_number`` (8 bits).

@@ -414,7 +414,6 @@ def _worker_send(state, host, now, packets, sends, out, count):
     parameters = state.parameters
     hosts = state.hosts
     config = state.protocol_config
-    k = parameters[P_ELEMENTS_PER_PACKET]
     job = config[host, protocol.C_JOB_NUMBER]
     overhead = parameters[P_SEND_OVERHEAD]
     ready = now
@@ -423,7 +422,7 @@ def _worker_send(state, host, now, packets, sends, out, count):
         if overhead:
             hosts[host, H_BUSY_UNTIL] = max(hosts[host, H_BUSY_UNTIL], now) + overhead
             ready = hosts[host, H_BUSY_UNTIL]
-        header = make_header(job, protocol.pool_index_of(config, host, packet), protocol.packet_tsi(packet, k))
+        header = make_header(job, protocol.pool_index_of(config, host, packet), protocol.packet_tsi(packet))
         count = channel_send(state, hosts[host, H_UPLINK], ready, header, packet, False, out, count)
     deadline = protocol.next_deadline(state.protocol_status, state.protocol_lanes, host)
     if deadline < hosts[host, H_TIMER_AT]:

@@ -56,7 +56,7 @@ def test_pcap_dissects_with_the_project_layer(tmp_path):
         else:
             replies += 1
             assert frame[UDP].sport == switch_port and frame[UDP].chksum == 0 and header.msg_type == 1
-            chunk = header.tsi // 64
+            chunk = int.from_bytes(header.tsi.to_bytes(4, "big"), "little")  # the packet id, little-endian
             assert frame[SwitchMLData].values == expected[chunk * 64 : (chunk + 1) * 64].tolist()
             assert frame[SwitchMLExponents].e0 == 0 and header.pool_slot() == chunk % 64
     assert requests == summary["switch_packets"]

@@ -30,9 +30,15 @@ def test_instances_are_independent_and_match_the_wrapper():
             count = state.on_timeout(*arrays, w, now, out)
             assert out[:count].tolist() == wrappers[w].on_timeout(now / 1e12)
             assert arrays[1][w, state.S_PERIOD] == round(wrappers[w].timeout_period_s * 1e12)
-    packet, following = state.on_result(*arrays, 1, 8 * 10**6, 0, 64 * 2, wrappers[1].pool_index(2))
+    packet, following = state.on_result(*arrays, 1, 8 * 10**6, 0, state.packet_tsi(2), wrappers[1].pool_index(2))
     assert (packet, following) == (2, 6)
     assert arrays[1][0, state.S_RESULTS] == 0 and arrays[1][1, state.S_RESULTS] == 1
+
+
+def test_tsi_array_encoding_equals_the_scalar_one():
+    packets = np.array([0, 1, 255, 256, 70000, 2**32 - 1], np.int64)
+    assert state.packet_tsi_array(packets).tolist() == [state.packet_tsi(int(p)) for p in packets]
+    assert [state.tsi_packet(state.packet_tsi(int(p))) for p in packets] == packets.tolist()
 
 
 def _fields(config):
