@@ -101,7 +101,7 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, *, window: int = BMV2_WINDOW,
                  timeout_s: float = BMV2_TIMEOUT_S, max_wall_s: float = 300.0, program_json: Path | None = None,
-                 thrift_port: int = 9090, tag: str | None = None) -> dict:
+                 thrift_port: int = 9090, tag: str | None = None, hardened: bool = False) -> dict:
     """All-reduce seeded int32 tensors of N raw-Ethernet worker processes through bmv2 (module docstring).
 
     Args:
@@ -112,9 +112,10 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
         window: W, outstanding packets per worker = slots compiled into the program.
         timeout_s: the workers' initial retransmission timeout (seconds).
         max_wall_s: bound on the workers' run (seconds).
-        program_json: a faithful build compiled with ``SWITCHML_SLOTS`` >= window (default: compile one).
+        program_json: a build of the mode compiled with ``SWITCHML_SLOTS`` >= window (default: compile one).
         thrift_port: simple_switch's Thrift port (inside its namespace).
         tag: suffix of the namespace and interface names (default: the pid).
+        hardened: run the hardened build (``-DSWITCHML_HARDENED``; the workers' tsi is the official encoding).
 
     Returns:
         ``{"target": "bmv2", "correct", "completed", "packets_per_s", "switch_packets", "retransmissions", ...}``.
@@ -129,10 +130,10 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
     k = 64
     with tempfile.TemporaryDirectory(prefix="switchsim-bmv2-build-") as build:
         if program_json is None:
-            program_json = bmv2_runner.compile_program(tools.compiler, Path(build), slots=window)
+            program_json = bmv2_runner.compile_program(tools.compiler, Path(build), slots=window, hardened=hardened)
         program_slots = next(r["size"] for r in json.loads(Path(program_json).read_text())["register_arrays"]) // 2
         entries = tuple(WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w) for w in range(workers))
-        job = Bmv2Job(entries, slots=range(window), program_slots=program_slots)
+        job = Bmv2Job(entries, slots=range(window), program_slots=program_slots, hardened=hardened)
         context = _context()
         results: dict[int, np.ndarray] = {}
         summaries: dict[int, dict] = {}
@@ -205,6 +206,7 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
 
     return {
         "target": "bmv2",
+        "hardened": hardened,
         "correct": correct,
         "completed": completed,
         "workers": workers,
