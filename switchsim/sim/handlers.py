@@ -206,16 +206,20 @@ def to_element_bits(value, bits):
     return np.int32(np.int32(value << shift) >> shift)
 
 
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def synthetic_element(key, index, bits):
+    """Synthetic element ``index`` of the host whose generator is ``key``: the high 32 bits of
+    `counter_word` (key, index) as an int32, as a ``bits``-wide wire element carries it."""
+    high = np.int64(counter_word(key, np.uint64(index)) >> np.uint64(32))
+    return to_element_bits(np.int32(high - ((high >> 31) << 32)), bits)
+
+
 @numba.njit(cache=True, nogil=True, _nrt=False)
 def synthetic_values(key, first, elements, bits, out):
-    """``out[i]`` = synthetic element ``first + i`` of the host with generator ``key`` (0 past ``elements``).
-
-    Element i is the high 32 bits of `counter_word` (key, i), as a ``bits``-wide element.
-    """
+    """``out[i]`` = `synthetic_element` ``first + i`` of the host with generator ``key`` (0 past ``elements``)."""
     count = min(out.shape[0], max(elements - first, 0))
     for i in range(count):
-        high = np.int64(counter_word(key, np.uint64(first + i)) >> np.uint64(32))
-        out[i] = to_element_bits(np.int32(high - ((high >> 31) << 32)), bits)
+        out[i] = synthetic_element(key, first + i, bits)
     for i in range(count, out.shape[0]):
         out[i] = 0
 
@@ -231,8 +235,7 @@ def synthetic_accumulate(key, first, elements, bits, target):
     """``target[i] += `` synthetic element ``first + i`` (int32, wrapping): a baseline adding a host's range."""
     count = min(target.shape[0], max(elements - first, 0))
     for i in range(count):
-        high = np.int64(counter_word(key, np.uint64(first + i)) >> np.uint64(32))
-        target[i] += to_element_bits(np.int32(high - ((high >> 31) << 32)), bits)
+        target[i] += synthetic_element(key, first + i, bits)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
