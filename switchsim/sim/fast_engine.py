@@ -220,16 +220,26 @@ def schedule(events, next_row, free_rows, instant_time, instant_head, instant_ta
               table_instant, scalars, out[i])
 
 
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _drain_into(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap,
+                table_time, table_instant, scalars, pending):
+    count = 0
+    while scalars[K_EVENTS]:
+        row = _pop(next_row, instant_time, instant_head, free_instants, heap, table_time, table_instant, scalars)
+        for field in range(h.EVENT_FIELDS):
+            pending[count, field] = events[row, field]
+        count += 1
+        free_rows[scalars[K_FREE_ROWS]] = row
+        scalars[K_FREE_ROWS] += 1
+
+
 def drain(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
           table_instant, scalars) -> np.ndarray:
     """Every scheduled event in calendar order, emptying the calendar (for `Calendar.grow` and tests)."""
-    rows = []
-    while scalars[K_EVENTS]:
-        row = _pop(next_row, instant_time, instant_head, free_instants, heap, table_time, table_instant, scalars)
-        rows.append(events[row].copy())
-        free_rows[scalars[K_FREE_ROWS]] = row
-        scalars[K_FREE_ROWS] += 1
-    return np.array(rows, np.int64).reshape(-1, h.EVENT_FIELDS)
+    pending = np.zeros((int(scalars[K_EVENTS]), h.EVENT_FIELDS), np.int64)
+    _drain_into(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
+                table_instant, scalars, pending)
+    return pending
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
@@ -295,7 +305,8 @@ def run(state: h.SimState, max_time: int, progress=None, chunk: int = 2_000_000)
 
     window = int(state.parameters[h.P_WINDOW])
     out = event_buffer(window)
-    calendar = Calendar(_power_of_two(max(1024, 4 * state.hosts.shape[0] * min(window, 64) + 4 * len(out))))
+    # room for every host's window of requests and results in flight (it grows if that is not enough)
+    calendar = Calendar(_power_of_two(max(1024, 2 * state.hosts.shape[0] * window + 4 * len(out))))
     start = initial_events(state)
     schedule(*calendar.arrays(), start, len(start))
     total = 0
