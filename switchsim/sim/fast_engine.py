@@ -177,13 +177,19 @@ def _drop_first_instant(instant_time, free_instants, heap, table_time, table_ins
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
-def _push(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
-          table_instant, scalars, event):
-    time = event[h.E_TIME]
+def _instant_of(instant_time, instant_head, instant_tail, free_instants, heap, table_time, table_instant, scalars,
+                time):
+    """The instant slot of ``time``, created if the calendar has none."""
     instant = _find(table_time, table_instant, time)
     if instant < 0:
         instant = _new_instant(instant_time, instant_head, instant_tail, free_instants, heap, table_time,
                                table_instant, scalars, time)
+    return instant
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _append(events, next_row, free_rows, instant_head, instant_tail, scalars, instant, event):
+    """Put ``event`` last in its instant's list."""
     scalars[K_FREE_ROWS] -= 1
     row = free_rows[scalars[K_FREE_ROWS]]
     for field in range(h.EVENT_FIELDS):
@@ -211,13 +217,27 @@ def _pop(next_row, instant_time, instant_head, free_instants, heap, table_time, 
     return row
 
 
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _schedule(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
+              table_instant, scalars, out, count):
+    """Schedule ``out[:count]`` in order (consecutive events at one instant look it up once: a multicast's copies)."""
+    last_time = -1
+    instant = -1
+    for i in range(count):
+        time = out[i, h.E_TIME]
+        if time != last_time:
+            instant = _instant_of(instant_time, instant_head, instant_tail, free_instants, heap, table_time,
+                                  table_instant, scalars, time)
+            last_time = time
+        _append(events, next_row, free_rows, instant_head, instant_tail, scalars, instant, out[i])
+
+
 @numba.njit(cache=True, nogil=True, _nrt=False)
 def schedule(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
              table_instant, scalars, out, count):
     """Schedule ``out[:count]`` in order."""
-    for i in range(count):
-        _push(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
-              table_instant, scalars, out[i])
+    _schedule(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap, table_time,
+              table_instant, scalars, out, count)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
@@ -271,9 +291,8 @@ def run_events(state, events, next_row, free_rows, instant_time, instant_head, i
         scalars[K_FREE_ROWS] += 1
         scalars[K_LAST_TIME] = now
         handled += 1
-        for i in range(count):
-            _push(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap,
-                  table_time, table_instant, scalars, out[i])
+        _schedule(events, next_row, free_rows, instant_time, instant_head, instant_tail, free_instants, heap,
+                  table_time, table_instant, scalars, out, count)
     if counters[h.G_HOSTS_REMAINING] == 0:
         return COMPLETED, handled
     return RUNNING, handled
