@@ -39,3 +39,15 @@ def bmv2_can_run():
     reason = bmv2_runner.can_run_bmv2()
     if reason:
         pytest.skip(f"cannot run simple_switch here: {reason}")
+
+
+#: Result lines of the bmv2 replays, printed at the end of the run (CI's output shows them).
+REPLAY_LINES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Show each bmv2 replay's summary (scenarios, frames, mismatches, skipped) after the test results."""
+    if REPLAY_LINES:
+        terminalreporter.section("bmv2 conformance replay")
+        for line in REPLAY_LINES:
+            terminalreporter.write_line(line)

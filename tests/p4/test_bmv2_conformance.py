@@ -13,6 +13,7 @@ import pytest
 
 from switchsim.conformance import vectors
 from switchsim.p4gen import bmv2_runner
+from tests.p4.conftest import REPLAY_LINES
 
 pytestmark = [pytest.mark.p4c, pytest.mark.bmv2]
 MODES = (False, True)
@@ -36,7 +37,7 @@ def test_bmv2_replays_every_conformance_vector(bmv2_tools, bmv2_programs, bmv2_c
     document = vectors.load()
     with bmv2_runner.Bmv2Switch(bmv2_tools, bmv2_programs[hardened], ports=3) as switch:
         report = bmv2_runner.replay(document, switch, program_slots=vectors.SLOTS, hardened=hardened)
-    print(bmv2_runner.summary_line(report, hardened))
+    REPLAY_LINES.append(bmv2_runner.summary_line(report, hardened))
     assert report.mismatches == []
     assert report.skipped == []
     mine = [s for s in document["scenarios"] if s["switch"]["hardened"] == hardened]
