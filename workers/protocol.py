@@ -2,8 +2,9 @@
 
 The decisions live once, as numba functions over arrays, in
 `workers.protocol_state` (the simulator's fast engine calls them directly).
-A `WorkerProtocol` wraps one instance of that state for Python drivers; it holds one worker's (one sending thread's) tensor and
-decides which packets to send; a driver (the simulator, the UDP emulator, a
+A `WorkerProtocol` wraps one instance of that state for Python drivers; it
+holds one worker's (one sending thread's) tensor and decides which packets to
+send; a driver (the simulator, the UDP emulator, a
 test loop) moves the packets and tells it the time. Nothing here sleeps, reads a
 clock or touches a socket.
 

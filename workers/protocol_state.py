@@ -23,8 +23,9 @@ in O(1) and expiries in order, with no stale entries.
 
 Wire mapping (protocol reference §3): packet p carries elements
 ``[p*k, (p+1)*k)``; ``tsi`` holds the packet id little-endian, as the official
-client writes it — `packet_tsi` / `tsi_packet` are the one place that says so. Pool index ``i = (p + shift) mod 2W``: set 0, slot
-``start + i`` if ``i < W``, else set 1, slot ``start + i - W``.
+client writes it — `packet_tsi` / `tsi_packet` are the one place that says so.
+Pool index ``i = (p + shift) mod 2W``: set 0, slot ``start + i`` if ``i < W``,
+else set 1, slot ``start + i - W``.
 """
 
 from __future__ import annotations

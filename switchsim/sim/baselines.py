@@ -33,9 +33,9 @@ import simpy
 from switchsim.config import Scenario
 from switchsim.pipeline import wrapped_sum
 from switchsim.protocol.codec import to_wire_width
+from switchsim.sim.handlers import synthetic_accumulate, synthetic_block, synthetic_sum
 from switchsim.sim.link import Channel
 from switchsim.sim.metrics import MethodResult, message_packets, method_result, summarize_links
-from switchsim.sim.handlers import synthetic_accumulate, synthetic_block, synthetic_sum
 from switchsim.sim.state import SYNTHETIC_STREAM
 from switchsim.sim.topology import Fabric, build_fabric
 from workers.quantizers.rng import stream_key

@@ -21,6 +21,7 @@ import simpy
 from switchsim.config import LinkConfig, TopologyConfig
 from switchsim.sim.link import Channel
 
+
 @dataclass(slots=True)
 class Fabric:
     """Channels of one topology instance.
