@@ -170,7 +170,8 @@ def _run(args: argparse.Namespace) -> int:
     wall = sum(r.wall_time_s for r in results.results if r.method == "switchml")
     if hops:
         print(f"switchml: {hops:,} packet-hops in {wall:.2f} s wall ({hops / wall:,.0f} packet-hops/s, "
-              f"{scenario.simulator.engine} engine)")
+              f"{scenario.simulator.engine} engine; the wall time includes loading the compiled code once per "
+              f"process, which dominates small runs: benchmarks/simulator.py measures the pace)")
     if args.pcap:
         print(f"wrote {args.pcap}: worker 0's SwitchML packets in simulated time")
     print(f"wrote {summary} and {', '.join(str(p) for p in pictures)} (total {time.perf_counter() - started:.1f} s)")
