@@ -25,21 +25,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 import numpy as np
 
+from switchsim.emu.run import report_failure, serve_worker, worker_context
 from switchsim.frame_switch import WorkerEntry
 from switchsim.p4gen import bmv2_runner
 from switchsim.p4gen.controller import Bmv2Job
 from switchsim.pipeline import wrapped_sum
-from workers.client import RawEthernetTransport, RawTarget, make_tensor, run_worker
+from workers.client import RawEthernetTransport, RawTarget, make_tensor
 from workers.protocol import WorkerConfig
 
 #: bmv2 defaults, from measurement (module docstring).
@@ -74,29 +74,11 @@ def _worker_main(control: Connection, job: _Bmv2WorkerJob) -> None:
             return
         config = WorkerConfig(worker_id=job.worker_id, num_workers=job.num_workers, window=job.window,
                               elements_per_packet=job.elements_per_packet, timeout_s=job.timeout_s)
-        try:
-            run = run_worker(config, make_tensor(job.seed, job.worker_id, job.elements), transport, loss=job.loss,
-                             rng=np.random.default_rng([job.seed, job.worker_id, 1]), max_wall_s=job.max_wall_s)
-        finally:
-            transport.close()
-        summary = {"completed": run.completed, "wall_s": run.wall_s, "injected_losses": run.injected_losses,
-                   **asdict(run.stats)}
-        control.send(("done", run.result.tobytes(), summary))
+        serve_worker(control, job, config, transport)
     except (EOFError, BrokenPipeError):
         return
     except Exception as error:  # reported to the parent, which fails the run with it
-        try:
-            control.send(("error", f"{type(error).__name__}: {error}"))
-        except (BrokenPipeError, OSError):
-            pass
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["workers.client"])
-        return context
-    return multiprocessing.get_context("spawn")
+        report_failure(control, error)
 
 
 def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, *, window: int = BMV2_WINDOW,
@@ -134,7 +116,7 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
         program_slots = next(r["size"] for r in json.loads(Path(program_json).read_text())["register_arrays"]) // 2
         entries = tuple(WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w) for w in range(workers))
         job = Bmv2Job(entries, slots=range(window), program_slots=program_slots, hardened=hardened)
-        context = _context()
+        context = worker_context("workers.client")
         results: dict[int, np.ndarray] = {}
         summaries: dict[int, dict] = {}
         error = None

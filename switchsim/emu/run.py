@@ -71,29 +71,43 @@ def _worker_main(control: Connection, job: _WorkerJob) -> None:
         config = WorkerConfig(worker_id=job.worker_id, num_workers=job.num_workers, window=job.window,
                               elements_per_packet=job.elements_per_packet, job_number=job.job_number,
                               timeout_s=job.timeout_s)
-        try:
-            run = run_worker(config, make_tensor(job.seed, job.worker_id, job.elements), transport, loss=job.loss,
-                             rng=np.random.default_rng([job.seed, job.worker_id, 1]), max_wall_s=job.max_wall_s)
-        finally:
-            transport.close()
-        summary = {"completed": run.completed, "wall_s": run.wall_s, "injected_losses": run.injected_losses,
-                   **asdict(run.stats), "foreign_datagrams": run.transport.foreign,
-                   "malformed_replies": run.transport.malformed}
-        control.send(("done", run.result.tobytes(), summary))
+        serve_worker(control, job, config, transport, lambda run: {"foreign_datagrams": run.transport.foreign,
+                                                                   "malformed_replies": run.transport.malformed})
     except (EOFError, BrokenPipeError):
         return
     except Exception as error:  # reported to the parent, which fails the run with it
-        try:
-            control.send(("error", f"{type(error).__name__}: {error}"))
-        except (BrokenPipeError, OSError):
-            pass
+        report_failure(control, error)
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """forkserver (cheap starts, no fork of a threaded parent) where available, else spawn."""
+def serve_worker(control: Connection, job, config: WorkerConfig, transport, extra=None) -> None:
+    """Aggregate ``job``'s seeded tensor over ``transport`` (closed after), then send ``("done", result, summary)``.
+
+    ``job`` has ``seed``, ``worker_id``, ``elements``, ``loss`` and ``max_wall_s``;
+    ``extra(run)`` adds transport-specific counters to the summary.
+    """
+    try:
+        run = run_worker(config, make_tensor(job.seed, job.worker_id, job.elements), transport, loss=job.loss,
+                         rng=np.random.default_rng([job.seed, job.worker_id, 1]), max_wall_s=job.max_wall_s)
+    finally:
+        transport.close()
+    summary = {"completed": run.completed, "wall_s": run.wall_s, "injected_losses": run.injected_losses,
+               **asdict(run.stats), **(extra(run) if extra else {})}
+    control.send(("done", run.result.tobytes(), summary))
+
+
+def report_failure(control: Connection, error: Exception) -> None:
+    """Tell the parent a worker process failed (it fails the run with the message); quiet if the parent is gone."""
+    try:
+        control.send(("error", f"{type(error).__name__}: {error}"))
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def worker_context(preload: str) -> multiprocessing.context.BaseContext:
+    """forkserver (cheap starts, no fork of a threaded parent) preloading ``preload`` where available, else spawn."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["switchsim.emu.run"])
+        context.set_forkserver_preload([preload])
         return context
     return multiprocessing.get_context("spawn")
 
@@ -156,7 +170,7 @@ def emulate(
            window)
     _check("timeout_s", timeout_s > 0, "> 0 seconds", timeout_s)
     _check("max_wall_s", max_wall_s > 0, "> 0 seconds", max_wall_s)
-    context = _context()
+    context = worker_context("switchsim.emu.run")
     started = time.monotonic()
     deadline = started + max_wall_s
 
