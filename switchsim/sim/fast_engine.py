@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from switchsim.sim import handlers as h
+from switchsim.sim.state import grow_buffers, needs_more_buffers
 
 #: `run_events` outcomes.
 RUNNING = 0  #: max_events done, more to do
@@ -320,8 +321,6 @@ def run(state: h.SimState, max_time: int, progress=None, chunk: int = 2_000_000)
     ``progress(now_ps, results)`` (results accepted so far) is called between chunks of ``chunk`` events.
     The state may be replaced (its buffer pool grown), hence returned.
     """
-    from switchsim.sim.state import grow_buffers, needs_more_buffers
-
     window = int(state.parameters[h.P_WINDOW])
     out = event_buffer(window)
     # room for every host's window of requests and results in flight (it grows if that is not enough)

@@ -16,8 +16,9 @@ from decimal import Decimal
 import numpy as np
 
 from switchsim.config import Scenario
-from switchsim.pipeline.state import SwitchConfig, new_slot_pool
+from switchsim.pipeline.state import SwitchConfig, new_slot_pool, wrapped_sum
 from switchsim.protocol import spec
+from switchsim.protocol.codec import to_wire_width
 from switchsim.sim import handlers as h
 from switchsim.sim.network import Network
 from workers import protocol_state as protocol
@@ -134,7 +135,7 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
         tensors = _padded(inputs.tensors, total_packets * k)
         request_exponents = (np.zeros((hosts, total_packets, 2), np.int8) if inputs.exponents is None
                              else np.ascontiguousarray(inputs.exponents, np.int8).reshape(hosts, total_packets, 2))
-        expected = np.stack([_wire_sum(tensors[group], bits) for group in network.groups])
+        expected = np.stack([to_wire_width(wrapped_sum(tensors[group]), bits) for group in network.groups])
         check_values = np.zeros((1, 1, k), np.int32)
         check_packet = np.zeros((1, 1), np.int64)
     keep = inputs.keep_results and not synthetic
@@ -189,14 +190,6 @@ def _padded(tensors: np.ndarray, length: int) -> np.ndarray:
     padded = np.zeros((tensors.shape[0], length), np.int32)
     padded[:, : tensors.shape[1]] = tensors
     return padded
-
-
-def _wire_sum(rows: np.ndarray, bits: int) -> np.ndarray:
-    """The int32 wrap-around sum of ``rows`` as ``bits``-wide elements carry it."""
-    total = rows.sum(axis=0, dtype=np.int64).astype(np.int32)
-    if bits == spec.ELEMENT_BITS:
-        return total
-    return total.astype(spec.element_dtype(bits)).astype(np.int32)
 
 
 def _free_list(first: int, end: int) -> np.ndarray:

@@ -74,3 +74,13 @@ def test_reserve_models_back_to_back_packets():
     assert last == pytest.approx(80e-6 + 1e-6)
     first, last = channel.reserve(1, 1000, 0.0, 0.0)  # waits behind the ten
     assert first == pytest.approx(88e-6 + 1e-6)
+
+
+@pytest.mark.parametrize("bits", [32, 16, 8])
+def test_compiled_element_width_agrees_with_the_codec(bits):
+    """handlers.to_element_bits (compiled code's copy of the rule) equals codec.to_wire_width."""
+    from switchsim.protocol.codec import to_wire_width
+
+    values = np.random.default_rng(bits).integers(-(2**31), 2**31 - 1, size=2000, dtype=np.int32, endpoint=True)
+    values[:4] = [2**31 - 1, -(2**31), 127, -129]
+    assert [int(h.to_element_bits(np.int32(v), bits)) for v in values] == to_wire_width(values, bits).tolist()
