@@ -14,9 +14,10 @@ clock or touches a socket.
   ("lane") with alternating sets.
 * Window: packets 0..W-1 go out at start; p+W is sent only when p's result arrives.
 * One timer per lane: default 10 ms; on expiry the same packet is resent.
-  Backoff as the official client (``TimeoutQueue``): once the timeouts since
-  the last doubling reach a threshold (100), the period doubles and the
-  threshold grows by 100; doublings happen after 100, 300, 600, ... timeouts.
+  Backoff by default as the official client (``TimeoutQueue``): once the
+  timeouts since the last doubling reach a threshold (100), the period doubles
+  and the threshold grows by 100; doublings happen after 100, 300, 600, ...
+  timeouts. ``recovery`` picks another policy (`workers.protocol_state`).
 * Replies of other jobs and duplicate results are dropped (and counted).
 
 Lifecycle: ``WorkerProtocol(config, tensor)`` -> ``start(now)`` -> repeatedly
@@ -33,6 +34,9 @@ import numpy as np
 from switchsim.protocol import spec
 from workers import protocol_state as state
 
+#: The "rto" recovery policy's default floor on the estimated timeout, seconds (10 us: a few
+#: unloaded datacenter round trips; the estimate itself follows the measured round trips).
+DEFAULT_RTO_MIN_S = 10e-6
 #: Time unit of the protocol state: picoseconds.
 TICKS_PER_SECOND = 10**12
 
@@ -52,6 +56,10 @@ class WorkerConfig:
         timeout_s: initial retransmission timeout (seconds).
         backoff_threshold: timeouts (since the last doubling) that double the period.
         backoff_threshold_increment: how much the threshold grows at each doubling.
+        recovery: loss-recovery policy, one of `workers.protocol_state.RECOVERY_POLICIES`:
+            "official" (the official backoff), "reset" (backoff undone after each window of
+            results) or "rto" (a timeout estimated from measured round trips, as TCP's).
+        rto_min_s: the "rto" policy's floor on the estimated timeout (seconds).
     """
 
     worker_id: int
@@ -64,6 +72,8 @@ class WorkerConfig:
     timeout_s: float = 0.010
     backoff_threshold: int = 100
     backoff_threshold_increment: int = 100
+    recovery: str = "official"
+    rto_min_s: float = DEFAULT_RTO_MIN_S
 
     def __post_init__(self) -> None:
         def need(name: str, ok: bool, allowed: str) -> None:
@@ -88,6 +98,9 @@ class WorkerConfig:
         need("timeout_s", self.timeout_s > 0, "> 0 seconds")
         need("backoff_threshold", self.backoff_threshold >= 1, ">= 1")
         need("backoff_threshold_increment", self.backoff_threshold_increment >= 0, ">= 0")
+        need("recovery", self.recovery in state.RECOVERY_POLICIES, f"one of {state.RECOVERY_POLICIES}")
+        need("rto_min_s", 0 < self.rto_min_s and (self.recovery != "rto" or self.rto_min_s <= self.timeout_s),
+             "> 0 seconds (and <= timeout_s with recovery = 'rto')")
 
 
 def next_shift(shift: int, total_packets: int, window: int) -> int:
@@ -111,7 +124,8 @@ def _configure(arrays: tuple[np.ndarray, np.ndarray, np.ndarray], config: Worker
                instance: int = 0) -> None:
     state.configure(*arrays, instance, config.worker_id, config.num_workers, config.window, config.start_slot,
                     config.elements_per_packet, config.job_number, config.shift, total_packets,
-                    seconds_to_ticks(config.timeout_s), config.backoff_threshold, config.backoff_threshold_increment)
+                    seconds_to_ticks(config.timeout_s), config.backoff_threshold, config.backoff_threshold_increment,
+                    state.RECOVERY_POLICIES.index(config.recovery), seconds_to_ticks(config.rto_min_s))
 
 
 def seconds_to_ticks(seconds: float) -> int:

@@ -88,7 +88,9 @@ P_SYNTHETIC = 20  #: 1: values from the counter-based generator; 0: from ``tenso
 P_ELEMENTS = 21  #: S, tensor elements per worker (synthetic)
 P_CAPTURE_HOST = 22  #: host whose links are captured, -1 for none
 P_KEEP_RESULTS = 23  #: 1: write the last iteration's results to ``final``
-PARAMETERS = 24
+P_RECOVERY = 24  #: loss-recovery policy (`workers.protocol_state.RECOVERY_POLICIES` index)
+P_RTO_MIN = 25  #: the ``rto`` policy's floor, ps
+PARAMETERS = 26
 
 # --- probabilities (float64 array) and their random-stream purposes -----------
 F_LOSS, F_DUPLICATE, F_REORDER = range(3)
@@ -445,7 +447,8 @@ def _begin(state, host, now, out, count):
     protocol.configure(state.protocol_config, state.protocol_status, state.protocol_lanes, host, host % workers,
                        workers, window, hosts[host, H_GROUP] * window, parameters[P_ELEMENTS_PER_PACKET],
                        iteration & 0xFF, (iteration * total) % (2 * window), total, parameters[P_TIMEOUT],
-                       parameters[P_BACKOFF_THRESHOLD], parameters[P_BACKOFF_INCREMENT])
+                       parameters[P_BACKOFF_THRESHOLD], parameters[P_BACKOFF_INCREMENT], parameters[P_RECOVERY],
+                       parameters[P_RTO_MIN])
     hosts[host, H_ACTIVE] = 1
     hosts[host, H_TIMER_AT] = NEVER
     packets = state.scratch_packets

@@ -99,6 +99,8 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     parameters[h.P_TIMEOUT] = ticks(scenario.switchml.timeout_s)
     parameters[h.P_BACKOFF_THRESHOLD] = scenario.switchml.backoff_threshold
     parameters[h.P_BACKOFF_INCREMENT] = scenario.switchml.backoff_threshold_increment
+    parameters[h.P_RECOVERY] = protocol.RECOVERY_POLICIES.index(scenario.switchml.recovery)
+    parameters[h.P_RTO_MIN] = ticks(scenario.switchml.rto_min_s)
     parameters[h.P_ITERATIONS] = scenario.workload.iterations
     parameters[h.P_COMPUTE] = ticks(scenario.workload.compute_s)
     parameters[h.P_TOTAL_PACKETS] = total_packets

@@ -13,6 +13,7 @@ from switchsim.sim import fast_engine
 from switchsim.sim.memory import check_memory
 from switchsim.sim.run import make_tensors, run_scenario
 from switchsim.sim.switchml_method import run_switchml
+from workers.protocol_state import RECOVERY_POLICIES
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.toml"))
 
@@ -80,14 +81,16 @@ topologies = st.sampled_from([
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(link=faults, topology=topologies, window=st.sampled_from([1, 3, 8]), elements=st.integers(1, 3000),
        hardened=st.booleans(), bits=st.sampled_from([32, 16, 8]), seed=st.integers(0, 2**32),
-       iterations=st.integers(1, 2), overheads=st.booleans(), synthetic=st.booleans())
+       iterations=st.integers(1, 2), overheads=st.booleans(), synthetic=st.booleans(),
+       recovery=st.sampled_from(RECOVERY_POLICIES))
 def test_engines_agree_under_loss_duplication_and_reordering(link, topology, window, elements, hardened, bits, seed,
-                                                             iterations, overheads, synthetic):
+                                                             iterations, overheads, synthetic, recovery):
     scenario = scenario_from_dict({
         "seed": seed, "methods": ["switchml"], "max_time_s": 0.05,
         "topology": topology, "link": link,
         "switch": {"slots": 2 * window, "hardened": hardened},
-        "switchml": {"window": window, "timeout_s": 2e-5, "backoff_threshold": 20},
+        "switchml": {"window": window, "timeout_s": 2e-5, "backoff_threshold": 20, "recovery": recovery,
+                     "rto_min_s": 2e-6},
         "host": {"send_overhead_s": 1e-7 if overheads else 0.0, "receive_overhead_s": 2e-7 if overheads else 0.0},
         "workload": {"elements": elements, "element_bits": bits, "iterations": iterations,
                      "compute_s": 1e-6 if overheads else 0.0, "source": "synthetic" if synthetic else "tensors"},

@@ -19,7 +19,7 @@ def test_instances_are_independent_and_match_the_wrapper():
     wrappers = []
     for w in range(2):
         config = WorkerConfig(worker_id=w, num_workers=2, window=4, shift=w, timeout_s=1e-6)
-        state.configure(*arrays, w, w, 2, 4, 0, 64, 0, w, 10, 10**6, 2, 1)
+        state.configure(*arrays, w, w, 2, 4, 0, 64, 0, w, 10, 10**6, 2, 1, state.RECOVERY_OFFICIAL, 1)
         wrappers.append(WorkerProtocol(WorkerConfig(**{**_fields(config), "backoff_threshold": 2,
                                                          "backoff_threshold_increment": 1}),
                                        np.zeros(640, np.int32)))
