@@ -16,7 +16,7 @@ import numpy as np
 
 from switchsim.pipeline import Action, Pipeline, SwitchConfig
 from switchsim.protocol import spec
-from workers.protocol import WorkerConfig, WorkerProtocol, WorkerStats
+from workers.protocol import DEFAULT_RTO_MIN_S, WorkerConfig, WorkerProtocol, WorkerStats
 
 _TO_SWITCH, _TO_WORKER, _TIMER = 0, 1, 2
 
@@ -55,6 +55,7 @@ class LoopResult:
 
     results: np.ndarray  #: int32 (n, S): each worker's aggregated tensor
     completed: bool  #: every worker received every result before max_time_s
+    stopped_by: str | None  #: None when completed, else "max_time" (`switchsim.outcome`)
     time_s: float  #: simulated time at the end (seconds)
     worker_stats: list[WorkerStats] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
@@ -70,6 +71,9 @@ def run_in_memory(
     seed: int = 0,
     one_way_delay_s: float = 5e-6,
     timeout_s: float = 1e-4,
+    backoff_threshold: int = 100,
+    backoff_threshold_increment: int = 100,
+    recovery: str = "official",
     max_time_s: float = 10.0,
     job_number: int = 0,
 ) -> LoopResult:
@@ -84,6 +88,8 @@ def run_in_memory(
         seed: seeds the fault RNG (the run is a pure function of its arguments).
         one_way_delay_s: delivery delay each way (seconds).
         timeout_s: the workers' initial retransmission timeout (seconds).
+        backoff_threshold, backoff_threshold_increment: the official backoff (`workers.protocol.WorkerConfig`).
+        recovery: loss-recovery policy, "official", "reset" or "rto" (`workers.protocol_state`).
         max_time_s: give up (completed = False) past this simulated time.
         job_number: the job's 8-bit number.
     """
@@ -103,6 +109,10 @@ def run_in_memory(
                 elements_per_packet=elements_per_packet,
                 job_number=job_number,
                 timeout_s=timeout_s,
+                backoff_threshold=backoff_threshold,
+                backoff_threshold_increment=backoff_threshold_increment,
+                recovery=recovery,
+                rto_min_s=min(timeout_s, DEFAULT_RTO_MIN_S),
             ),
             tensors[w],
         )
@@ -171,7 +181,8 @@ def run_in_memory(
     return LoopResult(
         results=np.stack([p.result for p in workers]),
         completed=remaining == 0,
-        time_s=now,
+        stopped_by=None if remaining == 0 else "max_time",
+        time_s=now if remaining == 0 else max_time_s,
         worker_stats=[p.stats for p in workers],
         counters=pipeline.counters(),
     )

@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from switchsim.emu.run import report_failure, serve_worker, worker_context
+from switchsim.emu.run import judge_results, report_failure, serve_worker, worker_context
 from switchsim.frame_switch import WorkerEntry
+from switchsim.outcome import describe, exit_status, outcome
 from switchsim.p4gen import bmv2_runner
 from switchsim.p4gen.controller import Bmv2Job
-from switchsim.pipeline import wrapped_sum
-from workers.client import RawEthernetTransport, RawTarget, make_tensor
+from workers.client import RawEthernetTransport, RawTarget
 from workers.protocol import WorkerConfig
 
 #: bmv2 defaults, from measurement (module docstring).
@@ -120,6 +120,7 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
         results: dict[int, np.ndarray] = {}
         summaries: dict[int, dict] = {}
         error = None
+        timed_out = False
         with bmv2_runner.Bmv2Switch(tools, Path(program_json), ports=workers, thrift_port=thrift_port,
                                     tag=tag) as switch:
             switch.configure(job)
@@ -163,7 +164,8 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
                             summaries[w] = message[2]
                 run_s = time.monotonic() - start
                 if waiting:
-                    error = error or f"workers {sorted(waiting)} did not finish"
+                    timed_out = True
+                    error = error or f"workers {sorted(waiting)} did not finish within {max_wall_s + 30.0:g} s"
                 stats = switch.stats(job)
             finally:
                 for process in processes:
@@ -171,15 +173,7 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
                     if process.is_alive():
                         process.kill()
                         process.join(5.0)
-    completed = error is None and len(results) == workers and all(s["completed"] for s in summaries.values())
-    correct = False
-    if completed:
-        expected = wrapped_sum(np.stack([make_tensor(seed, w, elements) for w in range(workers)]))
-        correct = all(np.array_equal(results[w], expected) for w in range(workers))
-        if not correct:
-            error = "a worker's result differs from the int32 wrap-around sum"
-    elif error is None:
-        error = "a worker did not receive every result before its deadline"
+    verdict = judge_results(results, summaries, workers, seed, elements, error, timed_out)
     busy_s = max((s["wall_s"] for s in summaries.values()), default=run_s)
     switch_packets = stats["broadcast"] + stats["retransmit"] + stats["drop"] + stats["stale"]
 
@@ -189,8 +183,8 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
     return {
         "target": "bmv2",
         "hardened": hardened,
-        "correct": correct,
-        "completed": completed,
+        **verdict,
+        "max_wall_s": max_wall_s + 30.0,
         "workers": workers,
         "elements": elements,
         "elements_per_packet": k,
@@ -207,7 +201,6 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
         "lost_before_pipeline": max(0, total("sent") - total("injected_losses") - switch_packets),
         "wall_s": busy_s,
         "switch": stats,
-        "error": error,
     }
 
 
@@ -226,7 +219,8 @@ def format_comparison(result: dict) -> str:
     lines = []
     for name in ("bmv2", "emulator"):
         run = result[name]
-        verdict = "EXACT" if run["correct"] else f"WRONG/incomplete: {run['error']}"
+        verdict = describe(run["completed"], run["correct"], run["stopped_by"], run["max_wall_s"],
+                           "" if run["correct"] else run["error"])
         lines.append(f"  {name:8s}: {run['packets_per_s']:>10,.0f} packets/s through the switch; "
                      f"{run['packets_sent']:,} sent, {run['retransmissions']:,} retransmissions, window "
                      f"{run['window']}, timeout {run['timeout_s']} s, {run['wall_s']:.2f} s; {verdict}")
@@ -252,7 +246,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"switchsim emulate: error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2) if args.json else format_comparison(result))
-    return 0 if result["bmv2"]["correct"] and result["emulator"]["correct"] else 1
+    return exit_status(outcome(run["completed"], run["correct"]) for run in (result["bmv2"], result["emulator"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,10 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_emulator:
         result = {"bmv2": emulate_bmv2(args.workers, args.elements, args.loss, args.seed, **options)}
         print(json.dumps(result, indent=2) if args.json else json.dumps(result["bmv2"], indent=2))
-        return 0 if result["bmv2"]["correct"] else 1
+        return exit_status([outcome(result["bmv2"]["completed"], result["bmv2"]["correct"])])
     result = compare(args.workers, args.elements, args.loss, args.seed, **options)
     print(json.dumps(result, indent=2) if args.json else format_comparison(result))
-    return 0 if result["bmv2"]["correct"] and result["emulator"]["correct"] else 1
+    return exit_status(outcome(run["completed"], run["correct"]) for run in (result["bmv2"], result["emulator"]))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ their seeded tensors (`workers.client.make_tensor`) and send back what they
 got. The parent checks every result against the int32 wrap-around sum.
 
 Everything is bounded by ``max_wall_s``: a worker or switch that has not
-answered by then is killed, and the run reports ``correct: False`` with the
-reason in ``error``.
+answered by then is killed, and the run reports ``completed: False``,
+``correct: None`` (not judged) and ``stopped_by: "max_wall"`` with the reason
+in ``error`` (`switchsim.outcome`).
 
 ``add_emulate_parser(subparsers)`` adds the ``emulate`` subcommand to an
 argparse parser (``switchsim emulate --workers N --elements S [--loss P]
@@ -32,6 +33,7 @@ import numpy as np
 
 from switchsim.arguments import positive, probability, ranged
 from switchsim.emu.switch_server import ServerConfig, SwitchProcess
+from switchsim.outcome import describe, exit_status, outcome
 from switchsim.pipeline import wrapped_sum
 from switchsim.protocol import spec
 from workers.client import UdpTransport, make_tensor, run_worker
@@ -184,6 +186,7 @@ def emulate(
     results: dict[int, np.ndarray] = {}
     summaries: dict[int, dict] = {}
     error: str | None = None
+    timed_out = False
     address: tuple[str, int] | None = None
     run_s = 0.0
     try:
@@ -231,6 +234,7 @@ def emulate(
         run_s = time.monotonic() - run_started
     except (TimeoutError, RuntimeError, OSError) as failure:
         error = str(failure)
+        timed_out = isinstance(failure, TimeoutError)
     finally:
         if switch is not None:
             report = switch.stop(timeout_s=min(10.0, max(remaining(), 1.0)))
@@ -242,22 +246,14 @@ def emulate(
         for control in controls:
             control.close()
 
-    completed = error is None and len(results) == workers and all(s["completed"] for s in summaries.values())
-    correct = False
-    if completed:
-        expected = wrapped_sum(np.stack([make_tensor(seed, w, elements) for w in range(workers)]))
-        correct = all(np.array_equal(results[w], expected) for w in range(workers))
-        if not correct:
-            error = "a worker's result differs from the int32 wrap-around sum"
-    elif error is None:
-        error = "a worker did not receive every result before its deadline"
+    verdict = judge_results(results, summaries, workers, seed, elements, error, timed_out)
 
     def total(key: str) -> int:
         return int(sum(s[key] for s in summaries.values()))
 
     return {
-        "correct": correct,
-        "completed": completed,
+        **verdict,
+        "max_wall_s": max_wall_s,
         "workers": workers,
         "elements": elements,
         "elements_per_packet": elements_per_packet,
@@ -278,8 +274,28 @@ def emulate(
         "switch_address": list(address) if address else None,
         "switch": report,
         "pcap": pcap,
-        "error": error,
     }
+
+
+def judge_results(results: dict, summaries: dict, workers: int, seed: int, elements: int, error: str | None,
+                  timed_out: bool) -> dict:
+    """``completed``, ``correct``, ``stopped_by`` and ``error`` of an emulated all-reduce (both switch targets).
+
+    ``correct`` is judged only when every worker finished (`switchsim.outcome`);
+    otherwise ``stopped_by`` is "max_wall" (a deadline passed) or "error" (a
+    process failed), and ``error`` says what happened.
+    """
+    completed = error is None and len(results) == workers and all(s["completed"] for s in summaries.values())
+    correct, stopped_by = None, None
+    if completed:
+        expected = wrapped_sum(np.stack([make_tensor(seed, w, elements) for w in range(workers)]))
+        correct = all(np.array_equal(results[w], expected) for w in range(workers))
+        if not correct:
+            error = "a worker's result differs from the int32 wrap-around sum"
+    else:
+        stopped_by = "max_wall" if timed_out or error is None else "error"
+        error = error or "a worker did not receive every result before its deadline"
+    return {"correct": correct, "completed": completed, "stopped_by": stopped_by, "error": error}
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -349,9 +365,10 @@ def format_summary(summary: dict) -> str:
         frames = report["pcap_frames"] if report else 0
         lines.append(f"  pcap: {summary['pcap']} ({frames:,} frames)")
     if summary["correct"]:
-        lines.append("  verdict: EXACT: every worker holds the int32 wrap-around sum")
+        lines.append("  verdict: exact: every worker holds the int32 wrap-around sum")
     else:
-        lines.append(f"  verdict: WRONG or incomplete result: {summary['error']}")
+        lines.append("  verdict: " + describe(summary["completed"], summary["correct"], summary["stopped_by"],
+                                              summary["max_wall_s"], summary["error"]))
     return "\n".join(lines)
 
 
@@ -367,7 +384,7 @@ def run_command(args: argparse.Namespace) -> int:
                       elements_per_packet=args.elements_per_packet, window=window, timeout_s=timeout_s,
                       pcap=args.pcap, max_wall_s=args.max_wall, port=args.port)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
-    return 0 if summary["correct"] else 1
+    return exit_status([outcome(summary["completed"], summary["correct"])])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import functools
 from dataclasses import asdict, dataclass, field
 
 from switchsim.config import LinkConfig
+from switchsim.outcome import judged
 from switchsim.protocol import spec
 from switchsim.sim.link import Channel
 
@@ -29,6 +30,9 @@ class MethodResult:
 
     Times are simulated seconds; ``ate_per_s`` is aggregated tensor elements
     per second of communication (elements x iterations / aggregation time).
+    ``correct`` (every sum exact) is judged only when ``completed``; a run that
+    hit its time limit has ``correct`` None and ``stopped_by`` "max_time"
+    (`switchsim.outcome`).
     """
 
     method: str
@@ -39,8 +43,9 @@ class MethodResult:
     aggregation_time_s: float
     ate_per_s: float
     goodput_per_worker_bps: float
-    correct: bool
+    correct: bool | None
     completed: bool
+    stopped_by: str | None = None
     retransmissions: int = 0
     timeouts: int = 0
     packets: int = 0
@@ -108,8 +113,9 @@ def method_result(
         aggregation_time_s=aggregation,
         ate_per_s=rate,
         goodput_per_worker_bps=rate * scenario.element_bits,
-        correct=completed and correct,
+        correct=judged(completed, correct),
         completed=completed,
+        stopped_by=None if completed else "max_time",
         packets=sum(link.packets for link in links),
         bytes=sum(link.bytes for link in links),
         max_queue_bytes=max((link.max_queue_bytes for link in links), default=0.0),

@@ -34,11 +34,15 @@ class Results:
         raise KeyError(f"method {method!r} was not run; ran {[r.method for r in self.results]}")
 
     def speedups(self) -> dict[str, float]:
-        """SwitchML's time advantage over each baseline: baseline time / SwitchML time."""
-        if not any(r.method == "switchml" for r in self.results):
+        """SwitchML's time advantage over each baseline: baseline time / SwitchML time.
+
+        Only methods that finished are compared (a run stopped at its time limit has no time to compare).
+        """
+        if not any(r.method == "switchml" and r.completed for r in self.results):
             return {}
         switchml = self.by_method("switchml").aggregation_time_s
-        return {r.method: r.aggregation_time_s / switchml for r in self.results if r.method != "switchml"}
+        return {r.method: r.aggregation_time_s / switchml for r in self.results
+                if r.method != "switchml" and r.completed}
 
 
 def make_tensors(scenario: Scenario) -> np.ndarray:

@@ -75,7 +75,7 @@ def test_cli_json_output(capsys):
 def test_cli_human_summary(capsys):
     assert run.main(["--workers", "1", "--elements", "64"]) == 0
     out = capsys.readouterr().out
-    assert "EXACT" in out and "packets/s" in out
+    assert "verdict: exact" in out and "packets/s" in out
 
 
 def test_add_emulate_parser_wires_a_subcommand():
@@ -119,4 +119,7 @@ def test_emulate_validates_before_starting_anything(kwargs, message):
 @pytest.mark.network
 def test_a_run_that_cannot_finish_reports_why():
     summary = emulate(2, 64 * 50, loss=0.9, timeout_s=0.5, max_wall_s=2.0)
-    assert summary["correct"] is False and summary["error"]
+    assert (summary["completed"], summary["correct"], summary["stopped_by"]) == (False, None, "max_wall")
+    assert summary["error"]
+    verdict = run.format_summary(summary).splitlines()[-1]
+    assert verdict.startswith("  verdict: did not finish (max_wall 2 s wall clock: ") and "WRONG" not in verdict
