@@ -32,3 +32,15 @@ def positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
+
+
+def seconds_up_to(high: float) -> Callable[[str], float]:
+    """A finite number of seconds in (0, high]."""
+
+    def parse(text: str) -> float:
+        value = float(text)
+        if not 0 < value <= high:  # also rejects nan and inf
+            raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, {high:g}], got {text}")
+        return value
+
+    return parse

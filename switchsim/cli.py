@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from switchsim.arguments import probability, ranged
+from switchsim.arguments import probability, ranged, seconds_up_to
+from switchsim.config import MAX_TIME_LIMIT_S
+from switchsim.outcome import exit_status, outcome
 from switchsim.progress import StatusLine
 from switchsim.protocol import spec
+from workers.protocol_state import RECOVERY_POLICIES
 
 _EPILOG = """\
 examples:
@@ -34,6 +37,7 @@ examples:
 
 def _loop(args: argparse.Namespace) -> int:
     from switchsim.memory_loop import Faults, run_in_memory
+    from switchsim.outcome import describe, judged
     from switchsim.pipeline import wrapped_sum
 
     rng = np.random.default_rng(args.seed)
@@ -47,21 +51,30 @@ def _loop(args: argparse.Namespace) -> int:
         hardened=args.hardened,
         faults=faults,
         seed=args.seed,
+        timeout_s=args.timeout,
+        backoff_threshold=args.backoff_threshold,
+        backoff_threshold_increment=args.backoff_increment,
+        recovery=args.recovery,
         max_time_s=args.max_time,
     )
     wall_s = time.perf_counter() - started
     expected = wrapped_sum(tensors)
-    correct = bool(result.completed and np.array_equal(result.results, np.broadcast_to(expected, result.results.shape)))
+    exact = bool(result.completed and np.array_equal(result.results, np.broadcast_to(expected, result.results.shape)))
+    correct = judged(result.completed, exact)
     summary = {
         "engine": "memory_loop",
         "correct": correct,
         "completed": result.completed,
+        "stopped_by": result.stopped_by,
         "workers": args.workers,
         "elements": args.elements,
         "elements_per_packet": args.elements_per_packet,
         "window": args.window,
         "loss": args.loss,
         "seed": args.seed,
+        "timeout_s": args.timeout,
+        "recovery": args.recovery,
+        "max_time_s": args.max_time,
         "simulated_time_s": result.time_s,
         "wall_time_s": wall_s,
         "retransmissions": sum(s.retransmissions for s in result.worker_stats),
@@ -73,13 +86,19 @@ def _loop(args: argparse.Namespace) -> int:
         packets = -(-args.elements // args.elements_per_packet)
         print(f"switchsim loop: in-memory all-reduce through the switch pipeline model (seed {args.seed})")
         print(f"  workers {args.workers}, elements {args.elements:,} int32, k {args.elements_per_packet}, "
-              f"{packets:,} packets per worker, window {args.window}, loss {args.loss:.2%} each way")
+              f"{packets:,} packets per worker, window {args.window}, loss {args.loss:.2%} each way, "
+              f"timeout {args.timeout:g} s, recovery {args.recovery}")
         print(f"  switch counters: {result.counters}")
         print(f"  retransmissions: {summary['retransmissions']:,}; simulated {result.time_s * 1e3:.3f} ms, "
               f"wall {wall_s:.2f} s")
-        verdict = "EXACT: every worker holds the int32 wrap-around sum" if correct else "WRONG or incomplete result"
+        verdict = describe(result.completed, correct, result.stopped_by, args.max_time)
+        if correct:
+            verdict = "exact: every worker holds the int32 wrap-around sum"
+        elif not result.completed:
+            verdict += ("; under steady loss the official backoff keeps doubling the timeout: "
+                        "try --recovery reset (or rto), or a larger --max-time")
         print(f"  verdict: {verdict}")
-    return 0 if correct else 1
+    return exit_status([outcome(result.completed, correct)])
 
 
 def _conformance(args: argparse.Namespace) -> int:
@@ -125,14 +144,18 @@ class _ProgressLine:
 
 
 def _summary_table(results) -> str:
+    from switchsim.outcome import describe
+
     speedups = results.speedups()
+    limit = results.scenario.max_time_s
     lines = [f"{'method':10} {'time (ms)':>11} {'ATE/s':>11} {'Gb/s/worker':>12} {'SwitchML x':>10} "
-             f"{'retransmits':>11} {'correct':>8}"]
+             f"{'retransmits':>11}  outcome"]
     for r in results.results:
-        speedup = "" if r.method == "switchml" else f"{speedups.get(r.method, float('nan')):.2f}"
-        lines.append(f"{r.method:10} {r.aggregation_time_s * 1e3:11.3f} {r.ate_per_s:11.3e} "
-                     f"{r.goodput_per_worker_bps / 1e9:12.2f} {speedup:>10} {r.retransmissions:11,d} "
-                     f"{'yes' if r.correct else 'NO':>8}")
+        speedup = f"{speedups[r.method]:.2f}" if r.method in speedups else ""
+        time_ms = f"{r.aggregation_time_s * 1e3:11.3f}" if r.completed else f"{'-':>11}"
+        lines.append(f"{r.method:10} {time_ms} {r.ate_per_s:11.3e} "
+                     f"{r.goodput_per_worker_bps / 1e9:12.2f} {speedup:>10} {r.retransmissions:11,d}  "
+                     f"{describe(r.completed, r.correct, r.stopped_by, limit)}")
     return "\n".join(lines)
 
 
@@ -175,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.pcap:
         print(f"wrote {args.pcap}: worker 0's SwitchML packets in simulated time")
     print(f"wrote {summary} and {', '.join(str(p) for p in pictures)} (total {time.perf_counter() - started:.1f} s)")
-    return 0 if all(r.correct for r in results.results) else 1
+    return exit_status(outcome(r.completed, r.correct) for r in results.results)
 
 
 def _parse_value(text: str):
@@ -190,51 +213,135 @@ def _parse_value(text: str):
     return text.strip()
 
 
-def _sweep_point(job):
-    from switchsim.sim.run import run_scenario
+def _sweep_axes(args: argparse.Namespace, base) -> tuple:
+    """The swept fields and values: the --param/--values pairs, else the scenario's [sweep] table."""
+    params, values = args.param or [], args.values or []
+    if len(params) != len(values):
+        raise ValueError(f"--param and --values come in pairs: got {len(params)} --param and {len(values)} --values")
+    if not params:
+        if not base.sweep.axes:
+            raise ValueError(f"{args.scenario}: no [sweep] table; give --param SECTION.FIELD --values V1,V2,...")
+        return base.sweep.axes
+    axes = []
+    for param, text in zip(params, values, strict=True):
+        parsed = tuple(_parse_value(v) for v in text.split(",") if v.strip())
+        if not parsed:
+            raise ValueError(f"--values for {param}: give at least one value, comma-separated")
+        axes.append((param, parsed))
+    if len({param for param, _ in axes}) != len(axes):
+        raise ValueError(f"--param: each SECTION.FIELD once, got {params}")
+    return tuple(axes)
 
-    scenario, value = job
-    return value, run_scenario(scenario)
+
+def _sweep_table(document: dict) -> str:
+    from switchsim.outcome import describe
+
+    names = list(document["axes"])
+    width = max(12, *(len(name) for name in names))
+    lines = ["".join(f"{name:>{width}} " for name in names) + f"{'method':10} {'seeds':>5} {'time (ms)':>22} "
+             f"{'ATE/s':>21}  outcome"]
+    for point in document["points"]:
+        cells = "".join(f"{_value_text(point['params'][name]):>{width}} " for name in names)
+        if point["mean_time_s"] is None:
+            time_cell, rate_cell = f"{'-':>22}", f"{'-':>21}"
+        else:
+            half = (point["ci95_time_s"][1] - point["ci95_time_s"][0]) / 2
+            time_cell = f"{point['mean_time_s'] * 1e3:11.3f} +- {half * 1e3:8.3f}"
+            spread = (point["ci95_ate_per_s"][1] - point["ci95_ate_per_s"][0]) / 2
+            rate_cell = f"{point['mean_ate_per_s']:10.3e} +- {spread:7.1e}"
+        unfinished = point["seeds"] - point["completed"]
+        if point["wrong"]:
+            verdict = f"WRONG in {point['wrong']} of {point['seeds']}"
+        elif unfinished:
+            verdict = (f"{unfinished} of {point['seeds']} "
+                       + describe(False, None, "max_time", point["max_time_s"]))
+        else:
+            verdict = "exact" if point["seeds"] == 1 else f"exact in all {point['seeds']}"
+        lines.append(f"{cells}{point['method']:10} {point['seeds']:5d} {time_cell} {rate_cell}  {verdict}")
+    return "\n".join(lines)
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from concurrent.futures import ProcessPoolExecutor
+    import os
 
     from switchsim import io, plots
     from switchsim.config import with_override
+    from switchsim.sweep import (
+        SCHEDULER_VARIABLE,
+        SweepPlan,
+        execute,
+        parse_seeds,
+        resumable_runs,
+        run_key,
+        sweep_document,
+    )
 
     base = _scenario(args.scenario)
-    param = args.param or base.sweep.param
-    if not param:
-        raise ValueError(f"{args.scenario}: no [sweep] table; give --param SECTION.FIELD and --values")
-    if args.values:
-        values = [_parse_value(v) for v in args.values.split(",") if v.strip()]
-    else:
-        values = list(base.sweep.values) if param == base.sweep.param else []
-    if not values:
-        raise ValueError("--values: give at least one value, comma-separated")
-    args.param = param
     if args.engine is not None:
         base = with_override(base, "simulator.engine", args.engine)
-    scenarios = [(with_override(base, param, v), v) for v in values]
+    seeds = parse_seeds(args.seeds) if args.seeds else (base.sweep.seeds or (base.seed,))
+    plan = SweepPlan(base=base, axes=_sweep_axes(args, base), seeds=seeds)
     out = Path(args.out or f"out/{base.name}-sweep")
-    print(f"switchsim sweep: {base.name}, {args.param} over {values}, {args.jobs} process(es)")
-    rows = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for done, (value, results) in enumerate(pool.map(_sweep_point, scenarios), start=1):
-            print(f"  [{done}/{len(values)}] {args.param} = {value}")
-            for r in results.results:
-                rows.append({"value": value, "method": r.method, "time_s": r.aggregation_time_s,
-                             "ate_per_s": r.ate_per_s, "correct": r.correct, "retransmissions": r.retransmissions,
-                             "timeouts": r.timeouts})
-    print(f"{args.param:>16} {'method':10} {'time (ms)':>11} {'ATE/s':>11} {'retransmits':>11} {'correct':>8}")
-    for row in rows:
-        print(f"{row['value']!s:>16} {row['method']:10} {row['time_s'] * 1e3:11.3f} {row['ate_per_s']:11.3e} "
-              f"{row['retransmissions']:11,d} {'yes' if row['correct'] else 'NO':>8}")
-    table = io.write_sweep(rows, out)
-    figure = plots.plot_sweep(rows, args.param, out)
-    print(f"wrote {table} and {figure}")
-    return 0 if all(row["correct"] for row in rows) else 1
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
+    runs: list[dict] = []
+    if args.resume:
+        document = io.read_sweep(out)
+        if document is not None:
+            runs = resumable_runs(document, plan, out / "sweep.json")
+    total = len(plan.tasks())
+    axes = ", ".join(f"{name} over {list(values)}" for name, values in plan.axes)
+    if scheduler:
+        where = f"Dask scheduler {scheduler}"
+    elif args.jobs == 1 or total - len(runs) <= 1:
+        where = "this process"
+    else:
+        where = f"a local Dask cluster of {args.jobs} processes"
+    print(f"switchsim sweep: {base.name}: {axes}; seeds {_seed_text(seeds)}; {total} runs on {where}"
+          + (f" ({len(runs)} kept from {out / 'sweep.json'})" if runs else ""))
+    line = StatusLine()
+    resumed = len(runs)
+    made = [0]
+
+    def done(record: dict) -> None:
+        runs.append(record)
+        made[0] += 1
+        io.write_sweep(sweep_document(plan, runs), out)
+        elapsed = time.monotonic() - line.started
+        left = (total - len(runs)) * elapsed / made[0]
+        line.update(f"sweep: {len(runs)}/{total} runs, about {left:,.0f} s left", force=len(runs) == total)
+
+    try:
+        execute(plan, done, skip=frozenset(run_key(r["params"], r["seed"]) for r in runs), scheduler=scheduler,
+                jobs=args.jobs)
+    except KeyboardInterrupt:
+        line.close()
+        print(f"interrupted: {len(runs)} of {total} runs kept in {out / 'sweep.json'}; "
+              "run again with --resume to finish", file=sys.stderr)
+        return 130
+    finally:
+        line.close()
+    document = sweep_document(plan, runs)
+    print(_sweep_table(document))
+    table = io.write_sweep(document, out)
+    figure = plots.plot_sweep(document, out)
+    print(f"wrote {table} and {figure} ({made[0]} runs made, {resumed} resumed, "
+          f"{time.monotonic() - line.started:.1f} s)")
+    return exit_status(outcome(r["completed"], r["correct"]) for run in runs for r in run["results"])
+
+
+def _value_text(value) -> str:
+    """A swept value as a table cell: strings bare, lists joined with +, numbers as they are."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        return "+".join(map(str, value))
+    return json.dumps(value)
+
+
+def _seed_text(seeds: tuple[int, ...]) -> str:
+    if len(seeds) > 2 and seeds == tuple(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}..{seeds[-1]}"
+    return ",".join(map(str, seeds))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,8 +371,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--loss", type=probability, default=0.01,
                      help="Bernoulli loss probability per packet, each direction (default 0.01)")
     run.add_argument("--hardened", action="store_true", help="switch in hardened mode (drops late duplicates)")
-    run.add_argument("--seed", type=int, default=0, help="seed of tensors and faults (default 0)")
-    run.add_argument("--max-time", type=float, default=60.0, help="give up after this simulated time, s (default 60)")
+    run.add_argument("--seed", type=ranged(0, 2**32 - 1), default=0, help="seed of tensors and faults (default 0)")
+    run.add_argument("--timeout", type=seconds_up_to(60.0), default=1e-4,
+                     help="the workers' initial retransmission timeout, s (default 1e-4: ten round trips)")
+    run.add_argument("--recovery", choices=RECOVERY_POLICIES, default="official",
+                     help="loss recovery: official (the official client's backoff: the timeout doubles after "
+                     "100, 300, 600, ... timeouts and never comes back down), reset (that backoff, undone after "
+                     "each window of results) or rto (a timeout estimated from measured round trips, as TCP's); "
+                     "default official")
+    run.add_argument("--backoff-threshold", type=ranged(1, 10**9), default=100,
+                     help="official backoff: timeouts since the last doubling that double the timeout (default 100)")
+    run.add_argument("--backoff-increment", type=ranged(0, 10**9), default=100,
+                     help="official backoff: growth of that threshold at each doubling (default 100)")
+    run.add_argument("--max-time", type=seconds_up_to(MAX_TIME_LIMIT_S), default=60.0,
+                     help="give up after this simulated time, s (default 60); such a run did not finish, "
+                     "which is not the same as a wrong sum (exit status 3, not 1)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.set_defaults(handler=_loop)
 
@@ -274,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate a scenario: SwitchML vs ring / parameter server / all-gather on the same links",
         description="Run a scenario (TOML) in the discrete-event simulator: every method on the same topology, "
         "links and tensors. Prints a summary table, writes DIR/summary.json and plots (PNG). Without SCENARIO, "
-        "runs scenarios/quickstart.toml. Exit status 1 if any method ended with a wrong result.",
+        "runs scenarios/quickstart.toml. Exit status: 0 every method finished with the exact sum, 1 a method's "
+        "sum was wrong, 3 a method did not finish within max_time_s (2: bad input).",
     )
     simulate.add_argument("scenario", nargs="?", help="scenario TOML file (default: scenarios/quickstart.toml)")
     simulate.add_argument("--out", help="output folder (default: out/<scenario name>)")
@@ -288,16 +409,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser(
         "sweep",
-        help="run a scenario over values of one parameter, in parallel processes, and plot against it",
-        description="Run SCENARIO once per value of --param (SECTION.FIELD, e.g. link.loss, topology.workers, "
-        "switchml.window) in parallel local processes; print a table, write DIR/sweep.json and a plot. "
-        "Without --param/--values, uses the scenario's [sweep] table.",
+        help="run a scenario over a grid of values x seeds, on a Dask cluster, and plot means with 95% intervals",
+        description="Run SCENARIO at every combination of the --param values, once per seed, each run a task on "
+        "a dask.distributed cluster: by default a local cluster of --jobs processes; with --scheduler (or "
+        "$SWITCHSIM_SCHEDULER) an existing one, e.g. several machines (docs/sweeps.md). Runs are written to "
+        "DIR/sweep.json as they finish (an interrupted sweep keeps them; --resume runs only the missing ones); "
+        "prints mean, std and 95%% confidence intervals per point and method, and plots them. Without "
+        "--param/--values, uses the scenario's [sweep] table. Exit status as `run`.",
+        epilog="examples:\n"
+        "  switchsim sweep scenarios/loss-sweep.toml\n"
+        "  switchsim sweep scenarios/loss-recovery.toml --seeds 0..4\n"
+        "  switchsim sweep scenarios/quickstart.toml --param link.loss --values 0,0.01 "
+        "--param switchml.recovery --values official,rto --seeds 0..9\n"
+        "  switchsim sweep scenarios/quickstart.toml --param methods --values switchml+ring,ps\n"
+        "  switchsim sweep scenarios/loss-recovery.toml --scheduler tcp://10.0.0.1:8786",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sweep.add_argument("scenario", help="scenario TOML file")
-    sweep.add_argument("--param", help="SECTION.FIELD to vary, e.g. link.loss (default: the scenario's [sweep])")
-    sweep.add_argument("--values", help="comma-separated values, e.g. 0,0.0001,0.001,0.01 (default: [sweep])")
+    sweep.add_argument("--param", action="append", metavar="SECTION.FIELD",
+                       help="a field to vary, e.g. link.loss; repeat with --values for a grid (default: [sweep])")
+    sweep.add_argument("--values", action="append", metavar="V1,V2,...",
+                       help="comma-separated values of the matching --param, e.g. 0,0.0001,0.001; for methods, "
+                       "join methods with +: switchml+ring,ring")
+    sweep.add_argument("--seeds", metavar="A..B|S1,S2,...",
+                       help="run every point under each seed: a range 0..9 or a list (default: [sweep] seeds, "
+                       "else the scenario's seed)")
     sweep.add_argument("--out", help="output folder (default: out/<scenario name>-sweep)")
-    sweep.add_argument("--jobs", type=ranged(1, 64), default=2, help="parallel processes (default 2)")
+    sweep.add_argument("--jobs", type=ranged(1, 64), default=2,
+                       help="worker processes of the local Dask cluster; 1 runs serially in this process (default 2)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address of a running Dask scheduler (tcp://HOST:8786) to run on instead of a local "
+                       "cluster (default: $SWITCHSIM_SCHEDULER)")
+    sweep.add_argument("--resume", action="store_true",
+                       help="keep the runs already in DIR/sweep.json and run only the missing ones")
     sweep.add_argument("--engine", choices=("fast", "simpy"),
                        help="SwitchML engine for every point (default: the scenario's [simulator] engine)")
     sweep.set_defaults(handler=_sweep)

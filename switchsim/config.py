@@ -10,12 +10,15 @@ Components receive only their own part (``Channel(env, scenario.link)``).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from switchsim.protocol import spec
+from workers.protocol import DEFAULT_RTO_MIN_S
+from workers.protocol_state import RECOVERY_POLICIES
 
 
 class ScenarioError(ValueError):
@@ -31,12 +34,33 @@ def _probability(name: str, value: float) -> None:
     _need(isinstance(value, int | float) and 0.0 <= value < 1.0, name, value, "a probability in [0, 1)")
 
 
-def _positive(name: str, value: float) -> None:
-    _need(isinstance(value, int | float) and value > 0, name, value, "> 0")
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _non_negative(name: str, value: float) -> None:
-    _need(isinstance(value, int | float) and value >= 0, name, value, ">= 0")
+def _within(name: str, value: float, low: float, high: float, unit: str, *, open_low: bool = False) -> None:
+    """``value`` is a finite number in [low, high] (``(low, high]`` with ``open_low``), else a `ScenarioError`.
+
+    The upper bounds keep out values that can only produce a run that never
+    finishes (a 1 b/s link, a day of propagation delay); they are far above
+    anything a datacenter has.
+    """
+    ok = _number(value) and (value > low if open_low else value >= low) and value <= high
+    _need(ok, name, value, f"a finite number in {'(' if open_low else '['}{low:g}, {high:g}] {unit}")
+
+
+def _positive(name: str, value: float, high: float, unit: str = "seconds") -> None:
+    _within(name, value, 0, high, unit, open_low=True)
+
+
+def _non_negative(name: str, value: float, high: float = 10.0, unit: str = "seconds") -> None:
+    _within(name, value, 0, high, unit)
+
+
+#: Link rates a scenario may use, bits/s: 1 kb/s to 10 Tb/s.
+RATE_RANGE_BPS = (1e3, 1e13)
+#: Longest simulated time a run may be given, seconds (the engines count picoseconds in int64: ~106 days).
+MAX_TIME_LIMIT_S = 1e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +88,7 @@ class LinkConfig:
     reorder_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
-        _positive("link.rate_bps", self.rate_bps)
+        _within("link.rate_bps", self.rate_bps, *RATE_RANGE_BPS, "bits/s")
         _non_negative("link.delay_s", self.delay_s)
         _need(isinstance(self.queue_bytes, int) and self.queue_bytes >= 2048, "link.queue_bytes", self.queue_bytes,
               "an integer >= 2048 bytes")
@@ -140,7 +164,7 @@ class SwitchConfigSection:
     def __post_init__(self) -> None:
         _need(isinstance(self.slots, int) and 1 <= self.slots <= spec.MAX_SLOTS, "switch.slots", self.slots,
               f"an integer in 1..{spec.MAX_SLOTS}")
-        _non_negative("switch.pipeline_latency_s", self.pipeline_latency_s)
+        _non_negative("switch.pipeline_latency_s", self.pipeline_latency_s, 1.0)
         _need(isinstance(self.hardened, bool), "switch.hardened", self.hardened, "true or false")
 
 
@@ -156,6 +180,10 @@ class SwitchMLConfig:
         timeout_s: initial retransmission timeout, seconds.
         backoff_threshold: timeouts since the last doubling that double the period (official: 100).
         backoff_threshold_increment: growth of that threshold at each doubling (official: 100).
+        recovery: loss-recovery policy: "official" (default: the official client's backoff, which
+            never comes back down), "reset" (that backoff, undone after each window of results) or
+            "rto" (a timeout estimated from measured round trips, as TCP does; `workers.protocol_state`).
+        rto_min_s: the "rto" policy's floor on the estimated timeout, seconds.
     """
 
     elements_per_packet: int = 0
@@ -163,13 +191,18 @@ class SwitchMLConfig:
     timeout_s: float = 1e-3
     backoff_threshold: int = 100
     backoff_threshold_increment: int = 100
+    recovery: str = "official"
+    rto_min_s: float = DEFAULT_RTO_MIN_S
 
     def __post_init__(self) -> None:
         _need(self.elements_per_packet in (0, *spec.ALL_ELEMENTS_PER_PACKET), "switchml.elements_per_packet",
               self.elements_per_packet, f"0 (automatic) or one of {spec.ALL_ELEMENTS_PER_PACKET}")
         _need(isinstance(self.window, int) and 1 <= self.window <= spec.MAX_SLOTS, "switchml.window", self.window,
               f"an integer in 1..{spec.MAX_SLOTS}")
-        _positive("switchml.timeout_s", self.timeout_s)
+        _positive("switchml.timeout_s", self.timeout_s, 60.0)
+        _need(self.recovery in RECOVERY_POLICIES, "switchml.recovery", self.recovery, f"one of {RECOVERY_POLICIES}")
+        _positive("switchml.rto_min_s", self.rto_min_s, self.timeout_s if self.recovery == "rto" else 60.0,
+                  "seconds" + (" (<= switchml.timeout_s with recovery = 'rto')" if self.recovery == "rto" else ""))
         _need(isinstance(self.backoff_threshold, int) and self.backoff_threshold >= 1, "switchml.backoff_threshold",
               self.backoff_threshold, "an integer >= 1")
         _need(isinstance(self.backoff_threshold_increment, int) and self.backoff_threshold_increment >= 0,
@@ -189,8 +222,8 @@ class HostConfig:
     receive_overhead_s: float = 0.0
 
     def __post_init__(self) -> None:
-        _non_negative("host.send_overhead_s", self.send_overhead_s)
-        _non_negative("host.receive_overhead_s", self.receive_overhead_s)
+        _non_negative("host.send_overhead_s", self.send_overhead_s, 1.0)
+        _non_negative("host.receive_overhead_s", self.receive_overhead_s, 1.0)
 
 
 DTYPES = ("int32", "float32")
@@ -240,7 +273,7 @@ class WorkloadConfig:
               "identity when workload.dtype is int32")
         _need(isinstance(self.iterations, int) and 1 <= self.iterations <= 10_000, "workload.iterations",
               self.iterations, "an integer in 1..10000")
-        _non_negative("workload.compute_s", self.compute_s)
+        _non_negative("workload.compute_s", self.compute_s, 3600.0)
         _need(self.element_bits in spec.WIRE_ELEMENT_BITS, "workload.element_bits", self.element_bits,
               f"one of {spec.WIRE_ELEMENT_BITS}")
         _need(self.dtype == "int32" or self.element_bits == spec.ELEMENT_BITS, "workload.element_bits",
@@ -282,7 +315,7 @@ class BaselineConfig:
     def __post_init__(self) -> None:
         _need(isinstance(self.packet_payload_bytes, int) and 64 <= self.packet_payload_bytes <= 9000,
               "baselines.packet_payload_bytes", self.packet_payload_bytes, "an integer in 64..9000 bytes")
-        _positive("baselines.retransmit_timeout_s", self.retransmit_timeout_s)
+        _positive("baselines.retransmit_timeout_s", self.retransmit_timeout_s, 60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,15 +325,34 @@ class SweepConfig:
     Attributes:
         param: SECTION.FIELD to vary, e.g. "link.loss"; empty for none.
         values: the values, in order.
+        grid: further axes, ``((SECTION.FIELD, (values, ...)), ...)``: the sweep runs every
+            combination (TOML: a ``[sweep.grid]`` table of ``"section.field" = [values]``).
+        seeds: seeds every point runs under (empty: the scenario's ``seed`` only).
     """
 
     param: str = ""
     values: tuple = ()
+    grid: tuple = ()
+    seeds: tuple = ()
 
     def __post_init__(self) -> None:
         _need(isinstance(self.param, str), "sweep.param", self.param, "a string SECTION.FIELD")
         _need(bool(self.values) == bool(self.param), "sweep.values", list(self.values),
               "a non-empty list exactly when sweep.param is set")
+        for entry in self.grid:
+            ok = (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+                  and isinstance(entry[1], tuple) and len(entry[1]) > 0)
+            _need(ok, "sweep.grid", entry, 'entries "SECTION.FIELD" = [one or more values]')
+        names = [self.param] * bool(self.param) + [name for name, _ in self.grid]
+        _need(len(set(names)) == len(names), "sweep.grid", names, "each SECTION.FIELD once (param included)")
+        _need(all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in self.seeds)
+              and len(set(self.seeds)) == len(self.seeds), "sweep.seeds", list(self.seeds),
+              "distinct integers >= 0")
+
+    @property
+    def axes(self) -> tuple[tuple[str, tuple], ...]:
+        """Every swept SECTION.FIELD with its values: ``param`` first, then ``grid``."""
+        return ((self.param, self.values),) * bool(self.param) + self.grid
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +377,11 @@ class Scenario:
         _need(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
         _need(len(self.methods) > 0 and all(m in METHODS for m in self.methods), "methods", list(self.methods),
               f"a non-empty list drawn from {METHODS}")
-        _positive("max_time_s", self.max_time_s)
+        _positive("max_time_s", self.max_time_s, MAX_TIME_LIMIT_S)
+        computing = self.workload.compute_s * self.workload.iterations
+        _need(computing < self.max_time_s, "max_time_s", self.max_time_s,
+              f"> workload.compute_s x workload.iterations = {computing:g} s (the compute phases alone take that "
+              "long, so the run could never finish)")
         bits, k = self.workload.element_bits, self.switchml.elements_per_packet
         allowed = spec.supported_elements_per_packet(bits)
         _need(k == 0 or k in allowed, "switchml.elements_per_packet", k,
@@ -359,6 +415,17 @@ _SECTIONS = {
 }
 
 
+def _typed(name: str, default: Any, value: Any) -> Any:
+    """``value`` in the type of the field's ``default`` (int -> float, list -> tuple), or a `ScenarioError`."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(default, tuple) and isinstance(value, list):
+        value = tuple(value)
+    if default is not MISSING and type(default) is not type(value):
+        raise ScenarioError(f"{name} = {value!r} has the wrong type: expected {type(default).__name__}")
+    return value
+
+
 def _coerce(section: str, cls: type, table: dict) -> Any:
     if not isinstance(table, dict):
         raise ScenarioError(f"[{section}] must be a table, got {table!r}")
@@ -368,16 +435,9 @@ def _coerce(section: str, cls: type, table: dict) -> Any:
         raise ScenarioError(f"[{section}] has unknown keys {unknown}; known keys: {sorted(known)}")
     values = {}
     for name, value in table.items():
-        default = known[name].default
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if isinstance(default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        if default is not MISSING and type(default) is not type(value) and not (
-            isinstance(default, float) and isinstance(value, float)
-        ):
-            raise ScenarioError(f"{section}.{name} = {value!r} has the wrong type: expected {type(default).__name__}")
-        values[name] = value
+        if section == "sweep" and name == "grid" and isinstance(value, dict):
+            value = tuple((axis, tuple(v) if isinstance(v, list) else v) for axis, v in value.items())
+        values[name] = _typed(f"{section}.{name}", known[name].default, value)
     return cls(**values)
 
 
@@ -393,9 +453,16 @@ def scenario_from_dict(document: dict) -> Scenario:
         if not isinstance(top["methods"], list):
             raise ScenarioError(f"methods = {top['methods']!r} must be a list of strings from {METHODS}")
         top["methods"] = tuple(top["methods"])
-    if "max_time_s" in top and isinstance(top["max_time_s"], int):
+    if "max_time_s" in top and isinstance(top["max_time_s"], int) and not isinstance(top["max_time_s"], bool):
         top["max_time_s"] = float(top["max_time_s"])
-    return Scenario(**top, **sections)
+    scenario = Scenario(**top, **sections)
+    for axis, values in scenario.sweep.axes:  # every swept value must make a valid scenario
+        for value in values:
+            try:
+                with_override(scenario, axis, value)
+            except ScenarioError as error:
+                raise ScenarioError(f"[sweep] {axis} = {value!r}: {error}") from None
+    return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -430,18 +497,35 @@ def builtin_scenario(name: str) -> Path:
 
 
 def with_override(scenario: Scenario, dotted: str, value: Any) -> Scenario:
-    """A copy of ``scenario`` with ``section.field`` (or a top-level field) set to ``value``, re-validated."""
+    """A copy of ``scenario`` with ``section.field`` (or a top-level field) set to ``value``, re-validated.
+
+    The value must have the field's type, as in a scenario file (an int where a
+    float is expected is taken). ``methods`` takes a list, or one string of
+    methods joined by "+" (``"switchml+ring"``).
+
+    Example:
+        >>> with_override(Scenario(), "link.loss", 0.01).link.loss
+        0.01
+        >>> with_override(Scenario(), "methods", "ring").methods
+        ('ring',)
+    """
     parts = dotted.split(".")
     if len(parts) == 1:
         if parts[0] not in {f.name for f in fields(Scenario)} or parts[0] in _SECTIONS:
             raise ScenarioError(f"--param {dotted!r}: not a scenario field")
+        if parts[0] == "methods" and isinstance(value, str):
+            value = tuple(value.split("+"))
+        default = next(f.default for f in fields(Scenario) if f.name == parts[0])
+        if parts[0] == "methods" and isinstance(value, list | tuple):
+            value = tuple(value)
+        else:
+            value = _typed(dotted, default, value)
         return replace(scenario, **{parts[0]: value})
     if len(parts) != 2 or parts[0] not in _SECTIONS or parts[0] == "sweep":
         raise ScenarioError(f"--param {dotted!r}: use SECTION.FIELD with a section from {sorted(_SECTIONS)}")
     section = getattr(scenario, parts[0])
-    if parts[1] not in {f.name for f in fields(section)}:
+    known = {f.name: f for f in fields(section)}
+    if parts[1] not in known:
         raise ScenarioError(f"--param {dotted!r}: [{parts[0]}] has no field {parts[1]!r}")
-    current = getattr(section, parts[1])
-    if isinstance(current, float) and isinstance(value, int):
-        value = float(value)
+    value = _typed(dotted, known[parts[1]].default, value)
     return replace(scenario, **{parts[0]: replace(section, **{parts[1]: value})})

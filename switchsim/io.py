@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,10 +39,27 @@ def write_summary(results: Results, out_dir: str | Path) -> Path:
     return path
 
 
-def write_sweep(rows: list[dict], out_dir: str | Path) -> Path:
-    """Write ``out_dir/sweep.json`` (one row per value and method); returns its path."""
+def write_sweep(document: dict, out_dir: str | Path) -> Path:
+    """Write ``out_dir/sweep.json`` (`switchsim.sweep.sweep_document`); returns its path.
+
+    The file is replaced in one step (written beside it, then renamed), so an
+    interrupted sweep leaves the last complete document, never half of one.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "sweep.json"
-    path.write_text(json.dumps(rows, indent=2) + "\n")
+    partial = out / ".sweep.json.partial"
+    partial.write_text(json.dumps(document, indent=2, default=list) + "\n")
+    os.replace(partial, path)
     return path
+
+
+def read_sweep(out_dir: str | Path) -> dict | None:
+    """The ``out_dir/sweep.json`` document, or None when there is none."""
+    path = Path(out_dir) / "sweep.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a JSON sweep document ({error}); remove it or choose another --out") from None

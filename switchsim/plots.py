@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -9,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from switchsim.outcome import Outcome, outcome
 from switchsim.sim.run import Results
 
 _METRIC_LABELS = {"ate_per_s": "aggregated elements / s (ATE/s)", "time_s": "aggregation time (s)"}
@@ -29,7 +31,8 @@ def plot_methods(results: Results, out_dir: str | Path) -> Path:
     elapsed.set_title("time to all-reduce")
     for axis, values in ((rate, [r.ate_per_s for r in records]), (elapsed, [r.aggregation_time_s * 1e3 for r in records])):
         for x, (value, record) in enumerate(zip(values, records, strict=True)):
-            mark = "" if record.correct else " WRONG"
+            verdict = outcome(record.completed, record.correct)
+            mark = {Outcome.EXACT: "", Outcome.WRONG: " WRONG"}.get(verdict, " did not finish")
             axis.annotate(f"{value:.3g}{mark}", (x, value), ha="center", va="bottom", fontsize=8)
     scenario = results.scenario
     figure.suptitle(f"{scenario.name}: {scenario.topology.workers_per_job} workers, "
@@ -59,29 +62,104 @@ def plot_links(results: Results, out_dir: str | Path) -> Path:
     return path
 
 
-def plot_sweep(rows: list[dict], param: str, out_dir: str | Path, metric: str = "ate_per_s") -> Path:
-    """``metric`` against the swept parameter, one line per method; returns the PNG path."""
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    methods = sorted({row["method"] for row in rows}, key=lambda m: list(_COLORS).index(m) if m in _COLORS else 99)
-    for method in methods:
-        points = sorted((row["value"], row[metric]) for row in rows if row["method"] == method)
-        axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method,
-                  color=_COLORS.get(method, "grey"))
-    positive = sorted({row["value"] for row in rows if isinstance(row["value"], int | float) and row["value"] > 0})
+def sweep_positions(values: list) -> tuple[list[float], list[str], str]:
+    """Where each swept value sits on the x axis: ``(positions, tick labels, scale)``.
+
+    Numbers are placed at their value with a tick at each (8, 16, 32 rather than
+    10, 15, 20), on a log scale (symmetric log when 0 is among them) when they
+    span a factor of 100 or more. Booleans and strings are categories, one slot
+    each in the order given.
+
+    Example:
+        >>> sweep_positions([8, 16, 32])
+        ([8, 16, 32], ['8', '16', '32'], 'linear')
+        >>> sweep_positions([False, True])
+        ([0, 1], ['False', 'True'], 'linear')
+    """
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if not numeric:
+        return list(range(len(values))), [str(v) for v in values], "linear"
+    positive = sorted(v for v in values if v > 0)
+    scale = "linear"
     if len(positive) >= 2 and positive[-1] / positive[0] >= 100:
-        has_zero = any(row["value"] == 0 for row in rows)
-        if has_zero:
-            axis.set_xscale("symlog", linthresh=positive[0])
-        else:
-            axis.set_xscale("log")
-    label = _METRIC_LABELS.get(metric, metric.replace("_", " "))
-    axis.set_xlabel(param)
-    axis.set_ylabel(label)
-    axis.set_title(f"{label} vs {param}")
-    axis.legend()
-    axis.grid(alpha=0.3)
+        scale = "symlog" if any(v == 0 for v in values) else "log"
+    return list(values), [f"{v:g}" for v in values], scale
+
+
+def plot_sweep(document: dict, out_dir: str | Path) -> Path:
+    """Mean aggregation time and ATE/s against the first swept field, with 95 % confidence intervals.
+
+    One line per method and combination of the other swept fields. A point
+    where some seeds did not finish is drawn hollow; one where none finished
+    has no value and is marked with an x on the axis ("did not finish").
+    Returns the PNG path.
+    """
+    axes = list(document["axes"].items())
+    x_name, x_values = axes[0]
+    positions, labels, scale = sweep_positions(x_values)
+    where = {json.dumps(v, default=list): p for v, p in zip(x_values, positions, strict=True)}
+    points = document["points"]
+    series: dict[tuple, list[dict]] = {}
+    for point in points:
+        others = tuple((name, json.dumps(point["params"][name], default=list)) for name, _ in axes[1:])
+        series.setdefault((point["method"], others), []).append(point)
+    figure, panels = plt.subplots(1, 2, figsize=(12, 4.8))
+    styles = ["-", "--", ":", "-."]
+    markers = ["o", "s", "^", "D", "v", "P", "X"]
+    drawn_curves: dict[tuple, str] = {}
+    labels_of: dict[str, list[str]] = {}
+    for (method, others), chosen in series.items():
+        label = method + "".join(f", {name.split('.')[-1]}={json.loads(value)}" for name, value in others)
+        curve = (method, *((p["params"][x_name], p["mean_time_s"], p["completed"]) for p in chosen))
+        if curve in drawn_curves:  # the same numbers (ring does not depend on the SwitchML recovery policy)
+            labels_of[drawn_curves[curve]].append(label)
+            continue
+        drawn_curves[curve] = label
+        labels_of[label] = [label]
+    index = 0
+    for (method, others), chosen in series.items():
+        label = method + "".join(f", {name.split('.')[-1]}={json.loads(value)}" for name, value in others)
+        if label not in labels_of:
+            continue
+        merged = labels_of[label]
+        shown = label if len(merged) == 1 else f"{method} (same for: {'; '.join(m[len(method) + 2:] for m in merged)})"
+        color = _COLORS.get(method) if len(labels_of) <= len(_COLORS) and len(axes) == 1 else None
+        style = {"color": color, "linestyle": styles[index % len(styles)], "marker": markers[index % len(markers)],
+                 "capsize": 3}
+        index += 1
+        for panel, name, factor in ((panels[0], "time_s", 1e3), (panels[1], "ate_per_s", 1.0)):
+            finished = [p for p in chosen if p[f"mean_{name}"] is not None]
+            xs = [where[json.dumps(p["params"][x_name], default=list)] for p in finished]
+            means = [p[f"mean_{name}"] * factor for p in finished]
+            low = [m - p[f"ci95_{name}"][0] * factor for m, p in zip(means, finished, strict=True)]
+            high = [p[f"ci95_{name}"][1] * factor - m for m, p in zip(means, finished, strict=True)]
+            drawn = panel.errorbar(xs, means, yerr=[low, high], label=shown if panel is panels[1] else None,
+                                   **style)
+            style["color"] = drawn[0].get_color()
+            partial = [(x, m) for x, m, p in zip(xs, means, finished, strict=True) if p["completed"] < p["seeds"]]
+            if partial:
+                panel.scatter(*zip(*partial, strict=True), s=90, facecolors="white", edgecolors=style["color"],
+                              zorder=3)
+            unfinished = [where[json.dumps(p["params"][x_name], default=list)] for p in chosen
+                          if p[f"mean_{name}"] is None]
+            if unfinished:
+                panel.scatter(unfinished, [0] * len(unfinished), marker="x", s=80, color=style["color"], zorder=3,
+                              clip_on=False)
+    for panel, title in ((panels[0], "aggregation time (ms)"), (panels[1], _METRIC_LABELS["ate_per_s"])):
+        if scale != "linear":
+            panel.set_xscale(scale, **({"linthresh": min(v for v in x_values if v > 0)} if scale == "symlog" else {}))
+        panel.set_xticks(positions, labels)
+        panel.set_xlabel(x_name)
+        panel.set_ylabel(title)
+        panel.set_ylim(bottom=0)
+        panel.grid(alpha=0.3)
+    seeds = len(document["seeds"])
+    figure.suptitle(f"{document['scenario']}: mean of {seeds} seed(s), bars: 95 % confidence interval; "
+                    "hollow: some seeds did not finish; x on the axis: none finished")
+    handles, names = panels[1].get_legend_handles_labels()
+    figure.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     figure.tight_layout()
-    path = Path(out_dir) / f"sweep-{param.replace('.', '-')}.png"
-    figure.savefig(path, dpi=120)
+    path = Path(out_dir) / "sweep.png"
+    figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
     return path

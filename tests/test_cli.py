@@ -17,7 +17,7 @@ def test_run_json_reports_an_exact_sum(capsys):
 
 def test_run_prints_a_verdict(capsys):
     assert main(["loop", "--workers", "2", "--elements", "100"]) == 0
-    assert "EXACT" in capsys.readouterr().out
+    assert "verdict: exact" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -82,10 +82,10 @@ def test_sweep_runs_each_value_and_plots(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert main(["sweep", str(scenario), "--param", "topology.workers", "--values", "2,4", "--jobs", "1",
                  "--out", str(out)]) == 0
-    rows = json.loads((out / "sweep.json").read_text())
-    assert sorted((r["value"], r["method"]) for r in rows) == [(2, "ring"), (2, "switchml"), (4, "ring"),
-                                                               (4, "switchml")]
-    assert (out / "sweep-topology-workers.png").stat().st_size > 0
+    points = json.loads((out / "sweep.json").read_text())["points"]
+    assert sorted((p["params"]["topology.workers"], p["method"]) for p in points) == [
+        (2, "ring"), (2, "switchml"), (4, "ring"), (4, "switchml")]
+    assert (out / "sweep.png").stat().st_size > 0
 
 
 def test_bad_scenario_is_an_error_naming_the_field(tmp_path, capsys):

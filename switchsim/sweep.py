@@ -1,0 +1,261 @@
+"""Sweeps: every combination of swept values, under several seeds, each run a task on a Dask cluster.
+
+A sweep is a grid of scenario values (``link.loss`` x ``switchml.recovery`` ...)
+times a list of seeds. Each (point, seed) is one `run_point` call: a pure
+function of the base scenario, the point's values and the seed, so it gives the
+same record wherever it runs. `execute` runs the calls serially (one run, or
+``jobs=1``), on a ``LocalCluster`` of worker processes (the default), or on an
+existing ``dask.distributed`` cluster given by its scheduler address (several
+machines); records come back as they finish. `summarize_points` reduces the
+runs of each point and method to mean, standard deviation and a 95 %
+confidence interval (Student's t) of aggregation time and ATE/s over the runs
+that finished.
+
+The sweep document (``sweep.json``) holds every run and every point::
+
+    {"scenario": str, "base": {...}, "axes": {"link.loss": [...], ...}, "seeds": [int, ...],
+     "runs": [{"params": {...}, "seed": int, "results": [<summary.json result objects>]}],
+     "points": [{"params": {...}, "method": str, "seeds": int, "mean_time_s": float | null,
+                 "std_time_s": float | null, "ci95_time_s": [lo, hi] | null, "mean_ate_per_s": ...,
+                 "std_ate_per_s": ..., "ci95_ate_per_s": [lo, hi] | null, "completed": int,
+                 "correct": int, "wrong": int, "max_time_s": float}]}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+
+from switchsim.config import Scenario, ScenarioError, SweepConfig, with_override
+from switchsim.outcome import Outcome, outcome
+
+#: The environment variable naming a Dask scheduler (``tcp://host:8786``), as ``--scheduler`` does.
+SCHEDULER_VARIABLE = "SWITCHSIM_SCHEDULER"
+#: Seeds a sweep may run per point.
+MAX_SEEDS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPlan:
+    """What a sweep runs: ``base`` with every combination of ``axes`` values, under each seed.
+
+    Attributes:
+        base: the scenario the values are applied to.
+        axes: ``((SECTION.FIELD, (values, ...)), ...)``; the first is the plots' x axis.
+        seeds: seeds each point runs under.
+    """
+
+    base: Scenario
+    axes: tuple[tuple[str, tuple], ...]
+    seeds: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.axes:
+            raise ScenarioError("a sweep needs at least one SECTION.FIELD with values")
+        if not self.seeds:
+            raise ScenarioError("a sweep needs at least one seed")
+        for params in self.points():  # every point must be a valid scenario: fail before running anything
+            scenario_of(self.base, params, self.seeds[0])
+
+    def points(self) -> list[dict]:
+        """Every combination of the axes' values, as ``{SECTION.FIELD: value}``, first axis slowest."""
+        names = [name for name, _ in self.axes]
+        return [dict(zip(names, values, strict=True))
+                for values in itertools.product(*(values for _, values in self.axes))]
+
+    def tasks(self) -> list[tuple[dict, int]]:
+        """Every ``(point, seed)`` to run, point by point."""
+        return [(params, seed) for params in self.points() for seed in self.seeds]
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """Seeds from ``"0..9"`` (inclusive range), ``"3"`` or ``"0,4,7"``.
+
+    Example:
+        >>> parse_seeds("0..4")
+        (0, 1, 2, 3, 4)
+        >>> parse_seeds("1,5")
+        (1, 5)
+    """
+    text = text.strip()
+    try:
+        if ".." in text:
+            low, high = (int(part) for part in text.split(".."))
+            seeds = tuple(range(low, high + 1)) if low <= high else ()
+        else:
+            seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"--seeds {text!r}: give a range A..B or a comma-separated list of integers >= 0") from None
+    if not seeds or min(seeds) < 0 or len(seeds) > MAX_SEEDS or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {text!r}: give 1..{MAX_SEEDS:,} distinct integers >= 0 (e.g. 0..9 or 1,5,7)")
+    return seeds
+
+
+def scenario_of(base: Scenario, params: dict, seed: int) -> Scenario:
+    """``base`` with the point's values and ``seed`` applied (each re-validated)."""
+    scenario = base
+    for name, value in params.items():
+        scenario = with_override(scenario, name, value)
+    return with_override(scenario, "seed", seed)
+
+
+def run_point(base: Scenario, params: dict, seed: int) -> dict:
+    """Run one (point, seed): ``{"params", "seed", "results": [summary.json result objects]}``.
+
+    A pure function of its arguments (wall times aside): the record is the same
+    on any machine, which is what lets a cluster run it.
+    """
+    from switchsim.sim.run import run_scenario
+
+    results = run_scenario(scenario_of(base, params, seed))
+    return {"params": params, "seed": seed, "results": [r.to_json() for r in results.results]}
+
+
+def run_key(params: dict, seed: int) -> str:
+    """A run's identity in a sweep document (the point's values and the seed), for ``--resume``."""
+    return json.dumps([params, seed], sort_keys=True, default=list)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, jobs: int) -> Iterator:
+    """A ``dask.distributed.Client``: to ``scheduler`` when given, else to a new ``LocalCluster``.
+
+    The local cluster has ``jobs`` worker processes of one thread each (the
+    engines are single-threaded) and no dashboard.
+    """
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    with (LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+          Client(cluster) as client):
+        yield client
+
+
+def execute(plan: SweepPlan, done: Callable[[dict], None], *, skip: frozenset[str] = frozenset(),
+            scheduler: str | None = None, jobs: int = 2) -> int:
+    """Run the plan's tasks not in ``skip`` (`run_key`s); call ``done(record)`` as each finishes.
+
+    Serial in this process when there is one task to run, or ``jobs`` is 1 and
+    no ``scheduler`` is given; otherwise each task is submitted to Dask (see
+    `dask_client`) and records arrive in the order they finish. Returns the
+    number of runs made.
+    """
+    tasks = [(params, seed) for params, seed in plan.tasks() if run_key(params, seed) not in skip]
+    if len(tasks) <= 1 or (jobs == 1 and not scheduler):
+        for params, seed in tasks:
+            done(run_point(plan.base, params, seed))
+        return len(tasks)
+    from dask.distributed import as_completed
+
+    with dask_client(scheduler, jobs) as client:
+        base = client.scatter(plan.base, broadcast=True)
+        futures = [client.submit(run_point, base, params, seed, pure=False) for params, seed in tasks]
+        try:
+            for future in as_completed(futures):
+                done(future.result())
+        finally:
+            client.cancel(futures)
+    return len(tasks)
+
+
+# --- statistics ---------------------------------------------------------------------------------
+def mean_interval(values: list[float]) -> tuple[float, float, tuple[float, float]] | None:
+    """``(mean, standard deviation, 95 % confidence interval of the mean)``, or None for no values.
+
+    The standard deviation is the sample one (n - 1); the interval is Student's
+    t: mean +- t(0.975, n - 1) x std / sqrt(n). One value has std 0 and the
+    interval [value, value].
+
+    Example:
+        >>> mean, std, (low, high) = mean_interval([1.0, 2.0, 3.0])
+        >>> mean, std, round(low, 4), round(high, 4)
+        (2.0, 1.0, -0.4841, 4.4841)
+    """
+    if not values:
+        return None
+    count = len(values)
+    mean = math.fsum(values) / count
+    if count == 1:
+        return mean, 0.0, (mean, mean)
+    from scipy.stats import t as student_t
+
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (count - 1))
+    half = float(student_t.ppf(0.975, count - 1)) * std / math.sqrt(count)
+    return mean, std, (mean - half, mean + half)
+
+
+def summarize_points(runs: list[dict], plan: SweepPlan) -> list[dict]:
+    """One record per point and method, in plan order: statistics over the runs that finished.
+
+    Unfinished runs have no aggregation time, so the mean and interval are over
+    the ``completed`` ones (None when none finished); ``correct`` counts exact
+    sums and ``wrong`` wrong ones.
+    """
+    by_key: dict[str, list[dict]] = {}
+    for run in runs:
+        by_key.setdefault(json.dumps(run["params"], sort_keys=True, default=list), []).append(run)
+    points = []
+    for params in plan.points():
+        chosen = by_key.get(json.dumps(params, sort_keys=True, default=list), [])
+        methods = list(dict.fromkeys(result["method"] for run in chosen for result in run["results"]))
+        for method in methods:
+            results = [result for run in chosen for result in run["results"] if result["method"] == method]
+            finished = [r for r in results if r["completed"]]
+            point = {"params": params, "method": method, "seeds": len(results)}
+            for name, key in (("time_s", "aggregation_time_s"), ("ate_per_s", "ate_per_s")):
+                summary = mean_interval([r[key] for r in finished])
+                point[f"mean_{name}"] = None if summary is None else summary[0]
+                point[f"std_{name}"] = None if summary is None else summary[1]
+                point[f"ci95_{name}"] = None if summary is None else list(summary[2])
+            outcomes = [outcome(r["completed"], r["correct"]) for r in results]
+            point["completed"] = len(finished)
+            point["correct"] = outcomes.count(Outcome.EXACT)
+            point["wrong"] = outcomes.count(Outcome.WRONG)
+            point["max_time_s"] = scenario_of(plan.base, params, plan.seeds[0]).max_time_s
+            points.append(point)
+    return points
+
+
+def sweep_document(plan: SweepPlan, runs: list[dict]) -> dict:
+    """The ``sweep.json`` document of ``runs`` so far (ordered as the plan; points summarized)."""
+    order = {run_key(params, seed): i for i, (params, seed) in enumerate(plan.tasks())}
+    ordered = sorted(runs, key=lambda run: order.get(run_key(run["params"], run["seed"]), len(order)))
+    return {
+        "scenario": plan.base.name,
+        "base": base_fingerprint(plan.base),
+        "axes": {name: list(values) for name, values in plan.axes},
+        "seeds": list(plan.seeds),
+        "runs": ordered,
+        "points": summarize_points(ordered, plan),
+    }
+
+
+def base_fingerprint(base: Scenario) -> dict:
+    """The base scenario as JSON data (what ``--resume`` checks a sweep document was made from).
+
+    The seed and the [sweep] table are left out: a resumed sweep may add seeds or values.
+    """
+    return json.loads(json.dumps(asdict(replace(base, seed=0, sweep=SweepConfig())), default=list))
+
+
+def resumable_runs(document: dict, plan: SweepPlan, path: os.PathLike | str) -> list[dict]:
+    """The runs of an earlier ``sweep.json`` that belong to ``plan`` (others are dropped).
+
+    Raises:
+        ScenarioError: the document was made from a different base scenario.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
+        raise ScenarioError(f"{path}: not a sweep document (no runs list); remove it or choose another --out")
+    if document.get("base") != base_fingerprint(plan.base):
+        raise ScenarioError(f"{path}: written by a sweep of a different scenario (or other settings); "
+                            "choose another --out, or run without --resume to start over")
+    wanted = {run_key(params, seed) for params, seed in plan.tasks()}
+    return [run for run in document["runs"] if run_key(run["params"], run["seed"]) in wanted]
