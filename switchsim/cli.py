@@ -163,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from switchsim import io, plots
+    from switchsim.config import with_override
     from switchsim.sim.run import run_scenario
 
     scenario = _scenario(args.scenario)
@@ -170,12 +171,15 @@ def _run(args: argparse.Namespace) -> int:
         scenario = replace(scenario, seed=args.seed)
     if args.engine is not None:
         scenario = replace(scenario, simulator=replace(scenario.simulator, engine=args.engine))
+    if args.recovery is not None:
+        scenario = with_override(scenario, "switchml.recovery", args.recovery)
     out = Path(args.out or f"out/{scenario.name}")
     t = scenario.topology
     print(f"switchsim run: {scenario.name} (seed {scenario.seed}): {t.kind}, {t.workers_per_job} workers per job"
           f" x {t.job_count} job(s), {scenario.workload.elements:,} elements x {scenario.workload.iterations} "
           f"iteration(s), {scenario.link.rate_bps / 1e9:g} Gb/s, loss {scenario.link.loss:g}, "
-          f"{scenario.simulator.engine} engine, {scenario.workload.source} workload")
+          f"{scenario.simulator.engine} engine, {scenario.workload.source} workload, "
+          f"{scenario.switchml.recovery} loss recovery")
     progress = _ProgressLine()
     started = time.perf_counter()
     try:
@@ -405,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--engine", choices=("fast", "simpy"),
                           help="SwitchML engine: fast (compiled, for scale) or simpy (the readable reference); "
                           "both give identical results (default: the scenario's [simulator] engine, else fast)")
+    simulate.add_argument("--recovery", choices=RECOVERY_POLICIES,
+                          help="SwitchML loss recovery: official (the official backoff), reset (undone after each "
+                          "window of results) or rto (TCP-style estimate) (default: the scenario's "
+                          "switchml.recovery, else official)")
     simulate.set_defaults(handler=_run)
 
     sweep = sub.add_parser(

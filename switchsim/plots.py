@@ -67,7 +67,7 @@ def sweep_positions(values: list) -> tuple[list[float], list[str], str]:
 
     Numbers are placed at their value with a tick at each (8, 16, 32 rather than
     10, 15, 20), on a log scale (symmetric log when 0 is among them) when they
-    span a factor of 100 or more. Booleans and strings are categories, one slot
+    span a factor of 20 or more. Booleans and strings are categories, one slot
     each in the order given.
 
     Example:
@@ -81,7 +81,7 @@ def sweep_positions(values: list) -> tuple[list[float], list[str], str]:
         return list(range(len(values))), [str(v) for v in values], "linear"
     positive = sorted(v for v in values if v > 0)
     scale = "linear"
-    if len(positive) >= 2 and positive[-1] / positive[0] >= 100:
+    if len(positive) >= 2 and positive[-1] / positive[0] >= 20:
         scale = "symlog" if any(v == 0 for v in values) else "log"
     return list(values), [f"{v:g}" for v in values], scale
 
@@ -142,16 +142,22 @@ def plot_sweep(document: dict, out_dir: str | Path) -> Path:
                               zorder=3)
             unfinished = [where[json.dumps(p["params"][x_name], default=list)] for p in chosen
                           if p[f"mean_{name}"] is None]
-            if unfinished:
+            if unfinished:  # at the foot of the axis, whatever its scale
                 panel.scatter(unfinished, [0] * len(unfinished), marker="x", s=80, color=style["color"], zorder=3,
-                              clip_on=False)
-    for panel, title in ((panels[0], "aggregation time (ms)"), (panels[1], _METRIC_LABELS["ate_per_s"])):
+                              clip_on=False, transform=panel.get_xaxis_transform())
+    for panel, title, name in ((panels[0], "aggregation time (ms)", "time_s"),
+                               (panels[1], _METRIC_LABELS["ate_per_s"], "ate_per_s")):
         if scale != "linear":
             panel.set_xscale(scale, **({"linthresh": min(v for v in x_values if v > 0)} if scale == "symlog" else {}))
         panel.set_xticks(positions, labels)
+        panel.minorticks_off()
         panel.set_xlabel(x_name)
         panel.set_ylabel(title)
-        panel.set_ylim(bottom=0)
+        means = [p[f"mean_{name}"] for p in points if p[f"mean_{name}"]]
+        if means and max(means) / min(means) >= 100:  # orders of magnitude apart: a log axis shows them all
+            panel.set_yscale("log")
+        else:
+            panel.set_ylim(bottom=0)
         panel.grid(alpha=0.3)
     seeds = len(document["seeds"])
     figure.suptitle(f"{document['scenario']}: mean of {seeds} seed(s), bars: 95 % confidence interval; "
