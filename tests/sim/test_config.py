@@ -64,7 +64,7 @@ def test_load_names_the_file(tmp_path):
 
 
 def test_integers_are_accepted_for_floats():
-    assert scenario_from_dict({"link": {"rate_bps": 10}}).link.rate_bps == 10.0
+    assert scenario_from_dict({"link": {"rate_bps": 10_000_000_000}}).link.rate_bps == 1e10
 
 
 def test_with_override_revalidates():
