@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection, wait
 
 import numpy as np
 
-from switchsim.arguments import positive, probability, ranged
+from switchsim.arguments import positive, probability, ranged, seconds_up_to
 from switchsim.emu.switch_server import ServerConfig, SwitchProcess
 from switchsim.outcome import describe, exit_status, outcome
 from switchsim.pipeline import wrapped_sum
@@ -314,7 +314,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=("emulator", "bmv2"), default="emulator",
                         help="the switch: the emulator's (default), or bmv2 simple_switch on veth pairs (root, "
                         "docs/bmv2.md), run beside the emulator's on the same workload")
-    parser.add_argument("--max-wall", type=positive, default=60.0, help="bound on the whole run, s (default 60)")
+    parser.add_argument("--max-wall", type=seconds_up_to(86400.0), default=60.0,
+                        help="bound on the whole run, s (default 60); a run that hits it did not finish (exit 3)")
     parser.add_argument("--port", type=ranged(0, 0xFFFF), default=None,
                         help="switch UDP port (default: the first free port of the SwitchML range)")
     parser.add_argument("--pcap", metavar="FILE", help="write the switch's traffic to FILE (libpcap, Ethernet)")
