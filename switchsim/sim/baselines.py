@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import simpy
@@ -41,24 +42,51 @@ from switchsim.sim.topology import Fabric, build_fabric
 from workers.quantizers.rng import stream_key
 
 
+@dataclass(frozen=True, slots=True)
+class MessageCosts:
+    """What moving a message costs on the baselines' links: the parts of a scenario `MessageNet` reads.
+
+    Attributes:
+        payload_bytes: application bytes per packet (baselines.packet_payload_bytes).
+        element_bits: bits of one integer element on the wire (workload.element_bits).
+        pipeline_latency_s: switch latency per hop, seconds.
+        receive_overhead_s: host delay from arrival to delivery, seconds.
+        loss: per packet per link loss probability.
+        retransmit_timeout_s: a message's lost packets are resent this long after it arrived, seconds.
+    """
+
+    payload_bytes: int
+    element_bits: int
+    pipeline_latency_s: float
+    receive_overhead_s: float
+    loss: float
+    retransmit_timeout_s: float
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> MessageCosts:
+        """The costs ``scenario`` sets."""
+        return cls(scenario.baselines.packet_payload_bytes, scenario.element_bits, scenario.switch.pipeline_latency_s,
+                   scenario.host.receive_overhead_s, scenario.link.loss, scenario.baselines.retransmit_timeout_s)
+
+
 class MessageNet:
     """Sends messages along fabric paths with reservations, loss and retransmission."""
 
-    def __init__(self, env: simpy.Environment, scenario: Scenario, fabric: Fabric, rng: np.random.Generator):
+    def __init__(self, env: simpy.Environment, costs: MessageCosts, fabric: Fabric, rng: np.random.Generator):
         self.env = env
-        self.scenario = scenario
+        self.costs = costs
         self.fabric = fabric
         self.rng = rng
         self.retransmissions = 0
         self.packets = 0
         #: bytes of one integer element in a message (workload.element_bits / 8)
-        self.element_bytes = scenario.element_bits // 8
+        self.element_bytes = costs.element_bits // 8
         # per (source, destination): messages in send order, each [complete?, on_arrival]
         self.streams: dict[tuple[int, int], deque[list]] = {}
 
     def send(self, source: int, destination: int, message_bytes: int, on_arrival: Callable[[], None]) -> None:
         """Send a message now; call ``on_arrival`` once it and every earlier message of its stream arrived."""
-        count, size = message_packets(message_bytes, self.scenario.baselines.packet_payload_bytes)
+        count, size = message_packets(message_bytes, self.costs.payload_bytes)
         stream = self.streams.setdefault((source, destination), deque())
         entry = [False, on_arrival]
         stream.append(entry)
@@ -71,19 +99,19 @@ class MessageNet:
         self._transfer(self.fabric.path(source, destination), count, size, self.env.now, complete)
 
     def _transfer(self, path: list[Channel], count: int, size: int, ready: float, on_arrival) -> None:
-        latency = self.scenario.switch.pipeline_latency_s
+        latency = self.costs.pipeline_latency_s
         first, last = ready, ready
         for hop, channel in enumerate(path):
             if hop:
                 first, last = first + latency, last + latency
             first, last = channel.reserve(count, size, first, last)
         self.packets += count * len(path)
-        loss = self.scenario.link.loss
+        loss = self.costs.loss
         lost = int(self.rng.binomial(count, 1 - (1 - loss) ** len(path))) if loss else 0
-        arrival = last + self.scenario.host.receive_overhead_s
+        arrival = last + self.costs.receive_overhead_s
         if lost:
             self.retransmissions += lost
-            resend_at = arrival + self.scenario.baselines.retransmit_timeout_s
+            resend_at = arrival + self.costs.retransmit_timeout_s
             self.env.timeout(resend_at - self.env.now).callbacks.append(
                 lambda _e: self._transfer(path, lost, size, self.env.now, on_arrival)
             )
@@ -254,14 +282,15 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray | None) ->
 
     ``tensors`` (hosts x S int32) are all-reduced as they are; ``None`` uses the
     synthetic workload (``scenario.workload.elements`` per host). Every worker's
-    every element is checked against the exact sum. Returns the record and, for
+    every element is checked against the exact sum. Returns the record (whose
+    ``elements`` is the tensor's S, ``scenario.workload.elements``) and, for
     in-memory tensors, each worker's result of the last iteration.
     """
     started = time.perf_counter()
     env = simpy.Environment()
     extra = 1 if method == "ps" else 0
     fabric = build_fabric(env, scenario.topology, scenario.link, extra_hosts=extra)
-    net = MessageNet(env, scenario, fabric, np.random.default_rng(scenario.seed))
+    net = MessageNet(env, MessageCosts.of(scenario), fabric, np.random.default_rng(scenario.seed))
     workload = scenario.workload
     hosts = scenario.topology.total_workers
     server = hosts  # the parameter server, if any, is the extra host
@@ -314,10 +343,11 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray | None) ->
     now = env.now
     result = method_result(
         method,
-        scenario,
+        workload,
+        scenario.topology.workers_per_job,
         summarize_links(fabric.channels, now),
         now,
-        values.elements,
+        workload.elements,
         completed=completed,
         correct=correct[0],
         wall_time_s=time.perf_counter() - started,

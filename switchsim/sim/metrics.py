@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import asdict, dataclass, field
 
-from switchsim.config import LinkConfig
+from switchsim.config import LinkConfig, WorkloadConfig
 from switchsim.outcome import judged
 from switchsim.protocol import spec
 from switchsim.sim.link import Channel
@@ -82,7 +82,8 @@ def summarize_links(channels: list[Channel], time_s: float) -> list[LinkSummary]
 
 def method_result(
     method: str,
-    scenario,
+    workload: WorkloadConfig,
+    workers: int,
     links: list[LinkSummary],
     time_s: float,
     elements: int,
@@ -98,21 +99,20 @@ def method_result(
     ``links`` has every channel; the record keeps those that carried traffic.
     Aggregation time is the run time less the compute phases; ATE/s and goodput
     are 0 for a run that did not complete. ``counts`` are the remaining fields
-    (retransmissions, timeouts, switch_counters).
+    (retransmissions, timeouts, switch_counters). ``workers`` is the job's size.
     """
-    workload = scenario.workload
     aggregation = max(time_s - workload.compute_s * workload.iterations, 1e-12)
     rate = elements * workload.iterations / aggregation if completed else 0.0
     used = [link for link in links if link.packets]
     return MethodResult(
         method=method,
-        workers=scenario.topology.workers_per_job,
+        workers=workers,
         elements=elements,
         iterations=workload.iterations,
         time_s=time_s,
         aggregation_time_s=aggregation,
         ate_per_s=rate,
-        goodput_per_worker_bps=rate * scenario.element_bits,
+        goodput_per_worker_bps=rate * workload.element_bits,
         correct=judged(completed, correct),
         completed=completed,
         stopped_by=None if completed else "max_time",

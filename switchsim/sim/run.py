@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -69,9 +69,8 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str
             switchml = pool.submit(_switchml, scenario, workload, report, pcap)
         for method in scenario.methods:
             if method != "switchml":
-                result, _ = run_baseline(method, scenario, None if synthetic else workload.baseline_integers)
-                result.elements = scenario.workload.elements
-                by_method[method] = result
+                by_method[method] = run_baseline(method, scenario,
+                                                 None if synthetic else workload.baseline_integers)[0]
         if switchml is not None:
             by_method["switchml"] = switchml.result()
     return Results(scenario=scenario, seed=scenario.seed, results=[by_method[m] for m in scenario.methods])
@@ -84,9 +83,8 @@ def _switchml(scenario: Scenario, workload, report, pcap: str | None) -> MethodR
     received = None if workload.exponents is None else np.zeros_like(workload.exponents)
     result, sums = run_switchml(scenario, workload.integers, report, exponents=workload.exponents,
                                 received_exponents=received, elements=workload.elements, pcap=pcap)
-    if workload.floats is not None:
-        check = check_float(scenario, workload, sums, received)
-        result.float_max_abs_error = check.max_abs_error
-        result.float_relative_error = check.max_relative_error
-        result.correct = result.correct and check.exponents_match and check.within_bound
-    return result
+    if workload.floats is None:
+        return result
+    check = check_float(scenario, workload, sums, received)
+    return replace(result, float_max_abs_error=check.max_abs_error, float_relative_error=check.max_relative_error,
+                   correct=result.correct and check.exponents_match and check.within_bound)

@@ -78,7 +78,8 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progr
     retransmissions, timeouts = _protocol_totals(state)
     result = method_result(
         "switchml",
-        scenario,
+        scenario.workload,
+        scenario.topology.workers_per_job,
         links,
         end_s,
         inputs.elements if elements is None else elements,
