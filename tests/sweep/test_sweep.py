@@ -114,3 +114,27 @@ def test_the_sweep_document_is_json_with_the_promised_fields(tmp_path):
     assert {"params", "method", "seeds", "mean_time_s", "std_time_s", "ci95_time_s", "mean_ate_per_s",
             "ci95_ate_per_s", "completed", "correct"} <= set(point)
     assert point["ci95_time_s"][0] <= point["mean_time_s"] <= point["ci95_time_s"][1]
+
+
+def test_sweep_axes_put_a_tick_at_each_value():
+    """Bit widths get ticks at 8/16/32 (not 10/15/20), booleans and strings are categories, decades go log."""
+    from switchsim.plots import sweep_positions
+
+    assert sweep_positions([8, 16, 32]) == ([8, 16, 32], ["8", "16", "32"], "linear")
+    assert sweep_positions([True, False]) == ([0, 1], ["True", "False"], "linear")
+    assert sweep_positions(["official", "rto"]) == ([0, 1], ["official", "rto"], "linear")
+    assert sweep_positions([0, 0.001, 0.05])[2] == "symlog"
+    assert sweep_positions([1e-4, 1e-2])[2] == "log"
+
+
+def test_the_sweep_plot_draws_unfinished_points_and_boolean_axes(tmp_path):
+    from switchsim.plots import plot_sweep
+
+    sweep = plan(axes=(("switch.hardened", (False, True)), ("link.loss", (0.0, 0.95))))
+    runs = []
+    execute(sweep, runs.append, jobs=1)
+    document = sweep_document(sweep, runs)
+    unfinished = [p for p in document["points"] if p["params"]["link.loss"] == 0.95 and p["method"] == "switchml"]
+    assert unfinished and all(p["completed"] == 0 and p["mean_time_s"] is None for p in unfinished)
+    path = plot_sweep(document, tmp_path)
+    assert path.name == "sweep.png" and path.stat().st_size > 10_000
