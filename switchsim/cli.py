@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a dask.distributed cluster: by default a local cluster of --jobs processes; with --scheduler (or "
         "$SWITCHSIM_SCHEDULER) an existing one, e.g. several machines (docs/sweeps.md). Runs are written to "
         "DIR/sweep.json as they finish (an interrupted sweep keeps them; --resume runs only the missing ones); "
-        "prints mean, std and 95%% confidence intervals per point and method, and plots them. Without "
+        "prints mean, std and 95% confidence intervals per point and method, and plots them. Without "
         "--param/--values, uses the scenario's [sweep] table. Exit status as `run`.",
         epilog="examples:\n"
         "  switchsim sweep scenarios/loss-sweep.toml\n"
