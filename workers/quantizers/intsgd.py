@@ -296,5 +296,7 @@ class IntSGD:
         need("metadata", type(metadata).__name__, isinstance(metadata, AlphaState), "an AlphaState")
         need_int("num_workers", num_workers, 1, spec.MAX_WORKERS)
         need("integer_sum.size", integer_sum.size, integer_sum.size == metadata.dim, f"equal to {metadata.dim}")
+        if len(metadata.alphas) == 1:  # one layer: divide by the scalar (the same values, no repeated array)
+            return (integer_sum / metadata.alphas[0]).astype(np.float32)
         scale = np.repeat(np.asarray(metadata.alphas), metadata.sizes)
         return (integer_sum / scale).astype(np.float32)

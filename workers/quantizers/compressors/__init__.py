@@ -29,6 +29,7 @@ VARIANTS: dict[str, type[Compressor]] = {HeuristicSumInWire.name: HeuristicSumIn
 __all__ = [
     "COLLECTIVES",
     "COMPRESSORS",
+    "QSGD",
     "VARIANTS",
     "BlockExponentMethod",
     "Compressor",
@@ -41,7 +42,6 @@ __all__ = [
     "Message",
     "Natural",
     "PowerSGD",
-    "QSGD",
     "SignSGD",
     "StepTraffic",
     "TernGrad",

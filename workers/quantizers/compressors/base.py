@@ -22,6 +22,7 @@ the simulator (`switchsim.study.compare`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -43,11 +44,13 @@ class Transfer:
         collective: "switch", "ring" or "allgather".
         elements: elements each worker contributes, >= 1.
         element_bits: bits of one element on the wire: 8, 16 or 32.
+        per_model: True if its size grows with the model (False: a fixed small collective, e.g. a MAX).
     """
 
     collective: str
     elements: int
     element_bits: int
+    per_model: bool = True
 
     def __post_init__(self) -> None:
         if self.collective not in COLLECTIVES:
@@ -55,7 +58,9 @@ class Transfer:
         if not (isinstance(self.elements, int) and self.elements >= 1):
             raise ValueError(f"Transfer.elements must be an integer >= 1, got {self.elements!r}")
         if self.element_bits not in spec.WIRE_ELEMENT_BITS:
-            raise ValueError(f"Transfer.element_bits must be one of {spec.WIRE_ELEMENT_BITS}, got {self.element_bits!r}")
+            raise ValueError(
+                f"Transfer.element_bits must be one of {spec.WIRE_ELEMENT_BITS}, got {self.element_bits!r}"
+            )
 
     @property
     def bits(self) -> int:
@@ -117,7 +122,9 @@ class Compressor(ABC):
     def __init__(self, num_workers: int, layer_bounds: tuple[int, ...], seed: int = 0) -> None:
         if not 1 <= num_workers <= spec.MAX_WORKERS:
             raise ValueError(f"num_workers must be in 1..{spec.MAX_WORKERS}, got {num_workers!r}")
-        if len(layer_bounds) < 2 or layer_bounds[0] != 0 or any(b <= a for a, b in zip(layer_bounds, layer_bounds[1:])):
+        if len(layer_bounds) < 2 or layer_bounds[0] != 0 or any(
+            b <= a for a, b in itertools.pairwise(layer_bounds)
+        ):
             raise ValueError(f"layer_bounds must increase strictly from 0, got {layer_bounds!r}")
         self.num_workers = num_workers
         self.layer_bounds = tuple(int(b) for b in layer_bounds)

@@ -46,11 +46,20 @@ class _SwitchSum(Compressor):
     wire_bits = 8
     accumulator_bits = 8
 
-    def _sum(self, messages: list[Message]) -> np.ndarray:
+    def sum_messages(self, messages: list[Message]) -> np.ndarray:
+        """What the switch computes: the int32 sum of the payloads at ``accumulator_bits`` (wrap-around)."""
         rows = np.stack([m.payload[0] for m in messages])
         result = accumulate(rows, accumulator_bits=self.accumulator_bits, wire_bits=self.wire_bits, mode="wrap")
         self._overflowed = result.overflowed
         return result.total
+
+    def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
+        """What each worker does with the switch's sum: the mean gradient float32[d]."""
+        raise NotImplementedError
+
+    def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
+        """The switch sum, then `finish`."""
+        return self.finish(self.sum_messages(messages), shared)
 
     def overflowed(self) -> int:
         """Elements whose switch sum overflowed in the last decode."""
@@ -95,9 +104,9 @@ class IntSGDRandom(_SwitchSum):
         encoded = self.quantizer.encode(gradient, Context(worker, self.num_workers, step, self.seed, shared))
         return Message((encoded.integers,), self.dim * spec.container_bits(self.wire_bits), encoded.clipped)
 
-    def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
-        """Switch sum, divided by alpha and n."""
-        return self.quantizer.decode(self._sum(messages), shared, self.num_workers) / np.float32(self.num_workers)
+    def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
+        """Sum / alpha / n."""
+        return self.quantizer.decode(integer_sum, shared, self.num_workers) / np.float32(self.num_workers)
 
     def observe(self, delta: np.ndarray, learning_rate: float) -> None:
         """Advance alpha from the update every worker applied (moving average with beta)."""
@@ -143,13 +152,10 @@ class Heuristic(_SwitchSum):
 
     def prepare_transfers(self) -> list[Transfer]:
         """One float32 element through the switch (the MAX)."""
-        return [Transfer("switch", 1, 32)]
+        return [Transfer("switch", 1, 32, per_model=False)]
 
     encode = IntSGDRandom.encode
-
-    def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
-        """Switch sum / alpha / n."""
-        return self.quantizer.decode(self._sum(messages), shared, self.num_workers) / np.float32(self.num_workers)
+    finish = IntSGDRandom.finish
 
 
 class HeuristicSumInWire(Heuristic):
@@ -186,9 +192,9 @@ class BlockExponentMethod(_SwitchSum):
         encoded = self.quantizer.encode(gradient, Context(worker, self.num_workers, step, self.seed, shared))
         return Message((encoded.integers,), 32 * self.dim + 8 * len(shared), encoded.clipped)
 
-    def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
-        """Switch sum / f / n."""
-        return self.quantizer.decode(self._sum(messages), shared, self.num_workers) / np.float32(self.num_workers)
+    def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
+        """Sum / f / n."""
+        return self.quantizer.decode(integer_sum, shared, self.num_workers) / np.float32(self.num_workers)
 
 
 class TernGrad(_SwitchSum):
@@ -206,7 +212,7 @@ class TernGrad(_SwitchSum):
 
     def prepare_transfers(self) -> list[Transfer]:
         """The MAX all-reduce of one float32 per layer."""
-        return [Transfer("switch", len(self.layer_bounds) - 1, 32)]
+        return [Transfer("switch", len(self.layer_bounds) - 1, 32, per_model=False)]
 
     def _scales(self, shared: np.ndarray) -> np.ndarray:
         return np.repeat(shared, np.diff(self.layer_bounds))
@@ -219,6 +225,6 @@ class TernGrad(_SwitchSum):
         values = (np.sign(gradient) * (uniform < probability)).astype(np.int32)
         return Message((values,), 8 * self.dim)
 
-    def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
-        """s * (switch sum) / n."""
-        return (self._scales(shared) * self._sum(messages) / self.num_workers).astype(np.float32)
+    def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
+        """s * sum / n."""
+        return (self._scales(shared) * integer_sum / self.num_workers).astype(np.float32)

@@ -30,9 +30,17 @@ class Float32Ring(Compressor):
         """The gradient itself, 32 d bits."""
         return Message((gradient,), 32 * self.dim)
 
+    def sum_messages(self, messages: list[Message]) -> np.ndarray:
+        """What the ring computes: the float64 sum of the gradients."""
+        return np.sum([m.payload[0] for m in messages], axis=0, dtype=np.float64)
+
+    def finish(self, total: np.ndarray, shared: object) -> np.ndarray:
+        """Sum / n, rounded once to float32."""
+        return (total / self.num_workers).astype(np.float32)
+
     def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
         """The exact mean (float64 sum, rounded once)."""
-        return np.mean([m.payload[0] for m in messages], axis=0, dtype=np.float64).astype(np.float32)
+        return self.finish(self.sum_messages(messages), shared)
 
     def transfers(self, messages: list[Message]) -> list[Transfer]:
         """Ring all-reduce of d float32."""
