@@ -121,7 +121,7 @@ def test_qsgd_bits_equal_the_length_of_its_literal_bit_string():
     assert qsgd_bits(np.array([0, 1, 2, 3]), 1) == 32 + 1 + 3 + 3 + 5 + 3
 
 
-@pytest.mark.parametrize("name", (*NAMES, "heuristic-sum-in-wire"))
+@pytest.mark.parametrize("name", [*NAMES, "heuristic-sum-in-wire"])
 def test_bits_on_the_wire_are_exact(name):
     n, d, layers = 4, MLP.dim, len(MLP.layer_bounds) - 1
     compressor = build(name, n)
