@@ -162,7 +162,7 @@ def _compare(args: argparse.Namespace) -> int:
     config = CompareConfig(models=("softmax", "mlp") if args.model == "both" else (args.model,),
                            methods=args.methods, seeds=args.seeds, workers=args.workers, steps=args.steps,
                            learning_rate=args.lr, target=args.target, model_elements=args.model_elements,
-                           model_workers=args.model_workers,
+                           model_workers=args.model_workers, measure_elements=args.measure_elements,
                            **({} if args.compute_s is None else {"model_compute_s": args.compute_s}))
     out = Path(args.out or "out/study-compare")
     scenario_path = args.timing or builtin_scenario("quickstart")
@@ -174,7 +174,7 @@ def _compare(args: argparse.Namespace) -> int:
     status = StatusLine()
     try:
         status.update("measuring compression speed", force=True)
-        compression = measure_compression(config.methods, config.workers)
+        compression = measure_compression(config.methods, config.workers, config.measure_elements)
         table = train_all(config, status.counter("training run"))
         base = load_scenario(scenario_path)
         seconds = transfers_seconds(with_override(base, "topology.workers", config.workers),
@@ -319,4 +319,7 @@ def add_study_parser(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--compute-s", type=_float_in(0.0, 100.0), default=None,
                          help="compute seconds per iteration of the --model-elements rows (default 0.05584: the "
                          "paper's ResNet-18 SGD total 74.32 ms minus its communication 18.48 ms)")
+    compare.add_argument("--measure-elements", type=ranged(4096, 1 << 24), default=1 << 20,
+                         help="elements of the synthetic gradient on which compression time is measured "
+                         "(default 1048576)")
     compare.set_defaults(handler=_compare)

@@ -14,8 +14,10 @@ time per iteration, plus time to a target accuracy. Rules (the same for every me
   (`switchsim.study.collective_time`): switch all-reduce (SwitchML), ring
   all-reduce at the method's own element width, or all-gather of the message
   packed into bytes (the mean over steps and workers of its exact bit count).
-* **Compression overhead**: measured on this machine, once per run (the best
-  of `MEASURE_REPEATS` repetitions, as the cores are shared), on a synthetic
+* **Compression overhead**: measured on this machine, once per run, on one
+  thread (numba's parallel kernels are limited to one thread while measuring,
+  as a worker's cores are busy with its own training; the best of
+  `MEASURE_REPEATS` repetitions, as the machine's cores are shared), on a synthetic
   float32 gradient of `MEASURE_ELEMENTS` elements (`compression_seconds`):
   one worker's encode plus its decode (for switch and ring methods the
   collective's sum is excluded; for all-gather methods the worker decodes all
@@ -51,7 +53,7 @@ from workers.quantizers.compressors.base import Compressor, packed
 #: Elements of the synthetic gradient on which compression time is measured (4 MiB of float32).
 MEASURE_ELEMENTS = 1 << 20
 #: Repetitions of the compression measurement; the best is kept.
-MEASURE_REPEATS = 3
+MEASURE_REPEATS = 5
 #: ResNet-18's parameters, the paper's model (≈ 11.2 M).
 RESNET18_ELEMENTS = 11_200_000
 #: The paper's compute per iteration: SGD (all-reduce) total 74.32 ms minus its communication 18.48 ms.
@@ -79,6 +81,7 @@ class CompareConfig:
         model_elements: also time every method at this many elements (None: skip).
         model_workers: n for the ``model_elements`` rows (the paper's 16).
         model_compute_s: compute seconds per iteration for the ``model_elements`` rows.
+        measure_elements: elements of the synthetic gradient the compression time is measured on.
     """
 
     models: tuple[str, ...] = ("softmax", "mlp")
@@ -93,6 +96,7 @@ class CompareConfig:
     model_elements: int | None = None
     model_workers: int = 16
     model_compute_s: float = PAPER_COMPUTE_S
+    measure_elements: int = MEASURE_ELEMENTS
 
     def __post_init__(self) -> None:
         bad = [m for m in self.models if m not in MODELS]
@@ -105,6 +109,10 @@ class CompareConfig:
             raise ValueError("CompareConfig.seeds must hold at least one seed")
         if not 0 < self.target <= 1:
             raise ValueError(f"CompareConfig.target must be in (0, 1], got {self.target!r}")
+        if not 4096 <= self.measure_elements <= 1 << 24:
+            raise ValueError(
+                f"CompareConfig.measure_elements must be in 4096..{1 << 24}, got {self.measure_elements!r}"
+            )
         if self.model_elements is not None and not 1 <= self.model_elements <= 1 << 26:
             raise ValueError(f"CompareConfig.model_elements must be in 1..{1 << 26}, got {self.model_elements!r}")
 
@@ -148,10 +156,23 @@ def compression_seconds(compressor: Compressor, gradients: np.ndarray, step: int
 
 def measure_compression(methods: tuple[str, ...], workers: int, elements: int = MEASURE_ELEMENTS,
                         seed: int = 0) -> dict[str, float]:
-    """Seconds per element of compression + decompression for each method (best of `MEASURE_REPEATS`, after a warm-up).
+    """Seconds per element of compression + decompression for each method, on one thread.
+
+    Best of `MEASURE_REPEATS` after a warm-up.
 
     The gradient is Gaussian float32 (n, elements); PowerSGD sees it as one square-ish matrix.
     """
+    import numba
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return _measure(methods, workers, elements, seed)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def _measure(methods: tuple[str, ...], workers: int, elements: int, seed: int) -> dict[str, float]:
     rows = 1 << (int(math.log2(elements)) // 2)
     shape = [(rows, elements // rows)] if elements % rows == 0 else [(elements,)]
     rng = np.random.default_rng([seed, 0xC0DE])
