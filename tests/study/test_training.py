@@ -219,3 +219,12 @@ def test_worker_directions_nesterov():
                             0.5, 0.25, True)
     # d = g + 0.25 x = [1.5, 2]; m = 0.5 [1, 2] + d = [2, 3]; sent d + 0.5 m = [2.5, 3.5]
     assert buffers.tolist() == [[2.0, 3.0]] and out.tolist() == [[2.5, 3.5]]
+
+
+def test_every_method_has_a_plot_style(tmp_path, data):
+    from switchsim.study.aggregation import METHODS
+    from switchsim.study.training_plots import plot_training
+
+    results = [train(TrainingConfig(model="softmax", method=m, wire_bits=8, steps=2, eval_every=1), data=data)
+               for m in METHODS]
+    assert [p.name for p in plot_training(results, tmp_path)] == ["training-softmax.png"]
