@@ -1,6 +1,6 @@
 """How n workers' float32 gradients become one averaged gradient: exactly, or as integers a switch adds.
 
-Methods (intsgd.md §1-4):
+Methods (IntSGD, Mishchenko et al., ICLR 2022, and its heuristic baseline):
 
 * ``float32``: the exact mean (what float32 SGD over an all-reduce gets);
 * ``intsgd-random`` / ``intsgd-deterministic``: IntSGD, ``Int(alpha g)`` with

@@ -1,6 +1,6 @@
 """IntSGD: integers ``Int(alpha * g)`` with an adaptive alpha every worker computes alone.
 
-IntSGD (Mishchenko et al., ICLR 2022; intsgd.md §1-3) sends ``Int(alpha_k * g)``
+IntSGD (Mishchenko, Wang, Kovalev, Richtárik, ICLR 2022) sends ``Int(alpha_k * g)``
 and decodes the aggregated sum as ``sum / alpha_k``. The scale ``alpha_k`` is
 derived from the previous model update, which every worker already has, so it
 costs no communication:
