@@ -163,6 +163,7 @@ def _compare(args: argparse.Namespace) -> int:
                            methods=args.methods, seeds=args.seeds, workers=args.workers, steps=args.steps,
                            learning_rate=args.lr, target=args.target, model_elements=args.model_elements,
                            model_workers=args.model_workers, measure_elements=args.measure_elements,
+                           per_layer=args.per_layer,
                            **({} if args.compute_s is None else {"model_compute_s": args.compute_s}))
     out = Path(args.out or "out/study-compare")
     scenario_path = args.timing or builtin_scenario("quickstart")
@@ -319,6 +320,8 @@ def add_study_parser(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--compute-s", type=_float_in(0.0, 100.0), default=None,
                          help="compute seconds per iteration of the --model-elements rows (default 0.05584: the "
                          "paper's ResNet-18 SGD total 74.32 ms minus its communication 18.48 ms)")
+    compare.add_argument("--per-layer", action="store_true",
+                         help="IntSGD (and the int8 ring) with one alpha per tensor instead of one for the model")
     compare.add_argument("--measure-elements", type=ranged(4096, 1 << 24), default=1 << 20,
                          help="elements of the synthetic gradient on which compression time is measured "
                          "(default 1048576)")

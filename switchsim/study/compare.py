@@ -47,7 +47,7 @@ import numpy as np
 from switchsim.study.digits import load_digits_split
 from switchsim.study.models import MODELS, make_model
 from switchsim.study.train import TrainingConfig, TrainingResult, train
-from workers.quantizers.compressors import COMPRESSORS, PowerSGD, Transfer
+from workers.quantizers.compressors import COMPRESSORS, IntSGDRandom, PowerSGD, Transfer
 from workers.quantizers.compressors.base import Compressor, packed
 
 #: Elements of the synthetic gradient on which compression time is measured (4 MiB of float32).
@@ -82,6 +82,7 @@ class CompareConfig:
         model_workers: n for the ``model_elements`` rows (the paper's 16).
         model_compute_s: compute seconds per iteration for the ``model_elements`` rows.
         measure_elements: elements of the synthetic gradient the compression time is measured on.
+        per_layer: IntSGD (and the int8 ring) with one alpha per tensor instead of one for the model.
     """
 
     models: tuple[str, ...] = ("softmax", "mlp")
@@ -97,6 +98,7 @@ class CompareConfig:
     model_workers: int = 16
     model_compute_s: float = PAPER_COMPUTE_S
     measure_elements: int = MEASURE_ELEMENTS
+    per_layer: bool = False
 
     def __post_init__(self) -> None:
         bad = [m for m in self.models if m not in MODELS]
@@ -118,13 +120,25 @@ class CompareConfig:
 
 
 def make_compressor(name: str, model_name: str | None, workers: int, seed: int,
-                    layout: tuple[int, ...] | None = None, shapes: list | None = None) -> Compressor:
-    """The compressor ``name`` for a digits model (its layers) or for an explicit layout and shapes."""
+                    layout: tuple[int, ...] | None = None, shapes: list | None = None,
+                    per_layer: bool = False) -> Compressor:
+    """The compressor ``name`` for a digits model (its layers) or for an explicit layout and shapes.
+
+    ``per_layer`` gives the IntSGD methods (and the int8 ring) one alpha per tensor.
+
+    Example:
+        >>> make_compressor("powersgd", "mlp", 8, 0).shapes
+        [(64, 32), (32,), (32, 10), (10,)]
+    """
     if model_name is not None:
         model = make_model(model_name)
         layout, shapes = model.layer_bounds, model.shapes
     cls = COMPRESSORS[name]
-    return cls(workers, layout, seed, shapes=shapes) if cls is PowerSGD else cls(workers, layout, seed)
+    if cls is PowerSGD:
+        return cls(workers, layout, seed, shapes=shapes)
+    if issubclass(cls, IntSGDRandom):
+        return cls(workers, layout, seed, per_layer=per_layer)
+    return cls(workers, layout, seed)
 
 
 def compression_seconds(compressor: Compressor, gradients: np.ndarray, step: int = 1) -> float:
@@ -259,7 +273,7 @@ def train_all(config: CompareConfig, progress: Callable[[int, int], None] | None
             training = TrainingConfig(model=runs.model, method="float32", workers=config.workers, batch=config.batch,
                                       steps=config.steps, learning_rate=config.learning_rate,
                                       eval_every=config.eval_every, seed=seed)
-            compressor = make_compressor(runs.method, runs.model, config.workers, seed)
+            compressor = make_compressor(runs.method, runs.model, config.workers, seed, per_layer=config.per_layer)
             runs.results.append(train(training, data=data, reducer=compressor))
             done += 1
             if progress:

@@ -100,7 +100,8 @@ def write_markdown(config: CompareConfig, rows: list[dict], table: list[MethodRu
         "# Compressors compared on the collective each needs",
         "",
         f"Digits models, {config.workers} workers x batch {config.batch}, {config.steps} steps, learning rate "
-        f"{config.learning_rate}, Nesterov momentum 0.9 and weight decay 1e-4 before the reduce; seeds "
+        f"{config.learning_rate}, Nesterov momentum 0.9 and weight decay 1e-4 before the reduce; IntSGD alpha "
+        f"{'per layer' if config.per_layer else 'global'}; seeds "
         f"{', '.join(map(str, config.seeds))}; accuracy is the final test accuracy, mean ± sample standard "
         "deviation over seeds. Times are per iteration: compression measured on this machine, communication "
         "simulated on the same links, compute measured (digits) or given (paper-sized rows).",

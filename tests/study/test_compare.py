@@ -114,3 +114,32 @@ def test_compare_command_writes_the_table_for_the_twelve_methods(tmp_path, capsy
     for kind in ("time", "bits"):
         assert (out / f"compare-softmax-accuracy-vs-{kind}.png").stat().st_size > 1000
     assert "wrote 4 files" in capsys.readouterr().out
+
+
+def test_per_layer_intsgd_keeps_one_alpha_per_tensor():
+    from switchsim.study.models import make_model
+
+    model = make_model("mlp")
+    compressor = make_compressor("intsgd-random", "mlp", 4, 0, per_layer=True)
+    assert compressor.state.bounds == model.layer_bounds
+    compressor.observe(np.linspace(-1e-3, 1e-3, model.dim).astype(np.float32), 0.1)
+    assert len(set(compressor.state.alphas)) == 4
+    assert make_compressor("intsgd-random", "mlp", 4, 0).state.bounds == (0, model.dim)
+
+
+def test_transfers_are_simulated_once_each_on_their_collective():
+    from switchsim.config import LinkConfig, Scenario, SwitchConfigSection, TopologyConfig
+    from switchsim.study.collective_time import transfer_scenario, transfers_seconds
+
+    base = Scenario(topology=TopologyConfig(workers=4), link=LinkConfig(rate_bps=10e9, delay_s=1e-6),
+                    switch=SwitchConfigSection(slots=128))
+    wanted = [Transfer("switch", 64 * 200, 8), Transfer("ring", 64 * 200, 8), Transfer("ring", 64 * 200, 32),
+              Transfer("allgather", 64 * 200, 8), Transfer("switch", 64 * 200, 8)]
+    calls = []
+    seconds = transfers_seconds(base, wanted, lambda done, total: calls.append((done, total)))
+    assert set(seconds) == set(wanted) and calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert transfer_scenario(base, wanted[1]).methods == ("ring",)
+    assert transfer_scenario(base, wanted[0]).workload.element_bits == 8
+    # same links: the switch beats the ring at int8, and the int8 ring beats the float32 ring on this size
+    assert seconds[wanted[0]] < seconds[wanted[1]] < seconds[wanted[2]]
+    assert seconds[wanted[3]] > seconds[wanted[1]]  # all-gather moves n times the data of a ring all-reduce
