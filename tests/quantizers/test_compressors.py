@@ -239,3 +239,14 @@ def test_compressor_validation():
         Natural(2, (0, 4)).reduce(np.zeros((3, 4), np.float32), 0)
     with pytest.raises(ValueError, match="shapes must match the layer sizes"):
         PowerSGD(2, (0, 4), shapes=[(3, 2)])
+
+
+@pytest.mark.parametrize(("bits", "fair", "squeezed"), [(2, 1, 1 / 8), (4, 7, 7 / 8), (8, 15, 127 / 8)])
+def test_heuristic_has_intsgds_per_worker_budget_and_the_variant_does_not(bits, fair, squeezed):
+    heuristic = build("heuristic", 8, (0, 16), wire_bits=bits)
+    variant = build("heuristic-sum-in-wire", 8, (0, 16), wire_bits=bits)
+    intsgd = build("intsgd-random", 8, (0, 16), wire_bits=bits)
+    assert heuristic.budget() == fair == intsgd.quantizer.clip(8)
+    assert variant.budget() == squeezed
+    g = np.full((8, 16), 3.0, np.float32)  # max 3: e = 1, alpha = budget / 2
+    assert heuristic.prepare(g).alphas == (fair / 2,) and variant.prepare(g).alphas == (squeezed / 2,)
