@@ -1,6 +1,6 @@
 """How n workers' float32 gradients become one averaged gradient: exactly, or as integers a switch adds.
 
-Methods (intsgd.md §1-4):
+Methods (IntSGD, Mishchenko et al., ICLR 2022, and its heuristic baseline):
 
 * ``float32``: the exact mean (what float32 SGD over an all-reduce gets);
 * ``intsgd-random`` / ``intsgd-deterministic``: IntSGD, ``Int(alpha g)`` with
@@ -8,8 +8,12 @@ Methods (intsgd.md §1-4):
   from the previous model update (global, or per layer with ``per_layer``);
   the first step uses IntSGD's ``initial_alpha`` (100, as the paper's code);
 * ``heuristic``: SwitchML-style scaling ("Heuristic IntSGD"): an extra
-  all-reduce of max|g| gives e = floor(log2 max), alpha = (2^(b-1) - 1) / (n 2^e),
-  deterministic rounding and the same clip.
+  all-reduce of max|g| gives e = floor(log2 max), alpha = c / 2^e with c
+  IntSGD's per-worker upper clip bound (the **same per-worker integer budget**
+  as IntSGD), deterministic rounding and the same clip;
+* ``heuristic-sum-in-wire``: the earlier variant, alpha = (2^(b-1) - 1) / (n 2^e):
+  it squeezes the n-way sum into b bits even when the accumulator is wider,
+  so at b <= 4 bits it sends far fewer levels per worker than IntSGD may.
 
 Integers of b wire bits travel in the narrowest wire element that holds them
 (8, 16 or 32 bits, `switchsim.protocol.spec.container_bits`), and the switch
@@ -35,7 +39,7 @@ from workers.quantizers.accumulate import accumulate
 from workers.quantizers.base import Context
 from workers.quantizers.intsgd import AlphaState, IntSGD
 
-METHODS: tuple[str, ...] = ("float32", "intsgd-random", "intsgd-deterministic", "heuristic")
+METHODS: tuple[str, ...] = ("float32", "intsgd-random", "intsgd-deterministic", "heuristic", "heuristic-sum-in-wire")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,7 @@ class Aggregator:
         if self.method == "float32":
             return gradients.mean(axis=0, dtype=np.float64).astype(np.float32), StepStats()
         n = self.num_workers
-        state = self.state if self.method != "heuristic" else self._heuristic_state(gradients)
+        state = self._heuristic_state(gradients) if self.method.startswith("heuristic") else self.state
         encoded = [self.quantizer.encode(gradients[w], Context(worker=w, num_workers=n, step=step, seed=self.seed,
                                                                   shared=state)) for w in range(n)]
         integers = np.stack([e.integers for e in encoded])
@@ -103,11 +107,17 @@ class Aggregator:
         if self.method.startswith("intsgd"):
             self.state = self.quantizer.next_state(self.state, delta, learning_rate, self.num_workers)
 
+    def heuristic_budget(self) -> float:
+        """The largest integer one worker sends at max|g| = 2^e: IntSGD's upper clip bound for ``heuristic``,
+        ``(2^(b-1) - 1) / n`` for ``heuristic-sum-in-wire``."""
+        if self.method == "heuristic-sum-in-wire":
+            return (2 ** (self.wire_bits - 1) - 1) / self.num_workers
+        return float(self.quantizer.clip(self.num_workers))
+
     def _heuristic_state(self, gradients: np.ndarray) -> AlphaState:
         largest = float(np.abs(gradients).max())  # the extra all-reduce (MAX) of every worker's max|g|
         exponent = math.floor(math.log2(largest)) if largest > 0 else 0
-        alpha = (2 ** (self.wire_bits - 1) - 1) / (self.num_workers * 2.0**exponent)
-        return AlphaState((0, self.dim), (alpha,))
+        return AlphaState((0, self.dim), (self.heuristic_budget() / 2.0**exponent,))
 
     def _check_pipeline(self, integers: np.ndarray, expected: np.ndarray, step: int) -> None:
         from switchsim.memory_loop import run_in_memory

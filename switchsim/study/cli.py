@@ -1,4 +1,4 @@
-"""``switchsim study overflow`` and ``switchsim study training``: argument parsing and reports."""
+"""``switchsim study overflow``, ``training`` and ``compare``: argument parsing and reports."""
 
 from __future__ import annotations
 
@@ -21,9 +21,30 @@ def _comma_list(kind, allowed=None, name="value"):
             raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated {kind.__name__} values") from None
         bad = [v for v in values if allowed is not None and v not in allowed]
         if not values or bad:
-            shown = f"{min(allowed)}..{max(allowed)}" if isinstance(allowed, range) else ", ".join(map(str, allowed))
+            # a range's ends, not min()/max(): those walk every value of range(2**31)
+            if allowed is None:
+                shown = f"one or more {kind.__name__} values"
+            elif isinstance(allowed, range):
+                shown = f"{allowed.start}..{allowed.stop - 1}"
+            else:
+                shown = ", ".join(map(str, allowed))
             raise argparse.ArgumentTypeError(f"{name}: {bad or text!r} not allowed; choose from {shown}")
         return values
+
+    return parse
+
+
+def _float_in(low: float, high: float):
+    """argparse type: a number in ``low..high`` (the message gives the range)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number in {low:g}..{high:g}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a number in {low:g}..{high:g}, got {value:g}")
+        return value
 
     return parse
 
@@ -124,6 +145,66 @@ def _training(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from switchsim.config import builtin_scenario, load_scenario, with_override
+    from switchsim.study.collective_time import transfers_seconds
+    from switchsim.study.compare import (
+        CompareConfig,
+        measure_compression,
+        model_transfers,
+        table_rows,
+        train_all,
+        write_csv,
+    )
+    from switchsim.study.compare_plots import plot_compare
+    from switchsim.study.compare_report import markdown_table, write_markdown
+
+    config = CompareConfig(models=("softmax", "mlp") if args.model == "both" else (args.model,),
+                           methods=args.methods, seeds=args.seeds, workers=args.workers, steps=args.steps,
+                           learning_rate=args.lr, target=args.target, model_elements=args.model_elements,
+                           model_workers=args.model_workers, measure_elements=args.measure_elements,
+                           per_layer=args.per_layer,
+                           **({} if args.compute_s is None else {"model_compute_s": args.compute_s}))
+    out = Path(args.out or "out/study-compare")
+    scenario_path = args.timing or builtin_scenario("quickstart")
+    runs = len(config.models) * len(config.methods) * len(config.seeds)
+    print(f"switchsim study compare: {len(config.methods)} methods x {', '.join(config.models)} x seeds "
+          f"{', '.join(map(str, config.seeds))} = {runs} training runs of {config.steps} steps, {config.workers} "
+          f"workers; links of {scenario_path}")
+    started = time.perf_counter()
+    status = StatusLine()
+    try:
+        status.update("measuring compression speed", force=True)
+        compression = measure_compression(config.methods, config.workers, config.measure_elements)
+        table = train_all(config, status.counter("training run"))
+        base = load_scenario(scenario_path)
+        seconds = transfers_seconds(with_override(base, "topology.workers", config.workers),
+                                    [t for r in table for t in r.results[0].transfers] +
+                                    [t for r in table for t in _main(r)], status.counter("simulated collective"))
+        model_seconds = None
+        if config.model_elements is not None:
+            model_seconds = transfers_seconds(with_override(base, "topology.workers", config.model_workers),
+                                              model_transfers(config, table),
+                                              status.counter(f"simulated collective at {config.model_elements} "
+                                                             "elements"))
+    finally:
+        status.close()
+    rows = table_rows(config, table, compression, seconds, model_seconds)
+    written = [write_csv(rows, out / "compare.csv")]
+    wall_s = time.perf_counter() - started
+    written.append(write_markdown(config, rows, table, compression, wall_s, out / "compare.md"))
+    written += plot_compare(table, rows, out)
+    print(markdown_table(rows, config.target))
+    print(f"wall time {wall_s:.1f} s; wrote {len(written)} files in {out}: " + ", ".join(p.name for p in written))
+    return 0
+
+
+def _main(runs):
+    from switchsim.study.compare import main_transfers
+
+    return main_transfers(runs)
+
+
 def _seed_table(results) -> str:
     """Final accuracy mean ± standard deviation over seeds, per model, method and bits."""
     import numpy as np
@@ -148,7 +229,7 @@ def add_study_parser(sub: argparse._SubParsersAction) -> None:
         "policy over synthetic and real gradients; 'training' trains on the digits with the all-reduce through "
         "integers per bit-width and combines it with simulated all-reduce times.",
     )
-    kinds = study.add_subparsers(dest="study", required=True, metavar="{overflow,training}")
+    kinds = study.add_subparsers(dest="study", required=True, metavar="{overflow,training,compare}")
     overflow = kinds.add_parser(
         "overflow",
         help="IntSGD integers summed in an a-bit register: overflow rate and error vs wire bits",
@@ -202,3 +283,46 @@ def add_study_parser(sub: argparse._SubParsersAction) -> None:
                           "model's own d (convergence still from the digits model)")
     training.add_argument("--target", type=float, default=0.9, help="test accuracy for time to accuracy (default 0.9)")
     training.set_defaults(handler=_training)
+
+    from workers.quantizers.compressors import COMPRESSORS
+
+    names = tuple(COMPRESSORS)
+    compare = kinds.add_parser(
+        "compare",
+        help="every compressor (IntSGD and the field) trained on the digits and timed on the collective it needs",
+        description="Train the digits models with each compressor (" + ", ".join(names) + ") over several seeds "
+        "(momentum and weight decay before the reduce), measure each method's compression + decompression time "
+        "on this machine, simulate its communication on --timing's links with the collective it needs (switch "
+        "all-reduce, ring all-reduce at its element width, or all-gather), and write DIR/compare.csv, "
+        "DIR/compare.md and plots of accuracy vs time and vs bits per element. See docs/quantizers.md.",
+        epilog="example: switchsim study compare --seeds 0,1,2,3,4 --model-elements 11200000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("--out", help="output folder (default: out/study-compare)")
+    compare.add_argument("--seeds", type=_comma_list(int, range(0, 2**31), "--seeds"), default=(0, 1, 2, 3, 4),
+                         help="seeds, comma-separated, each 0..2147483647 (default 0,1,2,3,4)")
+    compare.add_argument("--model", choices=("softmax", "mlp", "both"), default="both",
+                         help="digits model(s) to train (default both)")
+    compare.add_argument("--methods", type=_comma_list(str, names, "--methods"), default=names,
+                         help=f"comma-separated, from {', '.join(names)} (default: all)")
+    compare.add_argument("--steps", type=ranged(1, 100_000), default=100, help="SGD steps per run (default 100)")
+    compare.add_argument("--workers", type=ranged(1, 32), default=8, help="n workers of the digits runs (default 8)")
+    compare.add_argument("--lr", type=_float_in(1e-6, 10.0), default=0.1,
+                         help="learning rate, 1e-6..10 (default 0.1)")
+    compare.add_argument("--target", type=_float_in(0.01, 1.0), default=0.9,
+                         help="test accuracy for time to target, 0.01..1 (default 0.9)")
+    compare.add_argument("--timing", metavar="SCENARIO", help="scenario whose links time the collectives "
+                         "(default: scenarios/quickstart.toml, 10 Gb/s); its worker count is set per row")
+    compare.add_argument("--model-elements", type=ranged(1, 1 << 26), default=None,
+                         help="also time every method at this many elements, e.g. 11200000 (ResNet-18)")
+    compare.add_argument("--model-workers", type=ranged(1, 32), default=16,
+                         help="n for the --model-elements rows (default 16, the paper's)")
+    compare.add_argument("--compute-s", type=_float_in(0.0, 100.0), default=None,
+                         help="compute seconds per iteration of the --model-elements rows (default 0.05584: the "
+                         "paper's ResNet-18 SGD total 74.32 ms minus its communication 18.48 ms)")
+    compare.add_argument("--per-layer", action="store_true",
+                         help="IntSGD (and the int8 ring) with one alpha per tensor instead of one for the model")
+    compare.add_argument("--measure-elements", type=ranged(4096, 1 << 24), default=1 << 20,
+                         help="elements of the synthetic gradient on which compression time is measured "
+                         "(default 1048576)")
+    compare.set_defaults(handler=_compare)

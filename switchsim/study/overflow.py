@@ -11,7 +11,8 @@ with the update taken as the mean gradient (eta = 1); "fill" scales each
 worker's max |g| to the wire's largest value (2^(b-1) - 1), using every bit.
 
 Clip policies: "safe" clips so the n-way sum cannot leave the accumulator
-(``min((2^(a-1)-1)/n, 2^(b-1)-1)``); "unsafe" clips only to the wire width,
+(``[-floor(2^(a-1)/n), floor((2^(a-1)-1)/n)]`` within the wire range,
+`workers.quantizers.intsgd.clip_range`); "unsafe" clips only to the wire width,
 so the sum may wrap — which is what this study measures.
 
 Gradients: synthetic ("gaussian", "student_t" with 3 degrees of freedom, "sparse"
@@ -150,20 +151,19 @@ def run_study(study: OverflowStudy, progress: Callable[[int, int], None] | None 
     """Every setting of ``study``; rows in grid order."""
     rows = []
     grid = list(itertools.product(study.distributions, study.workers))
-    settings = list(itertools.product(study.bits, study.accumulator_bits, study.policies, study.alpha_policies))
+    settings = [s for s in itertools.product(study.bits, study.accumulator_bits, study.policies, study.alpha_policies)
+                if s[0] <= s[1]]  # a wire wider than the accumulator is not a setting
     total = len(grid) * len(settings)
     for index, (distribution, n) in enumerate(grid):
         if distribution in REAL:
             gradients = real_gradients(distribution, n, study.seed)
         else:
             gradients = synthetic_gradients(distribution, n, study.dim, np.random.default_rng([study.seed, index]))
-        for offset, (bits, accumulator, policy, alpha_policy) in enumerate(settings):
-            if bits > accumulator:
-                continue
+        for bits, accumulator, policy, alpha_policy in settings:
             rows.append({"distribution": distribution,
                          **run_setting(gradients, bits, accumulator, policy, study.seed, alpha_policy)})
             if progress:
-                progress(index * len(settings) + offset + 1, total)
+                progress(len(rows), total)
     return rows
 
 
@@ -179,8 +179,29 @@ def write_csv(rows: list[dict], path: str | Path) -> Path:
     return path
 
 
+_MARKERS = "os^D"
+
+
+def series_style(accumulator_index: int, policy: str) -> dict:
+    """Matplotlib style of one series: marker by accumulator width, line and fill by clip policy.
+
+    Overlapping series stay visible: safe is solid with filled markers, unsafe dashed with hollow,
+    larger markers, and every line is semi-transparent.
+
+    Example:
+        >>> series_style(0, "safe")["marker"], series_style(1, "unsafe")["linestyle"]
+        ('o', '--')
+    """
+    safe = policy == "safe"
+    return {"marker": _MARKERS[accumulator_index % len(_MARKERS)], "linestyle": "-" if safe else "--",
+            "markersize": 4 if safe else 8, "markerfacecolor": None if safe else "none", "alpha": 0.75}
+
+
 def plot_study(rows: list[dict], out_dir: str | Path, workers: int, alpha_policy: str = "fill") -> list[Path]:
-    """Overflow rate and relative error against wire bits, for ``workers`` workers and one alpha policy."""
+    """Overflow rate and relative error against wire bits, for ``workers`` workers and one alpha policy.
+
+    Writes ``<metric>-n<workers>-<alpha_policy>.png`` in ``out_dir`` (one file per n, metric and policy).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,13 +214,14 @@ def plot_study(rows: list[dict], out_dir: str | Path, workers: int, alpha_policy
         figure, axes = plt.subplots(1, len(shown), figsize=(4.3 * len(shown), 4), sharey=True, squeeze=False)
         axes = axes[0]
         for axis, distribution in zip(axes, shown, strict=True):
-            for accumulator, policy in itertools.product(sorted({r["accumulator_bits"] for r in rows}), POLICIES):
+            accumulators = sorted({r["accumulator_bits"] for r in rows})
+            for (k, accumulator), policy in itertools.product(enumerate(accumulators), POLICIES):
                 points = sorted((r["bits"], r[metric]) for r in rows if r["distribution"] == distribution
                                 and r["workers"] == workers and r["accumulator_bits"] == accumulator
                                 and r["policy"] == policy and r["alpha_policy"] == alpha_policy)
                 if points:
-                    axis.plot([p[0] for p in points], [max(p[1], 1e-9) for p in points], marker="o",
-                              linestyle="-" if policy == "safe" else "--", label=f"a={accumulator}, {policy}")
+                    axis.plot([p[0] for p in points], [max(p[1], 1e-9) for p in points],
+                              label=f"a={accumulator}, {policy}", **series_style(k, policy))
             axis.set_title(distribution)
             axis.set_xlabel("wire bits b")
             axis.set_yscale("log")
@@ -209,7 +231,7 @@ def plot_study(rows: list[dict], out_dir: str | Path, workers: int, alpha_policy
         figure.suptitle(f"IntSGD, {workers} workers, alpha {alpha_policy}: {label} vs wire width "
                         "(values < 1e-9 drawn at 1e-9)")
         figure.tight_layout()
-        path = Path(out_dir) / f"{metric}-{alpha_policy}.png"
+        path = Path(out_dir) / f"{metric}-n{workers}-{alpha_policy}.png"
         figure.savefig(path, dpi=110)
         plt.close(figure)
         paths.append(path)

@@ -12,8 +12,8 @@ What each training method costs per iteration (`communication_for`):
 * IntSGD at b bits: a SwitchML all-reduce of d integers in the narrowest wire
   element that carries b bits (`switchsim.protocol.spec.container_bits`:
   int8, int16 or the official int32);
-* the heuristic: the same, plus one extra SwitchML packet round for the global
-  max|g| (its extra collective).
+* the heuristics (``heuristic``, ``heuristic-sum-in-wire``): the same, plus one
+  extra SwitchML packet round for the global max|g| (their extra collective).
 
 Compute time per iteration (``compute_s``, seconds, default 0) is added to
 every method alike; with 0 the curves compare communication alone.
@@ -63,7 +63,7 @@ def communication_for(method: str, wire_bits: int, elements: int) -> list[Commun
     if method == "float32":
         return [Communication("ring", elements, spec.ELEMENT_BITS)]
     main = Communication("switchml", elements, spec.container_bits(wire_bits))
-    if method == "heuristic":
+    if method.startswith("heuristic"):  # heuristic and heuristic-sum-in-wire: the extra MAX all-reduce
         return [main, Communication("switchml", 1, spec.ELEMENT_BITS)]
     return [main]
 

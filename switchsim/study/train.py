@@ -3,10 +3,14 @@
 Each step, every worker w draws a minibatch from its own shard of the
 training set (RNG keyed by (seed, w, step), so runs are reproducible and
 independent of everything else), computes its float32 gradient, and the
-`Aggregator` averages the n gradients — exactly (float32) or as integers summed
-by a switch (IntSGD, heuristic). Plain SGD then applies
-``x <- x - eta (mean gradient + weight_decay x)``, and IntSGD's alpha is
-advanced from that update.
+worker adds weight decay and updates its own momentum buffer **before the
+reduce**, as the IntSGD authors' runs do (`worker_directions`):
+
+    d_w = g_w + weight_decay x,   m_w <- mu m_w + d_w,   send m_w (or d_w + mu m_w with Nesterov)
+
+The `Aggregator` (or a `workers.quantizers.compressors.Compressor`) averages the
+n directions — exactly (float32) or compressed — and every worker applies
+``x <- x - eta mean``; IntSGD's alpha is advanced from that update.
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ class TrainingConfig:
         batch: samples per worker per step, 1..256.
         steps: SGD steps, 1..100000.
         learning_rate: eta, > 0.
-        weight_decay: L2 coefficient, >= 0 (added to the averaged gradient).
+        weight_decay: L2 coefficient, >= 0 (added to each worker's gradient before the reduce).
+        momentum: mu, momentum of each worker's buffer before the reduce, 0 <= mu < 1 (the authors' 0.9).
+        nesterov: Nesterov momentum (send ``d + mu m``) instead of heavy ball (send ``m``).
         eval_every: steps between test-set evaluations, >= 1 (the last step is always evaluated).
         per_layer: IntSGD alpha per tensor instead of global.
         safe: clip so the n-way sum cannot overflow the accumulator.
@@ -64,6 +70,8 @@ class TrainingConfig:
     steps: int = 300
     learning_rate: float = 0.1
     weight_decay: float = 1e-4
+    momentum: float = 0.9
+    nesterov: bool = True
     eval_every: int = 10
     per_layer: bool = False
     safe: bool = True
@@ -85,6 +93,7 @@ class TrainingConfig:
               "an integer in 1..100000")
         _need(0 < self.learning_rate < np.inf, "learning_rate", self.learning_rate, "finite and > 0")
         _need(0 <= self.weight_decay < np.inf, "weight_decay", self.weight_decay, "finite and >= 0")
+        _need(0 <= self.momentum < 1, "momentum", self.momentum, "in [0, 1)")
         _need(isinstance(self.eval_every, int) and self.eval_every >= 1, "eval_every", self.eval_every,
               "an integer >= 1")
         _need(isinstance(self.seed, int) and 0 <= self.seed < 2**63, "seed", self.seed, "an integer in 0..2**63-1")
@@ -106,7 +115,10 @@ class TrainingResult:
         steps, train_loss, test_loss, test_accuracy: one entry per evaluation (after ``steps[i]`` steps;
             train loss averaged over the workers' minibatches of that step, in nats).
         clipped, overflowed, alpha: per evaluation, totals since the last one (mean alpha).
+        bits_per_worker: mean over steps of the bits one worker sent per step (compressors; NaN otherwise).
+        transfers: the collectives of the last step (compressors; empty otherwise).
         wall_s: wall-clock seconds of the run.
+        gradient_s: wall-clock seconds spent computing the n workers' gradients (all steps).
     """
 
     config: TrainingConfig
@@ -119,7 +131,10 @@ class TrainingResult:
     clipped: list[int] = field(default_factory=list)
     overflowed: list[int] = field(default_factory=list)
     alpha: list[float] = field(default_factory=list)
+    bits_per_worker: float = float("nan")
+    transfers: list = field(default_factory=list)
     wall_s: float = 0.0
+    gradient_s: float = 0.0
 
     @property
     def final_accuracy(self) -> float:
@@ -140,30 +155,64 @@ def worker_gradients(model, params: np.ndarray, data: Dataset, parts: list[np.nd
     return gradients, losses / len(parts)
 
 
+def worker_directions(gradients: np.ndarray, params: np.ndarray, buffers: np.ndarray, momentum: float,
+                      weight_decay: float, nesterov: bool) -> np.ndarray:
+    """What each worker sends: weight decay and its momentum applied before the reduce (float32 (n, d)).
+
+    ``d_w = g_w + weight_decay x``; ``buffers[w] <- momentum buffers[w] + d_w`` (updated in place);
+    returns ``d_w + momentum buffers[w]`` with Nesterov, else ``buffers[w]``.
+
+    Example:
+        >>> b = np.zeros((1, 2), np.float32)
+        >>> worker_directions(np.ones((1, 2), np.float32), np.ones(2, np.float32), b, 0.5, 0.0, False).tolist()
+        [[1.0, 1.0]]
+        >>> worker_directions(np.ones((1, 2), np.float32), np.ones(2, np.float32), b, 0.5, 0.0, False).tolist()
+        [[1.5, 1.5]]
+    """
+    directions = gradients + np.float32(weight_decay) * params
+    buffers *= np.float32(momentum)
+    buffers += directions
+    return directions + np.float32(momentum) * buffers if nesterov else buffers.copy()
+
+
 def train(config: TrainingConfig, progress: Callable[[int, int], None] | None = None,
-          data: Dataset | None = None) -> TrainingResult:
-    """Run ``config``; ``progress(step, steps)`` is called after each step."""
+          data: Dataset | None = None, reducer=None) -> TrainingResult:
+    """Run ``config``; ``progress(step, steps)`` is called after each step.
+
+    ``reducer`` (optional) replaces the `Aggregator`: any object with ``reduce(directions, step) -> (mean,
+    stats)`` and ``observe(delta, learning_rate)``, e.g. a `workers.quantizers.compressors.Compressor`.
+    """
     started = time.perf_counter()
     data = data if data is not None else load_digits_split(config.seed)
     model = make_model(config.model, inputs=data.x_train.shape[1], classes=int(data.y_train.max()) + 1)
     params = init_params(model, config.seed)
     parts = shards(len(data.y_train), config.workers)
-    aggregator = Aggregator(config.method, config.wire_bits, config.workers, model.layer_bounds,
-                            accumulator_bits=config.accumulator_bits, safe=config.safe, per_layer=config.per_layer,
-                            through_pipeline=config.through_pipeline, seed=config.seed)
-    result = TrainingResult(config, model.dim, aggregator.accumulator_bits)
+    if reducer is None:
+        reducer = Aggregator(config.method, config.wire_bits, config.workers, model.layer_bounds,
+                             accumulator_bits=config.accumulator_bits, safe=config.safe, per_layer=config.per_layer,
+                             through_pipeline=config.through_pipeline, seed=config.seed)
+    result = TrainingResult(config, model.dim, getattr(reducer, "accumulator_bits", 32))
     clipped = overflowed = 0
     alphas: list[float] = []
+    bits: list[float] = []
+    buffers = np.zeros((config.workers, model.dim), np.float32)
     eta = np.float32(config.learning_rate)
     for step in range(config.steps):
+        tick = time.perf_counter()
         gradients, train_loss = worker_gradients(model, params, data, parts, config.batch, config.seed, step)
-        mean, stats = aggregator.reduce(gradients, step)
-        delta = -eta * (mean + np.float32(config.weight_decay) * params)
+        result.gradient_s += time.perf_counter() - tick
+        directions = worker_directions(gradients, params, buffers, config.momentum, config.weight_decay,
+                                       config.nesterov)
+        mean, stats = reducer.reduce(directions, step)
+        delta = -eta * mean
         params += delta
-        aggregator.observe(delta, config.learning_rate)
+        reducer.observe(delta, config.learning_rate)
         clipped += stats.clipped
         overflowed += stats.overflowed
-        alphas.append(stats.alpha)
+        alphas.append(getattr(stats, "alpha", float("nan")))
+        if hasattr(stats, "bits_per_worker"):
+            bits.append(stats.bits_per_worker)
+            result.transfers = stats.transfers
         done = step + 1
         if done % config.eval_every == 0 or done == config.steps:
             test_loss, accuracy = evaluate(model, params, data.x_test, data.y_test)
@@ -178,6 +227,7 @@ def train(config: TrainingConfig, progress: Callable[[int, int], None] | None = 
             alphas = []
         if progress:
             progress(done, config.steps)
+    result.bits_per_worker = float(np.mean(bits)) if bits else float("nan")
     result.wall_s = time.perf_counter() - started
     return result
 
@@ -245,10 +295,11 @@ def result_record(result: TrainingResult) -> dict:
 
 
 def captured_gradients(model: str, workers: int, step: int, seed: int = 0, **config) -> np.ndarray:
-    """Real gradients: the n workers' float32 gradients (n, d) after ``step`` steps of float32 training.
+    """Real gradients: what the n workers send (n, d) float32 after ``step`` steps of float32 training.
 
     Trains ``model`` on the digits with ``workers`` workers (other `TrainingConfig`
-    fields from ``config``) and returns what each worker would send at step ``step``.
+    fields from ``config``) and returns what each worker would send at step ``step``:
+    its gradient with weight decay and momentum applied (`worker_directions`).
     """
     data = load_digits_split(seed)
     base = TrainingConfig(model=model, workers=workers, steps=max(step, 1), seed=seed, **config)
@@ -257,8 +308,11 @@ def captured_gradients(model: str, workers: int, step: int, seed: int = 0, **con
     parts = shards(len(data.y_train), workers)
     aggregator = Aggregator("float32", 32, workers, net.layer_bounds)
     eta = np.float32(base.learning_rate)
+    buffers = np.zeros((workers, net.dim), np.float32)
     for k in range(step):
         gradients, _ = worker_gradients(net, params, data, parts, base.batch, seed, k)
-        mean, _ = aggregator.reduce(gradients, k)
-        params -= eta * (mean + np.float32(base.weight_decay) * params)
-    return worker_gradients(net, params, data, parts, base.batch, seed, step)[0]
+        directions = worker_directions(gradients, params, buffers, base.momentum, base.weight_decay, base.nesterov)
+        mean, _ = aggregator.reduce(directions, k)
+        params -= eta * mean
+    gradients = worker_gradients(net, params, data, parts, base.batch, seed, step)[0]
+    return worker_directions(gradients, params, buffers, base.momentum, base.weight_decay, base.nesterov)

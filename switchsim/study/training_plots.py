@@ -6,7 +6,8 @@ from pathlib import Path
 
 from switchsim.study.train import TrainingResult
 
-_STYLES = {"float32": "-", "intsgd-random": "-", "intsgd-deterministic": "--", "heuristic": ":"}
+_STYLES = {"float32": "-", "intsgd-random": "-", "intsgd-deterministic": "--", "heuristic": ":",
+           "heuristic-sum-in-wire": "-."}
 
 
 def _pyplot():

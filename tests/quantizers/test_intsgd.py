@@ -8,7 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from switchsim.protocol import spec
-from workers.quantizers import Context, IntSGD, Quantizer, accumulate, adaptive_alpha, clip_limit, layer_alphas
+from workers.quantizers import (
+    Context,
+    IntSGD,
+    Quantizer,
+    accumulate,
+    adaptive_alpha,
+    clip_limit,
+    clip_range,
+    layer_alphas,
+)
 from workers.quantizers.intsgd import AlphaState
 
 
@@ -39,11 +48,11 @@ def test_safe_clip_never_overflows_the_accumulator(n, accumulator_bits, wire_bit
     grads = [np.full(64, sign * 3e38, np.float32) for _ in range(n)]
     grads[0][:8] = np.linspace(-1e3, 1e3, 8)
     encoded = encode_all(q, grads, q.initial_state(64))
-    c = q.clip(n)
-    assert all(np.abs(e.integers.astype(np.int64)).max() <= c for e in encoded)
+    low, high = q.clip_range(n)
+    assert all(low <= e.integers.min() and e.integers.max() <= high for e in encoded)
     total = accumulate(np.stack([e.integers for e in encoded]), accumulator_bits=accumulator_bits, wire_bits=wire_bits)
     assert total.overflowed == 0 and total.mismatched == 0 and total.truncated == 0
-    assert total.total[8:].tolist() == [int(sign) * n * c] * 56  # the exact sum
+    assert total.total[8:].tolist() == [n * (high if sign > 0 else low)] * 56  # the exact sum
 
 
 def test_unsafe_clip_can_overflow_and_the_counters_see_it():
@@ -139,3 +148,42 @@ def test_state_and_encode_validation():
         q.encode(np.zeros(4, np.float32), Context(0, 2, shared=q.initial_state(5)))
     with pytest.raises(ValueError, match="Context.shared must be an AlphaState, got 'NoneType'"):
         q.encode(np.zeros(4, np.float32), Context(0, 2))
+
+
+def test_default_moving_average_weight_is_the_authors_0_9():
+    q = IntSGD()
+    assert q.beta == 0.9
+    s1 = q.next_state(q.initial_state(4), np.full(4, 2.0, np.float32), eta=1.0, num_workers=2)
+    s2 = q.next_state(s1, np.zeros(4, np.float32), eta=1.0, num_workers=2)
+    assert s1.mean_sq == (16.0,)
+    assert s2.mean_sq == pytest.approx((0.9 * 16.0,), rel=1e-15)
+
+
+@pytest.mark.parametrize("rounding", ["randomized", "deterministic"])
+def test_default_accumulator_keeps_the_int8_wire_sum_from_overflowing(rounding):
+    q = IntSGD(wire_bits=8, rounding=rounding)  # class defaults: the sum comes back at the int8 element width
+    n, d = 16, 64
+    assert q.accumulator_bits == 8
+    big = np.linspace(-50.0, 50.0, d).astype(np.float32)
+    state = AlphaState((0, d), (100.0,))
+    encoded = encode_all(q, [big] * n, state, step=0, seed=1)
+    total = accumulate(np.stack([e.integers for e in encoded]), accumulator_bits=8, wire_bits=8)
+    assert total.overflowed == 0 and total.mismatched == 0 and total.truncated == 0
+    assert total.total.min() == -128 and total.total.max() == 16 * 7
+
+
+def test_clip_range_is_the_authors_clamp_with_the_most_negative_level():
+    assert clip_range(16, 8, 8) == (-8, 7)  # [-2**7 / 16, (2**7 - 1) / 16]
+    assert clip_range(8, 8, 8) == (-16, 15)
+    assert clip_range(3, 8, 8) == (-42, 42)  # floor(128 / 3), floor(127 / 3)
+    assert clip_range(16, 8, 32) == (-128, 127)  # the wire binds
+    assert clip_range(1, 2, 8) == (-2, 1)
+    assert clip_range(16, 8, 8, safe=False) == (-128, 127)
+    for n in range(1, 33):
+        for a in (8, 16, 32):
+            low, high = clip_range(n, a, a)
+            assert n * low >= -(2 ** (a - 1)) and n * high <= 2 ** (a - 1) - 1
+            assert (n * (low - 1) < -(2 ** (a - 1))) or low == -(2 ** (a - 1))  # no level is dropped
+    q = IntSGD(wire_bits=8, accumulator_bits=8, rounding="deterministic")
+    out = q.encode(np.array([-1e3, -8.4, 1e3], np.float32), Context(0, 16, shared=AlphaState((0, 3), (1.0,))))
+    assert out.integers.tolist() == [-8, -8, 7] and out.clipped == 2

@@ -170,3 +170,19 @@ def test_validation_errors_name_field_range_and_value(kwargs, message):
         randomized_round(args["x"], args["alpha"], 0, 0, 0, args["clip"], args["out"])
     with pytest.raises(ValueError, match="offset must be an integer in 0..4611686018427387904, got -1"):
         randomized_round(np.zeros(4, np.float32), 1.0, 0, 0, 0, 5, np.zeros(4, np.int32), offset=-1)
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_asymmetric_clip_range_keeps_the_most_negative_level(gradient, parallel):
+    out, clipped = rand(gradient, alpha=40.0, clip=7, low=-8, parallel=parallel)
+    ref = np.empty_like(out)
+    assert clipped == randomized_round_reference(gradient, 40.0, SEED, WORKER, STEP, 7, ref, low=-8)
+    assert np.array_equal(out, ref) and out.min() == -8 and out.max() == 7
+    det = np.empty_like(out)
+    count = deterministic_round(gradient, 40.0, 7, det, parallel=parallel, low=-8)
+    assert count == deterministic_round_reference(gradient, 40.0, 7, ref, low=-8)
+    assert np.array_equal(det, ref) and det.min() == -8 and det.max() == 7
+    t = gradient.astype(np.float64) * 40.0
+    assert count == int(np.count_nonzero((np.round(t) < -8) | (np.round(t) > 7)))  # ties are rare here
+    with pytest.raises(ValueError, match="low must be an integer in"):
+        rand(gradient[:4], low=1)

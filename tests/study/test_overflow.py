@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from switchsim.cli import main
-from switchsim.study.overflow import COLUMNS, OverflowStudy, run_setting, run_study, synthetic_gradients
+from switchsim.study.overflow import (
+    COLUMNS,
+    POLICIES,
+    OverflowStudy,
+    run_setting,
+    run_study,
+    series_style,
+    synthetic_gradients,
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +66,27 @@ def test_cli_writes_the_csv_and_plots(tmp_path, capsys):
     with (tmp_path / "overflow.csv").open() as handle:
         table = list(csv.DictReader(handle))
     assert tuple(table[0]) == COLUMNS and len(table) > 100
-    assert (tmp_path / "overflow_rate-fill.png").stat().st_size > 0
+    pictures = sorted(p.name for p in tmp_path.glob("*.png"))
+    # one file per n, metric and alpha policy: the n = 8 plots are not overwritten by n = 32
+    assert pictures == sorted(f"{metric}-n{n}-{alpha}.png" for n in (8, 32) for alpha in ("fill", "adaptive")
+                              for metric in ("overflow_rate", "relative_error"))
+    assert "and 8 plots" in capsys.readouterr().out
+
+
+def test_progress_counts_exactly_the_settings_run():
+    calls = []
+    study = OverflowStudy(dim=256, workers=(2,), bits=(8, 16, 32), accumulator_bits=(16, 32),
+                          distributions=("gaussian",))
+    rows = run_study(study, lambda done, total: calls.append((done, total)))
+    # b = 32 > a = 16 is skipped: 5 (b, a) pairs x 2 clip x 2 alpha policies = 20 settings
+    assert len(rows) == 20
+    assert calls == [(k, 20) for k in range(1, 21)]
+
+
+def test_overlapping_series_have_distinct_styles():
+    styles = [series_style(k, policy) for k in range(2) for policy in POLICIES]
+    keys = {(s["marker"], s["linestyle"], s["markersize"], s["markerfacecolor"]) for s in styles}
+    assert len(keys) == 4 and all(0 < s["alpha"] < 1 for s in styles)
 
 
 def test_real_gradients_come_from_training_and_are_reproducible():

@@ -26,6 +26,8 @@ def test_methods_map_to_their_all_reduces():
     assert communication_for("intsgd-deterministic", 12, 100) == [Communication("switchml", 100, 16)]
     assert communication_for("heuristic", 32, 100) == [Communication("switchml", 100, 32),
                                                         Communication("switchml", 1, 32)]
+    assert communication_for("heuristic-sum-in-wire", 2, 100) == [Communication("switchml", 100, 8),
+                                                                   Communication("switchml", 1, 32)]
 
 
 def test_narrower_elements_take_less_time_and_sums_stay_exact(base):

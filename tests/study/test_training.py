@@ -16,6 +16,7 @@ from switchsim.study.train import (
     grid,
     run_grid,
     train,
+    worker_directions,
     write_training_csv,
 )
 
@@ -76,13 +77,24 @@ def test_intsgd_at_8_bits_matches_float32(seed):
     assert sum(intsgd.overflowed) == 0  # safe clip: the 8-bit sums never wrap
 
 
-def test_heuristic_scaling_collapses_at_2_bits_where_intsgd_does_not(data):
+def test_heuristic_gets_intsgds_per_worker_budget():
+    # 2-bit wire in an int8 element: IntSGD may send up to min(127 // 8, 1) = 1 per worker, and so may
+    # the heuristic; the sum-in-wire variant only (2^1 - 1) / 8 = 1/8.
+    for bits, budget in ((2, 1.0), (4, 7.0), (8, 15.0)):
+        fair = Aggregator("heuristic", bits, 8, (0, 10))
+        assert fair.heuristic_budget() == budget == fair.quantizer.clip(8)
+        assert Aggregator("heuristic-sum-in-wire", bits, 8, (0, 10)).heuristic_budget() == (2 ** (bits - 1) - 1) / 8
+    gradients = np.full((8, 10), 3.0, np.float32)  # max 3: e = 1, alpha = budget / 2
+    assert Aggregator("heuristic", 4, 8, (0, 10))._heuristic_state(gradients).alphas == (3.5,)
+
+
+def test_heuristic_learns_at_2_bits_with_intsgds_budget_and_the_sum_in_wire_variant_does_not(data):
     base = TrainingConfig(model="softmax", steps=100, wire_bits=2)
     heuristic = train(replace(base, method="heuristic"), data=data)
-    intsgd = train(replace(base, method="intsgd-random"), data=data)
+    squeezed = train(replace(base, method="heuristic-sum-in-wire"), data=data)
     # (2^1 - 1) / (n 2^e) scales max|g| below 1: every integer rounds to 0 and nothing is learnt
-    assert heuristic.final_accuracy < 0.2
-    assert intsgd.final_accuracy > 0.85
+    assert squeezed.final_accuracy < 0.2
+    assert heuristic.final_accuracy > 0.85
 
 
 def test_unsafe_clip_with_a_narrow_accumulator_overflows():
@@ -94,7 +106,7 @@ def test_unsafe_clip_with_a_narrow_accumulator_overflows():
     safe = Aggregator("intsgd-deterministic", 8, 8, (0, 4096))
     mean, stats = safe.reduce(gradients, 0)
     assert stats.overflowed == 0 and stats.clipped > 0
-    assert np.all(np.abs(mean) <= 15 / 100 + 1e-6)  # clip (2^7 - 1) // 8 = 15 per worker, decoded / alpha
+    assert np.all((mean >= -16 / 100 - 1e-6) & (mean <= 15 / 100 + 1e-6))  # clip [-128 // 8, 127 // 8] per worker
 
 
 def test_through_the_pipeline_equals_the_accumulator(data, monkeypatch):
@@ -171,3 +183,48 @@ def test_cli_study_training_rejects_bad_bits(capsys):
     with pytest.raises(SystemExit):
         main(["study", "training", "--bits", "1,8"])
     assert "--bits: [1] not allowed; choose from 2..32" in capsys.readouterr().err
+
+
+def test_weight_decay_and_momentum_are_applied_before_the_reduce(data):
+    seen = []
+
+    class Recorder:
+        accumulator_bits = 32
+
+        def reduce(self, directions, step):
+            seen.append(directions.copy())
+            return directions.mean(axis=0), type("Stats", (), {"clipped": 0, "overflowed": 0})()
+
+        def observe(self, delta, learning_rate):
+            pass
+
+    config = TrainingConfig(model="softmax", workers=2, steps=2, weight_decay=0.5, momentum=0.9, nesterov=False)
+    train(config, data=data, reducer=Recorder())
+    model = make_model("softmax")
+    params = init_params(model, 0)
+    parts = shards(len(data.y_train), 2)
+    from switchsim.study.train import worker_gradients
+
+    g0, _ = worker_gradients(model, params, data, parts, config.batch, 0, 0)
+    first = g0 + np.float32(0.5) * params  # weight decay inside what travels
+    assert np.allclose(seen[0], first, rtol=1e-6, atol=1e-7)
+    params = params - np.float32(config.learning_rate) * first.mean(axis=0)
+    g1, _ = worker_gradients(model, params, data, parts, config.batch, 0, 1)
+    assert np.allclose(seen[1], 0.9 * first + g1 + np.float32(0.5) * params, rtol=1e-5, atol=1e-6)  # momentum too
+
+
+def test_worker_directions_nesterov():
+    buffers = np.array([[1.0, 2.0]], np.float32)
+    out = worker_directions(np.array([[1.0, 1.0]], np.float32), np.array([2.0, 4.0], np.float32), buffers,
+                            0.5, 0.25, True)
+    # d = g + 0.25 x = [1.5, 2]; m = 0.5 [1, 2] + d = [2, 3]; sent d + 0.5 m = [2.5, 3.5]
+    assert buffers.tolist() == [[2.0, 3.0]] and out.tolist() == [[2.5, 3.5]]
+
+
+def test_every_method_has_a_plot_style(tmp_path, data):
+    from switchsim.study.aggregation import METHODS
+    from switchsim.study.training_plots import plot_training
+
+    results = [train(TrainingConfig(model="softmax", method=m, wire_bits=8, steps=2, eval_every=1), data=data)
+               for m in METHODS]
+    assert [p.name for p in plot_training(results, tmp_path)] == ["training-softmax.png"]

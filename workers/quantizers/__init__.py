@@ -17,7 +17,7 @@ from workers.quantizers.accumulate import AccumulateResult, accumulate, accumula
 from workers.quantizers.base import Context, Encoded, Quantizer
 from workers.quantizers.block_exponent import BlockExponent, block_exponents, global_exponents
 from workers.quantizers.identity import Identity
-from workers.quantizers.intsgd import AlphaState, IntSGD, adaptive_alpha, clip_limit, layer_alphas
+from workers.quantizers.intsgd import AlphaState, IntSGD, adaptive_alpha, clip_limit, clip_range, layer_alphas
 from workers.quantizers.rng import stream_key, uniform, uniform_reference
 from workers.quantizers.rounding import (
     deterministic_round,
@@ -40,6 +40,7 @@ __all__ = [
     "adaptive_alpha",
     "block_exponents",
     "clip_limit",
+    "clip_range",
     "deterministic_round",
     "deterministic_round_reference",
     "global_exponents",

@@ -1,6 +1,6 @@
 """Integer accumulation of n workers' vectors at accumulator width a: wrap or saturate.
 
-What an aggregator does with the integers (intsgd.md §3, switchml-protocol.md §2):
+What an aggregator does with the integers (IntSGD paper §3; SwitchML, Sapio et al., NSDI 2021):
 
 1. **Wire**: each element travels as a ``wire_bits``-bit two's-complement
    integer: the low b bits of the int32 value, **sign-extended** on arrival

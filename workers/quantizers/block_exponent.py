@@ -1,4 +1,4 @@
-"""SwitchML's block-floating-point quantizer (switchml-protocol.md §3, p4app-switchML client).
+"""SwitchML's block-floating-point quantizer (Sapio et al., NSDI 2021; the p4app-switchML client).
 
 Per block of k elements (one packet, k = 64 or 256; the last block may be shorter):
 

@@ -1,6 +1,6 @@
 """IntSGD: integers ``Int(alpha * g)`` with an adaptive alpha every worker computes alone.
 
-IntSGD (Mishchenko et al., ICLR 2022; intsgd.md §1-3) sends ``Int(alpha_k * g)``
+IntSGD (Mishchenko, Wang, Kovalev, Richtárik, ICLR 2022) sends ``Int(alpha_k * g)``
 and decodes the aggregated sum as ``sum / alpha_k``. The scale ``alpha_k`` is
 derived from the previous model update, which every worker already has, so it
 costs no communication:
@@ -11,15 +11,18 @@ costs no communication:
 paper's "block" variant) layer i of d_i elements uses
 ``alpha_i = sqrt(d_i / (2 n r_i + (d_i / d) eps**2))``; one layer is the global case.
 
-Overflow rule (`clip_limit`): each worker clips its integers to ``[-c, c]`` with
+Overflow rule (`clip_range`, the authors' clamp): each worker clips its integers to
 
-    c = min(floor((2**(a-1) - 1) / n), 2**(b-1) - 1)
+    [-floor(2**(a-1) / n), floor((2**(a-1) - 1) / n)]   (also within the b-bit wire range)
 
-so the n-way sum fits an a-bit accumulator (``n c <= 2**(a-1) - 1``) and each
-value fits the b-bit wire. With ``safe=False`` the clip is only the wire range
-``2**(b-1) - 1``, so the sum may overflow: that mode exists to study overflow
-(`workers.quantizers.accumulate`). The paper's own clamp is asymmetric,
-``[-2**(b-1)/n, (2**(b-1)-1)/n]`` with a = b; this one is symmetric.
+so the n-way sum fits an a-bit accumulator (``n * low >= -2**(a-1)``,
+``n * high <= 2**(a-1) - 1``) and each value fits the b-bit wire. The most
+negative level is kept: with n = 16 and a = b = 8 the range is [-8, 7]. The
+default accumulator is the wire element that carries b bits (8, 16 or 32,
+`switchsim.protocol.spec.container_bits`): the switch, like the authors' int8
+all-reduce, returns the sum at that width. With ``safe=False`` the clip is only
+the wire range ``[-2**(b-1), 2**(b-1) - 1]``, so the sum may overflow: that mode
+exists to study overflow (`workers.quantizers.accumulate`).
 
 Error of a decoded sum (no element clipped), per coordinate of layer i:
 ``< n / alpha_i`` with randomized rounding (each ``|Int(t) - t| < 1``; unbiased,
@@ -50,7 +53,7 @@ MAX_BITS = 32
 
 
 def clip_limit(num_workers: int, wire_bits: int, accumulator_bits: int, safe: bool = True) -> int:
-    """The per-worker clip bound c: results lie in ``[-c, c]``.
+    """The per-worker upper clip bound c (the largest integer a worker may send; see `clip_range`).
 
     Args:
         num_workers: n, 1..spec.MAX_WORKERS.
@@ -69,6 +72,28 @@ def clip_limit(num_workers: int, wire_bits: int, accumulator_bits: int, safe: bo
     if not safe:
         return wire
     return min((2 ** (accumulator_bits - 1) - 1) // num_workers, wire)
+
+
+def clip_range(num_workers: int, wire_bits: int, accumulator_bits: int, safe: bool = True) -> tuple[int, int]:
+    """The per-worker clip range ``(low, high)``: results lie in ``[low, high]``.
+
+    Safe: ``[-floor(2**(a-1) / n), floor((2**(a-1) - 1) / n)]`` within the wire range (IntSGD's
+    clamp ``[-2**(b-1)/n, (2**(b-1)-1)/n]`` for a = b); unsafe: the wire range ``[-2**(b-1), 2**(b-1) - 1]``.
+
+    Args:
+        num_workers: n, 1..spec.MAX_WORKERS.
+        wire_bits: b, 2..32.
+        accumulator_bits: a, 8..32.
+        safe: if True, the n-way sum of values in the range fits a bits.
+
+    Example:
+        >>> clip_range(16, 8, 8), clip_range(8, 8, 8), clip_range(16, 8, 8, safe=False)
+        ((-8, 7), (-16, 15), (-128, 127))
+    """
+    high = clip_limit(num_workers, wire_bits, accumulator_bits, safe)
+    if not safe:
+        return -(2 ** (wire_bits - 1)), high
+    return -min(2 ** (accumulator_bits - 1) // num_workers, 2 ** (wire_bits - 1)), high
 
 
 def adaptive_alpha(sq_norm: float, eta: float, dim: int, num_workers: int, eps: float = 1e-8) -> float:
@@ -170,24 +195,27 @@ class IntSGD:
 
     Attributes:
         wire_bits: b, bits of one integer on the wire, 2..32.
-        accumulator_bits: a, bits of the aggregator's accumulator, 8..32.
+        accumulator_bits: a, bits of the aggregator's accumulator, 8..32; None (default): the wire
+            element width that carries b bits (8, 16 or 32), the width the switch returns the sum in.
         rounding: ``"randomized"`` (unbiased) or ``"deterministic"`` (half away from zero).
         safe: clip so the n-way sum cannot overflow a bits (True), or only to the wire width (False).
         eps: epsilon of the alpha formula, > 0.
-        beta: moving-average weight of ``r_k`` in 0 <= beta < 1 (0: no averaging).
+        beta: moving-average weight of ``r_k`` in 0 <= beta < 1 (the authors' default 0.9; 0: no averaging).
         initial_alpha: alpha before the first update (the paper's code uses 100), > 0.
     """
 
     wire_bits: int = 8
-    accumulator_bits: int = 32
+    accumulator_bits: int | None = None
     rounding: Rounding = "randomized"
     safe: bool = True
     eps: float = 1e-8
-    beta: float = 0.0
+    beta: float = 0.9
     initial_alpha: float = 100.0
 
     def __post_init__(self) -> None:
         need_int("IntSGD.wire_bits", self.wire_bits, MIN_WIRE_BITS, MAX_BITS)
+        if self.accumulator_bits is None:
+            object.__setattr__(self, "accumulator_bits", spec.container_bits(self.wire_bits))
         need_int("IntSGD.accumulator_bits", self.accumulator_bits, MIN_ACCUMULATOR_BITS, MAX_BITS)
         need("IntSGD.rounding", self.rounding, self.rounding in ROUNDINGS, f"one of {ROUNDINGS}")
         need("IntSGD.safe", self.safe, isinstance(self.safe, bool), "True or False")
@@ -196,8 +224,12 @@ class IntSGD:
         need("IntSGD.initial_alpha", self.initial_alpha, 0 < self.initial_alpha < math.inf, "finite and > 0")
 
     def clip(self, num_workers: int) -> int:
-        """The clip bound for n workers (`clip_limit` with this quantizer's widths and ``safe``)."""
+        """The upper clip bound for n workers (`clip_limit` with this quantizer's widths and ``safe``)."""
         return clip_limit(num_workers, self.wire_bits, self.accumulator_bits, self.safe)
+
+    def clip_range(self, num_workers: int) -> tuple[int, int]:
+        """The clip range ``(low, high)`` for n workers (`clip_range` with this quantizer's widths and ``safe``)."""
+        return clip_range(num_workers, self.wire_bits, self.accumulator_bits, self.safe)
 
     def initial_state(self, layout: int | Sequence[int]) -> AlphaState:
         """The state before any update: ``initial_alpha`` in every layer.
@@ -231,7 +263,7 @@ class IntSGD:
         return AlphaState(state.bounds, tuple(float(a) for a in alphas), tuple(float(r) for r in sq))
 
     def encode(self, tensor: np.ndarray, context: Context[AlphaState]) -> Encoded[AlphaState]:
-        """``Int(alpha_i * g)`` per layer, clipped to `clip`; randomness from the context's stream.
+        """``Int(alpha_i * g)`` per layer, clipped to `clip_range`; randomness from the context's stream.
 
         Args:
             tensor: float32[d], this worker's gradient.
@@ -244,17 +276,18 @@ class IntSGD:
         state = context.shared
         need("Context.shared", type(state).__name__, isinstance(state, AlphaState), "an AlphaState")
         need("tensor.size", tensor.size, tensor.size == state.dim, f"equal to the state's dimension {state.dim}")
-        clip = self.clip(context.num_workers)
+        low, high = self.clip_range(context.num_workers)
         out = np.empty(tensor.size, np.int32)
         clipped = 0
         for i, alpha in enumerate(state.alphas):
             lo, hi = state.bounds[i], state.bounds[i + 1]
             if self.rounding == "randomized":
                 clipped += randomized_round(
-                    tensor[lo:hi], alpha, context.seed, context.worker, context.step, clip, out[lo:hi], offset=lo
+                    tensor[lo:hi], alpha, context.seed, context.worker, context.step, high, out[lo:hi], offset=lo,
+                    low=low,
                 )
             else:
-                clipped += deterministic_round(tensor[lo:hi], alpha, clip, out[lo:hi])
+                clipped += deterministic_round(tensor[lo:hi], alpha, high, out[lo:hi], low=low)
         return Encoded(out, state, clipped)
 
     def decode(self, integer_sum: np.ndarray, metadata: AlphaState, num_workers: int) -> np.ndarray:
@@ -263,5 +296,7 @@ class IntSGD:
         need("metadata", type(metadata).__name__, isinstance(metadata, AlphaState), "an AlphaState")
         need_int("num_workers", num_workers, 1, spec.MAX_WORKERS)
         need("integer_sum.size", integer_sum.size, integer_sum.size == metadata.dim, f"equal to {metadata.dim}")
+        if len(metadata.alphas) == 1:  # one layer: divide by the scalar (the same values, no repeated array)
+            return (integer_sum / metadata.alphas[0]).astype(np.float32)
         scale = np.repeat(np.asarray(metadata.alphas), metadata.sizes)
         return (integer_sum / scale).astype(np.float32)

@@ -5,7 +5,7 @@ Randomized rounding needs one uniform per element. A sequential generator
 the array is split across threads and costs a loop-carried state; here the
 uniform of element ``index`` is a pure function of ``(seed, worker, step,
 index)``, so any thread count or chunking gives the same bits and a
-``numba.prange`` loop can compute it per element (intsgd.md §7).
+``numba.prange`` loop can compute it per element.
 
 Design (SplitMix64-style):
 
@@ -24,7 +24,7 @@ Design (SplitMix64-style):
    midpoints of a 2**24-point grid in (0, 1). Kernels build ``1 + u`` with a
    bit cast (bits ``0x3FF0000008000000 | k << 28``), which avoids a slow
    int64 -> float64 conversion. Two uniforms per multiply halve the hashing
-   per element (randomized rounding is RNG-bound, intsgd.md §7): about +12 %
+   per element (randomized rounding is RNG-bound): about +12 %
    elements/s over one hash per element, measured.
 
 Properties: for one index, over random keys, ``z`` is exactly uniform on

@@ -2,7 +2,7 @@
 
 Both roundings compute ``t = float64(x) * alpha`` (float64, so ``t`` carries the
 float32 input exactly and the product is rounded once, to 53 bits), round ``t``
-to an integer, clip it to ``[-clip, clip]`` and write int32 to ``out``:
+to an integer, clip it to ``[low, clip]`` (``low = -clip`` unless given) and write int32 to ``out``:
 
 * **randomized** ``Int(t) = floor(t + u)`` with ``u`` the counter-based uniform
   of the element (`workers.quantizers.rng`): ``floor(t) + 1`` with probability
@@ -14,7 +14,7 @@ to an integer, clip it to ``[-clip, clip]`` and write int32 to ``out``:
   SwitchML's client (``std::round``); computed as ``trunc(t + copysign(0.5 - 2**-54, t))``,
   which is exact for every double (LLVM's own lowering of ``round``).
 
-Clipping: results beyond ``[-clip, clip]`` (``+-inf`` included) are set to the
+Clipping: results beyond ``[low, clip]`` (``+-inf`` included) are set to the
 bound and counted; every function returns that count. NaN inputs are counted
 too and then rejected: the Python entry points raise ``ValueError`` naming the
 first NaN index (checked only when the count is non-zero, so clean inputs pay
@@ -64,21 +64,28 @@ def clip_value(r, bound):
     return r if r < bound else bound
 
 
+@numba.njit(cache=True)
+def clip_between(r, low, high):
+    """``r`` clipped to ``[low, high]`` (NaN becomes ``low``)."""
+    r = r if r > low else low
+    return r if r < high else high
+
+
 # --- serial span kernels ---------------------------------------------------------
 
 
 @numba.njit(cache=True)
-def _randomized_one(x, i, alpha, u, bound, out):
+def _randomized_one(x, i, alpha, u, low, high, out):
     """Round element ``i`` with uniform ``u``; returns 1 if clipped (used for odd ends)."""
     r = np.floor(np.float64(x[i]) * alpha + u)
-    kept = clip_value(r, bound)
+    kept = clip_between(r, low, high)
     out[i] = np.int32(kept)
     return np.int64(kept != r)
 
 
 @numba.njit(cache=True)
-def randomized_round_span(x, alpha, key, offset, clip, out):
-    """Serial kernel: ``out[i] = clip(floor(alpha*x[i] + U(key, offset+i)))``; returns the clipped count.
+def randomized_round_span(x, alpha, key, offset, low, high, out):
+    """Serial kernel: ``out[i] = clip(floor(alpha*x[i] + U(key, offset+i)), low, high)``; returns the clipped count.
 
     The loop handles element pairs (one hash each, see `workers.quantizers.rng`);
     an element whose pair straddles the span's ends is done alone.
@@ -88,15 +95,14 @@ def randomized_round_span(x, alpha, key, offset, clip, out):
         alpha: float64 scale (> 0).
         key: uint64 stream key (`workers.quantizers.rng.stream_key`).
         offset: uint64 stream index of ``x[0]``.
-        clip: int64 bound, 0..2**31-1.
+        low, high: float64 bounds of the result, ``-2**31 <= low <= 0 <= high <= 2**31 - 1``.
         out: int32[n] output.
     """
     n = x.shape[0]
-    bound = np.float64(clip)
     clipped = 0
     start = 0
     if n > 0 and offset & np.uint64(1):
-        clipped += _randomized_one(x, 0, alpha, counter_uniform(key, offset), bound, out)
+        clipped += _randomized_one(x, 0, alpha, counter_uniform(key, offset), low, high, out)
         start = 1
     pairs = (n - start) // 2
     xs = x[start : start + 2 * pairs]
@@ -107,24 +113,23 @@ def randomized_round_span(x, alpha, key, offset, clip, out):
         w += _GAMMA
         r0 = np.floor(np.float64(xs[2 * j]) * alpha + even)
         r1 = np.floor(np.float64(xs[2 * j + 1]) * alpha + odd)
-        k0 = clip_value(r0, bound)
-        k1 = clip_value(r1, bound)
-        clipped += np.int64(k0 != r0) + np.int64(k1 != r1)  # NaN too: k is -bound
+        k0 = clip_between(r0, low, high)
+        k1 = clip_between(r1, low, high)
+        clipped += np.int64(k0 != r0) + np.int64(k1 != r1)  # NaN too: k is low
         outs[2 * j] = np.int32(k0)
         outs[2 * j + 1] = np.int32(k1)
     if start + 2 * pairs < n:
-        clipped += _randomized_one(x, n - 1, alpha, counter_uniform(key, offset + np.uint64(n - 1)), bound, out)
+        clipped += _randomized_one(x, n - 1, alpha, counter_uniform(key, offset + np.uint64(n - 1)), low, high, out)
     return clipped
 
 
 @numba.njit(cache=True)
-def deterministic_round_span(x, alpha, clip, out):
-    """Serial kernel: ``out[i] = clip(round_half_away(alpha*x[i]))``; returns the clipped count."""
-    bound = np.float64(clip)
+def deterministic_round_span(x, alpha, low, high, out):
+    """Serial kernel: ``out[i] = clip(round_half_away(alpha*x[i]), low, high)``; returns the clipped count."""
     clipped = 0
     for i in range(x.shape[0]):
         r = round_half_away(np.float64(x[i]) * alpha)
-        kept = clip_value(r, bound)
+        kept = clip_between(r, low, high)
         clipped += np.int64(kept != r)
         out[i] = np.int32(kept)
     return clipped
@@ -134,7 +139,7 @@ def deterministic_round_span(x, alpha, clip, out):
 
 
 @numba.njit(cache=True, parallel=True)
-def randomized_round_parallel(x, alpha, key, offset, clip, out):
+def randomized_round_parallel(x, alpha, key, offset, low, high, out):
     """`randomized_round_span` over chunks of `CHUNK` elements in ``numba.prange``."""
     n = x.shape[0]
     chunks = (n + CHUNK - 1) // CHUNK
@@ -142,12 +147,12 @@ def randomized_round_parallel(x, alpha, key, offset, clip, out):
     for c in numba.prange(chunks):
         lo = c * CHUNK
         hi = min(n, lo + CHUNK)
-        counts[c] = randomized_round_span(x[lo:hi], alpha, key, offset + np.uint64(lo), clip, out[lo:hi])
+        counts[c] = randomized_round_span(x[lo:hi], alpha, key, offset + np.uint64(lo), low, high, out[lo:hi])
     return counts.sum()
 
 
 @numba.njit(cache=True, parallel=True)
-def deterministic_round_parallel(x, alpha, clip, out):
+def deterministic_round_parallel(x, alpha, low, high, out):
     """`deterministic_round_span` over chunks of `CHUNK` elements in ``numba.prange``."""
     n = x.shape[0]
     chunks = (n + CHUNK - 1) // CHUNK
@@ -155,14 +160,14 @@ def deterministic_round_parallel(x, alpha, clip, out):
     for c in numba.prange(chunks):
         lo = c * CHUNK
         hi = min(n, lo + CHUNK)
-        counts[c] = deterministic_round_span(x[lo:hi], alpha, clip, out[lo:hi])
+        counts[c] = deterministic_round_span(x[lo:hi], alpha, low, high, out[lo:hi])
     return counts.sum()
 
 
 # --- Python entry points ---------------------------------------------------------
 
 
-def _check(x: np.ndarray, alpha: float, clip: int, out: np.ndarray) -> None:
+def _check(x: np.ndarray, alpha: float, clip: int, out: np.ndarray, low: int | None = None) -> float:
     need_array("x", x, np.float32)
     need_array("out", out, np.int32)
     need("out.shape", out.shape, out.shape == x.shape, f"equal to x.shape = {x.shape}")
@@ -173,6 +178,10 @@ def _check(x: np.ndarray, alpha: float, clip: int, out: np.ndarray) -> None:
         "a finite number > 0",
     )
     need_int("clip", clip, 0, MAX_CLIP)
+    if low is None:
+        return -float(clip)
+    need_int("low", low, -MAX_CLIP - 1, 0)
+    return float(low)
 
 
 def _reject_nan(x: np.ndarray, clipped: int) -> int:
@@ -194,6 +203,7 @@ def randomized_round(
     *,
     offset: int = 0,
     parallel: bool | None = None,
+    low: int | None = None,
 ) -> int:
     """Randomized rounding ``out = clip(Int(alpha * x))`` with the stream of ``(seed, worker, step)``.
 
@@ -201,37 +211,39 @@ def randomized_round(
         x: float32[n], C-contiguous.
         alpha: scale (integers per unit of x), finite and > 0.
         seed, worker, step: the random stream (`workers.quantizers.rng.stream_key`).
-        clip: bound of the result, 0..2**31-1: results lie in ``[-clip, clip]``.
+        clip: upper bound of the result, 0..2**31-1: results lie in ``[low, clip]``.
         out: int32[n], C-contiguous, written in place.
         offset: stream index of ``x[0]`` (pass ``a`` when rounding the slice ``x[a:b]``).
         parallel: True for the prange kernel, False for the serial one, None (default) for
             prange only from `workers.quantizers._parallel.PARALLEL_THRESHOLD` elements on.
             Results are identical.
+        low: lower bound of the result, -2**31..0; None (default) for ``-clip``.
 
     Returns:
-        Number of elements clipped (their unclipped result was outside ``[-clip, clip]``).
+        Number of elements clipped (their unclipped result was outside ``[low, clip]``).
 
     Raises:
         ValueError: an argument is out of range (the message names it), or ``x`` holds NaN.
     """
-    _check(x, alpha, clip, out)
+    lower = _check(x, alpha, clip, out, low)
     need_int("offset", offset, 0, 2**62)
     key = np.uint64(stream_key(seed, worker, step))
     kernel = randomized_round_parallel if use_parallel(x.size, parallel) else randomized_round_span
-    return _reject_nan(x, int(kernel(x, float(alpha), key, np.uint64(offset), int(clip), out)))
+    return _reject_nan(x, int(kernel(x, float(alpha), key, np.uint64(offset), lower, float(clip), out)))
 
 
 def deterministic_round(
-    x: np.ndarray, alpha: float, clip: int, out: np.ndarray, *, parallel: bool | None = None
+    x: np.ndarray, alpha: float, clip: int, out: np.ndarray, *, parallel: bool | None = None, low: int | None = None
 ) -> int:
     """Deterministic rounding ``out = clip(round_half_away(alpha * x))``.
 
     Args:
         x: float32[n], C-contiguous.
         alpha: scale, finite and > 0.
-        clip: bound of the result, 0..2**31-1.
+        clip: upper bound of the result, 0..2**31-1.
         out: int32[n], C-contiguous, written in place.
         parallel: as in `randomized_round`.
+        low: lower bound, -2**31..0; None (default) for ``-clip``.
 
     Returns:
         Number of elements clipped.
@@ -239,30 +251,31 @@ def deterministic_round(
     Raises:
         ValueError: an argument is out of range (the message names it), or ``x`` holds NaN.
     """
-    _check(x, alpha, clip, out)
+    lower = _check(x, alpha, clip, out, low)
     kernel = deterministic_round_parallel if use_parallel(x.size, parallel) else deterministic_round_span
-    return _reject_nan(x, int(kernel(x, float(alpha), int(clip), out)))
+    return _reject_nan(x, int(kernel(x, float(alpha), lower, float(clip), out)))
 
 
 # --- NumPy references ------------------------------------------------------------
 
 
-def _clip_reference(r: np.ndarray, clip: int, out: np.ndarray) -> int:
-    clipped = int(np.count_nonzero(~(np.abs(r) <= clip)))
-    r = np.where(np.isnan(r), -clip, r)  # as the kernels (the callers then reject NaN)
-    np.copyto(out, np.clip(r, -clip, clip).astype(np.int32))
+def _clip_reference(r: np.ndarray, low: float, clip: int, out: np.ndarray) -> int:
+    clipped = int(np.count_nonzero(~((r >= low) & (r <= clip))))
+    r = np.where(np.isnan(r), low, r)  # as the kernels (the callers then reject NaN)
+    np.copyto(out, np.clip(r, low, clip).astype(np.int32))
     return clipped
 
 
 def randomized_round_reference(
-    x: np.ndarray, alpha: float, seed: int, worker: int, step: int, clip: int, out: np.ndarray, *, offset: int = 0
+    x: np.ndarray, alpha: float, seed: int, worker: int, step: int, clip: int, out: np.ndarray, *, offset: int = 0,
+    low: int | None = None,
 ) -> int:
     """NumPy reference of `randomized_round`: the uniforms from `rng.uniform_reference`; bit-identical."""
-    _check(x, alpha, clip, out)
+    lower = _check(x, alpha, clip, out, low)
     need_int("offset", offset, 0, 2**62)
     u = uniform_reference(seed, worker, step, np.arange(offset, offset + x.size, dtype=np.uint64))
     r = np.floor(x.astype(np.float64) * float(alpha) + u)
-    return _reject_nan(x, _clip_reference(r, clip, out))
+    return _reject_nan(x, _clip_reference(r, lower, clip, out))
 
 
 def round_half_away_reference(t: np.ndarray) -> np.ndarray:
@@ -273,8 +286,10 @@ def round_half_away_reference(t: np.ndarray) -> np.ndarray:
         return np.copysign(f + (a - f >= 0.5), t)
 
 
-def deterministic_round_reference(x: np.ndarray, alpha: float, clip: int, out: np.ndarray) -> int:
+def deterministic_round_reference(
+    x: np.ndarray, alpha: float, clip: int, out: np.ndarray, *, low: int | None = None
+) -> int:
     """NumPy reference of `deterministic_round`; bit-identical."""
-    _check(x, alpha, clip, out)
+    lower = _check(x, alpha, clip, out, low)
     r = round_half_away_reference(x.astype(np.float64) * float(alpha))
-    return _reject_nan(x, _clip_reference(r, clip, out))
+    return _reject_nan(x, _clip_reference(r, lower, clip, out))

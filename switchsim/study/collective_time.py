@@ -1,0 +1,57 @@
+"""Seconds of one collective on a scenario's links: switch all-reduce, ring all-reduce or all-gather.
+
+Each `workers.quantizers.compressors.Transfer` maps to one simulated
+collective on the same topology and links (`switchsim.sim`): ``switch`` to
+SwitchML (`run_switchml`), ``ring`` and ``allgather`` to the host baselines
+(`run_baseline`), each at the transfer's element width (8, 16 or 32 bits). The
+workload is synthetic (each element a pure function of seed, worker and index,
+checked against its exact sum), so memory does not grow with the model size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from switchsim.config import Scenario, WorkloadConfig
+from switchsim.sim.baselines import run_baseline
+from switchsim.sim.switchml_method import run_switchml
+from workers.quantizers.compressors.base import Transfer
+
+#: Transfer.collective -> the simulator's method name.
+SIMULATOR_METHODS = {"switch": "switchml", "ring": "ring", "allgather": "allgather"}
+
+
+def transfer_scenario(base: Scenario, transfer: Transfer) -> Scenario:
+    """``base`` with one collective of ``transfer``'s size and element width as its only workload."""
+    workload = WorkloadConfig(elements=transfer.elements, element_bits=transfer.element_bits, source="synthetic")
+    return replace(base, methods=(SIMULATOR_METHODS[transfer.collective],), workload=workload,
+                   switchml=replace(base.switchml, elements_per_packet=0))
+
+
+def transfer_seconds(base: Scenario, transfer: Transfer) -> float:
+    """Simulated seconds of ``transfer`` on ``base``'s links (aggregation time of one iteration).
+
+    Raises:
+        RuntimeError: the collective did not complete or its sums were wrong.
+    """
+    scenario = transfer_scenario(base, transfer)
+    if transfer.collective == "switch":
+        result, _ = run_switchml(scenario, None, elements=transfer.elements)
+    else:
+        result, _ = run_baseline(SIMULATOR_METHODS[transfer.collective], scenario, None)
+    if not (result.completed and result.correct):
+        raise RuntimeError(f"{transfer}: the simulated collective did not complete correctly")
+    return float(result.aggregation_time_s)
+
+
+def transfers_seconds(base: Scenario, transfers: Iterable[Transfer],
+                      progress: Callable[[int, int], None] | None = None) -> dict[Transfer, float]:
+    """Each distinct transfer simulated once: ``{transfer: seconds}``; ``progress(done, total)`` after each."""
+    distinct = sorted(set(transfers), key=lambda t: (t.collective, t.element_bits, t.elements))
+    seconds = {}
+    for index, transfer in enumerate(distinct):
+        seconds[transfer] = transfer_seconds(base, transfer)
+        if progress:
+            progress(index + 1, len(distinct))
+    return seconds

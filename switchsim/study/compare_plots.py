@@ -1,0 +1,65 @@
+"""Figures of ``switchsim study compare``: accuracy vs simulated time and accuracy vs bits per element (PNG, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from switchsim.study.compare import MethodRuns
+
+_MARKERS = "os^vD<>ph*XP"
+_LINES = ("-", "--", ":", "-.")
+
+
+def _style(index: int) -> dict:
+    return {"marker": _MARKERS[index % len(_MARKERS)], "linestyle": _LINES[index % len(_LINES)], "alpha": 0.8,
+            "markersize": 4}
+
+
+def plot_compare(table: list[MethodRuns], rows: list[dict], out: str | Path) -> list[Path]:
+    """Per digits model: ``compare-<model>-accuracy-vs-time.png`` and ``compare-<model>-accuracy-vs-bits.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for model in dict.fromkeys(r.model for r in table):
+        runs = [r for r in table if r.model == model]
+        by_method = {r["method"]: r for r in rows if r["model"] == model}
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for index, r in enumerate(runs):
+            steps, curve = r.mean_curve()
+            ax.plot(steps * by_method[r.method]["total_s"] * 1e3, 100 * curve, label=r.method, **_style(index))
+        ax.set_xscale("log")
+        ax.set_xlabel("time per iteration x iterations (ms, log scale)")
+        ax.set_ylabel("test accuracy % (mean over seeds)")
+        ax.set_title(f"{model}: accuracy vs time")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+        path = out / f"compare-{model}-accuracy-vs-time.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for index, r in enumerate(runs):
+            style = _style(index)
+            ax.errorbar(r.bits_per_element, 100 * r.accuracies.mean(),
+                        yerr=100 * r.accuracies.std(ddof=1) if len(r.accuracies) > 1 else 0, label=r.method,
+                        marker=style["marker"], linestyle="none", capsize=3)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("bits per element one worker sends per step (log2 scale)")
+        ax.set_ylabel("final test accuracy % (mean ± std over seeds)")
+        ax.set_title(f"{model}: accuracy vs bits per element")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+        path = out / f"compare-{model}-accuracy-vs-bits.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+

@@ -1,0 +1,52 @@
+"""signSGD with majority vote (Bernstein, Zhao, Azizzadenesheli, Anandkumar, ICLR 2019).
+
+Each worker sends sign(g) (1 bit per element, +1 for g >= 0) and, so that
+the same learning rate as SGD applies, one float32 scale per layer: the mean
+|g| of that layer (the scaled sign of Karimireddy et al., "Error Feedback Fixes
+SignSGD", ICML 2019). Every worker computes the vote sign(sum_w sign(g_w))
+(0 on a tie) and steps along vote x (mean over workers of the scales).
+
+Collective: all-gather of the packed signs. A switch could add the signs as
++-1 integers (the sum lies in [-n, n]), but only in 8-bit elements, 8 times
+the 1 bit the all-gather carries; we time the all-gather, as the authors ran
+majority vote through a parameter server / gather.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workers.quantizers.compressors.base import Compressor, Message, Transfer, packed
+
+
+class SignSGD(Compressor):
+    """signSGD, majority vote, per-layer mean-|g| scale."""
+
+    name = "signsgd"
+    collective = "allgather"
+    switch_summable = False
+    switch_reason = ("not as sent: 1-bit signs are below the switch's 8-bit element; as +-1 integers in int8 "
+                     "elements it could sum them, at 8 times the bits")
+    unbiased = False
+
+    def _layer_means(self, gradient: np.ndarray) -> np.ndarray:
+        sums = np.add.reduceat(np.abs(gradient).astype(np.float64), np.asarray(self.layer_bounds[:-1]))
+        return (sums / np.diff(self.layer_bounds)).astype(np.float32)
+
+    def encode(self, gradient: np.ndarray, worker: int, step: int, shared: object) -> Message:
+        """Packed sign bits and one float32 scale per layer; ``bits`` = d + 32 L."""
+        signs = np.packbits(gradient >= 0)
+        scales = self._layer_means(gradient)
+        return Message((signs, scales), self.dim + 32 * scales.size)
+
+    def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
+        """Majority vote times the mean scale, per layer."""
+        votes = np.zeros(self.dim, np.int32)
+        for m in messages:
+            votes += 2 * np.unpackbits(m.payload[0], count=self.dim).astype(np.int32) - 1
+        scale = np.mean([m.payload[1] for m in messages], axis=0)
+        return (np.sign(votes) * np.repeat(scale, np.diff(self.layer_bounds))).astype(np.float32)
+
+    def transfers(self, messages: list[Message]) -> list[Transfer]:
+        """All-gather of the largest message, packed in bytes."""
+        return [packed(max(m.bits for m in messages))]
