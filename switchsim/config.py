@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from switchsim.protocol import spec
+from switchsim.resources import scenarios_dir
 
 
 class ScenarioError(ValueError):
@@ -416,12 +417,12 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: {error}") from None
 
 
-#: The repository's scenarios/ folder (the README installs switchsim editable from the checkout).
-SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+#: The shipped scenarios/ folder (package data of an installed switchsim, or the checkout's folder).
+SCENARIOS_DIR = scenarios_dir()
 
 
 def builtin_scenario(name: str) -> Path:
-    """Path of a scenario shipped in the repository's ``scenarios/`` (``quickstart`` and friends)."""
+    """Path of a shipped scenario (``quickstart`` and friends), from `switchsim.resources.scenarios_dir`."""
     path = SCENARIOS_DIR / f"{name}.toml"
     if not path.exists():
         shipped = sorted(p.stem for p in SCENARIOS_DIR.glob("*.toml"))
