@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from switchsim.paths import read_text
 from switchsim.protocol import spec
 from switchsim.resources import scenarios_dir
 
@@ -249,6 +250,8 @@ class WorkloadConfig:
               "IntSGD at narrow widths is `switchsim study training`)")
 
 
+#: The largest seed of a scenario or a command (``--seed``): seeds are signed 64-bit integers >= 0.
+MAX_SEED = 2**63 - 1
 METHODS = ("switchml", "ring", "ps", "allgather")
 ENGINES = ("fast", "simpy")
 
@@ -323,7 +326,8 @@ class Scenario:
     sweep: SweepConfig = field(default_factory=SweepConfig)
 
     def __post_init__(self) -> None:
-        _need(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        _need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED, "seed",
+              self.seed, f"an integer in 0..{MAX_SEED} (2**63 - 1)")
         _need(len(self.methods) > 0 and all(m in METHODS for m in self.methods), "methods", list(self.methods),
               f"a non-empty list drawn from {METHODS}")
         _positive("max_time_s", self.max_time_s)
@@ -405,10 +409,12 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises:
         ScenarioError: naming the file and the offending field.
         FileNotFoundError: when the file does not exist.
+        switchsim.paths.PathError: when the path is a folder or the file is not UTF-8 (naming the file).
     """
     path = Path(path)
+    text = read_text(path, "scenario")
     try:
-        document = tomllib.loads(path.read_text())
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(f"{path}: not valid TOML: {error}") from None
     try:

@@ -60,6 +60,19 @@ class LoopResult:
     counters: dict[str, int] = field(default_factory=dict)
 
 
+def peak_bytes(workers: int, elements: int) -> int:
+    """Bytes an in-memory run over (workers, elements) holds at its peak, for refusing runs that cannot fit.
+
+    Per element of every worker: the tensor drawn as int64 (8 bytes) and kept as int32 (4), and
+    that worker's int32 result (4); per element once: the int64 expected sum (8).
+
+    Example:
+        >>> peak_bytes(8, 2**30) / 2**30
+        136.0
+    """
+    return workers * elements * (8 + 4 + 4) + elements * 8
+
+
 def run_in_memory(
     tensors: np.ndarray,
     *,

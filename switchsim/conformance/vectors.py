@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from switchsim.frame_switch import FrameSwitch, Output, SwitchAddress, WorkerEntry
+from switchsim.paths import read_text
 from switchsim.pipeline import SwitchConfig
 from switchsim.pipeline.process import FAITHFUL, HARDENED_PACKET_ID
 from switchsim.protocol import codec, spec
@@ -395,8 +396,12 @@ def write(document: dict, path: Path = DEFAULT_PATH) -> None:
 
 def load(path: Path = DEFAULT_PATH) -> dict:
     """Read a vector document and check its format and version."""
-    document = json.loads(Path(path).read_text())
-    if document.get("format") != FORMAT or document.get("version") != VERSION:
+    try:
+        document = json.loads(read_text(path, "conformance vector"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON: {error}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("version") != VERSION:
+        document = document if isinstance(document, dict) else {}
         raise ValueError(
             f"{path}: not a {FORMAT} version {VERSION} file "
             f"(format={document.get('format')!r}, version={document.get('version')!r})"

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from switchsim.arguments import seed
 from switchsim.emu.run import report_failure, serve_worker, worker_context
 from switchsim.frame_switch import WorkerEntry
 from switchsim.p4gen import bmv2_runner
@@ -261,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--elements", type=int, default=20000)
     parser.add_argument("--loss", type=float, default=0.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--window", type=int, default=BMV2_WINDOW)
     parser.add_argument("--timeout", type=float, default=BMV2_TIMEOUT_S)
     parser.add_argument("--no-emulator", action="store_true", help="bmv2 only, no emulator run beside it")
