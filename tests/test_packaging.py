@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -41,9 +42,12 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_wheel_installed_outside_the_checkout_runs_the_cli(tmp_path):
     # ~1.5 min: pip installs the dependencies from the configured (local) index.
-    wheels, venv, work = tmp_path / "wheels", tmp_path / "venv", tmp_path / "work"
+    source, wheels, venv, work = tmp_path / "source", tmp_path / "wheels", tmp_path / "venv", tmp_path / "work"
     work.mkdir()
-    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)], tmp_path)
+    # Built from a copy: a stale build/ in the checkout can leak removed files into a wheel.
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "dist", "out", "*.egg-info",
+                                                                "__pycache__", "*.nbi", "*.nbc"))
+    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)], tmp_path)
     assert built.returncode == 0, built.stderr
     (wheel,) = wheels.glob("switchsim-*.whl")
     assert _run([sys.executable, "-m", "venv", str(venv)], tmp_path).returncode == 0
