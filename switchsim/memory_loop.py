@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from switchsim.pipeline import Action, Pipeline, SwitchConfig
+from switchsim.pipeline import Pipeline, Recipients, SwitchConfig, next_step
 from switchsim.protocol import spec
 from workers.protocol import WorkerConfig, WorkerProtocol, WorkerStats
 
@@ -164,10 +164,10 @@ def run_in_memory(
             action, out_values, out_exponents = pipeline.process(
                 w, n, job_number, tsi, slot, pool_set, exponents, values
             )
-            if action is Action.MULTICAST or action is Action.UNICAST:
-                reply = (tsi, spec.make_pool_index(slot, pool_set), out_values, out_exponents)
-                receivers = range(n) if action is Action.MULTICAST else (w,)
-                for receiver in receivers:
+            recipients, pool_index = next_step(int(action), slot, pool_set)
+            if recipients != Recipients.NONE:
+                reply = (tsi, int(pool_index), out_values, out_exponents)
+                for receiver in range(n) if recipients == Recipients.JOB else (w,):
                     deliver(now, _TO_WORKER, receiver, reply, faults.loss_down)
         elif kind == _TO_WORKER:
             proto = workers[target]

@@ -32,7 +32,7 @@ def test_unregistered_source_is_dropped_and_counted(switch):
     frame = bytearray(frame_from(0))
     frame[6:12] = bytes.fromhex("0200000000aa")
     assert switch.process_frame(0, bytes(frame)) == []
-    assert switch.frames.reasons["unregistered_worker"] == 1
+    assert switch.frames.reasons["unregistered_source"] == 1
     assert switch.pipeline.counters()["drop"] == 0
 
 

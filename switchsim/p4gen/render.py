@@ -32,6 +32,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from switchsim.pipeline.tables import DropReason
 from switchsim.protocol import spec
 from switchsim.resources import p4_dir
 
@@ -43,13 +44,13 @@ P4_ELEMENTS_PER_PACKET: tuple[int, ...] = spec.SUPPORTED_ELEMENTS_PER_PACKET
 #: Chunks of the largest packet: the bmv2 program's ``data_h`` stack depth.
 P4_MAX_CHUNKS = max(P4_ELEMENTS_PER_PACKET) // P4_ELEMENTS_PER_CHUNK
 #: Indices of the P4 programs' ``drop_reason_count`` counter (reads: `switchsim.p4gen.controller`).
-P4_DROP_REASONS: tuple[str, ...] = (
-    "unregistered_source",
-    "truncated",
-    "unsupported_size",
-    "ip_options",
-    "slot_out_of_range",
-    "unknown_destination",
+P4_DROP_REASONS: tuple[DropReason, ...] = (
+    DropReason.UNREGISTERED_SOURCE,
+    DropReason.TRUNCATED,
+    DropReason.UNSUPPORTED_SIZE,
+    DropReason.IP_OPTIONS,
+    DropReason.SLOT_OUT_OF_RANGE,
+    DropReason.UNKNOWN_DESTINATION,
 )
 #: The ``p4/`` folder: the checkout's, or the installed package data (`switchsim.resources.p4_dir`).
 DEFAULT_ROOT = p4_dir()
