@@ -31,6 +31,7 @@ from switchsim.pipeline import Action, Pipeline, Recipients, SwitchConfig, next_
 from switchsim.pipeline.state import check_workers
 from switchsim.pipeline.tables import DropReason
 from switchsim.protocol import codec, spec
+from switchsim.protocol.addresses import SWITCH_IP, SWITCH_MAC, worker_ip, worker_mac
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +59,22 @@ class WorkerEntry:
             raise ValueError(f"port must be in 0..511, got {self.port}")
 
 
+def worker_entries(num_workers: int) -> list[WorkerEntry]:
+    """The worker table used when none is configured: worker w on port w, with the default addresses.
+
+    Example:
+        >>> worker_entries(2)[1]
+        WorkerEntry(worker_id=1, mac='02:00:00:00:00:02', ip='10.0.0.2', port=1)
+    """
+    return [WorkerEntry(w, worker_mac(w), worker_ip(w), w) for w in range(num_workers)]
+
+
 @dataclass(frozen=True, slots=True)
 class SwitchAddress:
     """The switch's own addresses, written as the source of every reply."""
 
-    mac: str = "02:00:00:00:ff:ff"
-    ip: str = "10.0.0.254"
+    mac: str = SWITCH_MAC
+    ip: str = SWITCH_IP
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ import numpy as np
 
 from switchsim.arguments import seed
 from switchsim.emu.run import report_failure, serve_worker, worker_context
-from switchsim.frame_switch import WorkerEntry
+from switchsim.frame_switch import worker_entries
 from switchsim.p4gen import bmv2_runner
 from switchsim.p4gen.controller import Bmv2Job
 from switchsim.pipeline import wrapped_sum
@@ -115,7 +115,7 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
         if program_json is None:
             program_json = bmv2_runner.compile_program(tools.compiler, Path(build), slots=window, hardened=hardened)
         program_slots = next(r["size"] for r in json.loads(Path(program_json).read_text())["register_arrays"]) // 2
-        entries = tuple(WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w) for w in range(workers))
+        entries = tuple(worker_entries(workers))
         job = Bmv2Job(entries, slots=range(window), program_slots=program_slots, hardened=hardened)
         context = worker_context("workers.client")
         results: dict[int, np.ndarray] = {}

@@ -65,7 +65,7 @@ class ServerConfig:
         host: address to bind (default loopback).
         port: UDP port to bind; ``None`` takes the first free port of ``spec.UDP_PORTS``.
         slots: aggregator slots (must cover the workers' window).
-        elements_per_packet: k, 64 or 256.
+        elements_per_packet: k, one of `spec.SUPPORTED_ELEMENTS_PER_PACKET` (64 or 256 int32 elements).
         hardened: run the pipeline in hardened mode (docs/hardened-mode.md).
         batch_size: datagrams received per pipeline call, at most.
         receive_buffer_bytes: socket receive buffer requested (the kernel may cap it).
@@ -101,6 +101,9 @@ class ServerConfig:
             raise ValueError(f"job_number must be in 0..255, got {self.job_number}")
         if not 1 <= self.batch_size <= 65536:
             raise ValueError(f"batch_size must be in 1..65536, got {self.batch_size}")
+        if self.elements_per_packet not in spec.SUPPORTED_ELEMENTS_PER_PACKET:  # the official int32 format only
+            raise ValueError(f"elements_per_packet must be one of {spec.SUPPORTED_ELEMENTS_PER_PACKET} (int32 "
+                             f"elements; the emulator does not serve narrow elements), got {self.elements_per_packet}")
         SwitchConfig(slots=self.slots, elements_per_packet=self.elements_per_packet, hardened=self.hardened)
 
 

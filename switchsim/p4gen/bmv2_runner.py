@@ -43,16 +43,16 @@ from pathlib import Path
 from types import TracebackType
 
 from switchsim.conformance import vectors
-from switchsim.frame_switch import SwitchAddress, WorkerEntry
+from switchsim.frame_switch import SwitchAddress, WorkerEntry, worker_entries
 from switchsim.p4gen.controller import (
     TABLE_CLEAR_COMMANDS,
     Bmv2Cli,
     Bmv2CliSession,
     Bmv2Job,
     apply_job,
+    program_registers,
     read_stats,
 )
-from switchsim.p4gen.controller import program_registers
 from switchsim.p4gen.render import DEFAULT_ROOT, P4_ELEMENTS_PER_CHUNK, P4_ELEMENTS_PER_PACKET
 from switchsim.protocol import spec
 
@@ -542,8 +542,7 @@ def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
         program_json, problems = _compiled(tools, build, args.slots, args.hardened)
     if problems:
         return 1
-    job = Bmv2Job(tuple(WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w)
-                        for w in range(args.workers)), slots=range(args.slots), program_slots=args.slots,
+    job = Bmv2Job(tuple(worker_entries(args.workers)), slots=range(args.slots), program_slots=args.slots,
                   hardened=args.hardened)
     # A shell starts a background job with SIGINT ignored, and Python then installs no
     # KeyboardInterrupt handler: install ours for SIGINT and SIGTERM whatever we inherited.

@@ -35,7 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from switchsim.frame_switch import SwitchAddress, WorkerEntry
+from switchsim.frame_switch import SwitchAddress, WorkerEntry, worker_entries
 from switchsim.p4gen.render import P4_DROP_REASONS, P4_ELEMENTS_PER_CHUNK, P4_MAX_CHUNKS, processor_names
 from switchsim.protocol import codec, spec
 
@@ -374,7 +374,7 @@ def job_from_args(args: argparse.Namespace) -> Bmv2Job:
     if args.worker:
         workers = [WorkerEntry(rank, mac, ip, port) for rank, (mac, ip, port) in enumerate(args.worker)]
     else:
-        workers = [WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w) for w in range(args.workers)]
+        workers = worker_entries(args.workers)
     return Bmv2Job(tuple(workers), SwitchAddress(args.switch_mac, args.switch_ip),
                    range(args.start_slot, args.start_slot + args.slots), args.mcast_group, args.program_slots,
                    args.hardened)

@@ -145,7 +145,9 @@ PAYLOAD_BYTES: dict[int, int] = {
     PayloadSize.IBV_MTU_512: 512,
     PayloadSize.IBV_MTU_1024: 1024,
 }
-#: Elements per packet that the switch pipeline supports (size 1 and 3).
+#: Elements per packet of the official int32 format (size codes 1 and 3): what the official
+#: switch, the P4 programs, the emulator and the CLI's workers take. The pipeline model also
+#: takes the narrow-element sizes (`ALL_ELEMENTS_PER_PACKET`).
 SUPPORTED_ELEMENTS_PER_PACKET: tuple[int, ...] = (64, 256)
 
 # --- narrow-element extension (switchsim's, not in p4app-switchML) --------------
