@@ -52,6 +52,7 @@ from switchsim.p4gen.controller import (
     apply_job,
     program_registers,
     read_stats,
+    register_bits,
 )
 from switchsim.p4gen.render import DEFAULT_ROOT, P4_ELEMENTS_PER_CHUNK, P4_ELEMENTS_PER_PACKET
 from switchsim.protocol import spec
@@ -112,7 +113,12 @@ def compile_program(compiler: str, out_dir: Path, *, slots: int = VECTOR_SLOTS, 
 
 
 def check_compiled(document: dict, slots: int, hardened: bool = False) -> list[str]:
-    """Differences between a compiled bmv2 JSON and the spec (header fields) and slots and mode (registers)."""
+    """Differences between a compiled bmv2 JSON and the spec and the job.
+
+    Header fields: names, widths and signedness, in order, as `spec.FRAME_HEADERS`; ``data_h``:
+    64 fields of `spec.ELEMENT_BITS`; registers: exactly the build's (`program_registers`), each
+    with 2 x ``slots`` entries and the width `register_bits` states.
+    """
     problems = []
     types = {t["name"]: t for t in document.get("header_types", [])}
     for header in spec.FRAME_HEADERS:
@@ -120,8 +126,8 @@ def check_compiled(document: dict, slots: int, hardened: bool = False) -> list[s
         if compiled is None:
             problems.append(f"header type {header.name}_h missing")
             continue
-        got = [(f[0], f[1]) for f in compiled["fields"] if not f[0].startswith("_")]
-        want = [(f.name, f.bits) for f in header.fields]
+        got = [(f[0], f[1], f[2]) for f in compiled["fields"] if not f[0].startswith("_")]
+        want = [(f.name, f.bits, f.signed) for f in header.fields]
         if got != want:
             problems.append(f"{header.name}_h fields {got} != spec {want}")
     data = types.get("data_h")
@@ -129,6 +135,7 @@ def check_compiled(document: dict, slots: int, hardened: bool = False) -> list[s
         problems.append(f"data_h must hold {P4_ELEMENTS_PER_CHUNK} fields of {spec.ELEMENT_BITS} bits")
     registers = {r["name"]: r for r in document.get("register_arrays", [])}
     expected = program_registers(hardened)
+    widths = register_bits(hardened)
     extra = sorted(set(registers) - set(expected))
     if extra:
         problems.append(f"registers not expected in a {'hardened' if hardened else 'faithful'} build: {extra[:4]}")
@@ -138,6 +145,8 @@ def check_compiled(document: dict, slots: int, hardened: bool = False) -> list[s
             problems.append(f"register {name} missing")
         elif register["size"] != 2 * slots:
             problems.append(f"register {name} has {register['size']} entries, expected 2 * {slots}")
+        elif register["bitwidth"] != widths[name]:
+            problems.append(f"register {name} is {register['bitwidth']} bits wide, expected {widths[name]}")
     return problems
 
 

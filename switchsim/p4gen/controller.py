@@ -73,6 +73,36 @@ def program_registers(hardened: bool = False) -> tuple[str, ...]:
     return REGISTERS + (HARDENED_REGISTERS if hardened else ())
 
 
+#: Width of the per-(slot, set) down-counter register (protocol reference §2: an 8-bit counter).
+COUNTER_BITS = 8
+#: Width of the hardened build's per-(slot, set) "result sent" flag.
+HARDENED_DONE_BITS = 1
+
+
+def register_bits(hardened: bool = False) -> dict[str, int]:
+    """Bits of each register of `program_registers`, from the spec: what a compiled program must declare.
+
+    Example:
+        >>> widths = register_bits()
+        >>> widths[f"{INGRESS}.bitmap_checker.bitmap"], widths[f"{INGRESS}.exponents.e0"], widths[register_name(0)]
+        (32, 8, 32)
+    """
+    widths = {
+        f"{INGRESS}.bitmap_checker.bitmap": spec.MAX_WORKERS,
+        f"{INGRESS}.workers_counter.worker_count": COUNTER_BITS,
+        f"{INGRESS}.exponents.e0": spec.EXPONENTS_HEADER.field("e0").bits,
+        f"{INGRESS}.exponents.e1": spec.EXPONENTS_HEADER.field("e1").bits,
+    }
+    widths |= {name: spec.ELEMENT_BITS for name in REGISTERS if name not in widths}
+    if hardened:
+        widths |= {
+            f"{INGRESS}.chunk_checker.held_job": spec.SWITCHML_HEADER.field("job_number").bits,
+            f"{INGRESS}.chunk_checker.held_packet": spec.SWITCHML_HEADER.field("tsi").bits,
+            f"{INGRESS}.chunk_checker.done": HARDENED_DONE_BITS,
+        }
+    return widths
+
+
 def register_name(element: int, chunk_elements: int = P4_ELEMENTS_PER_CHUNK) -> str:
     """The register that holds element ``element`` (0..255) of a set.
 
