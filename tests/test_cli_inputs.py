@@ -24,9 +24,8 @@ def test_a_folder_given_as_an_input_file_is_named(capsys, tmp_path, command):
     assert f"switchsim: error: {tmp_path}: is a folder, not a " in err
 
 
-def test_a_scenario_that_is_not_utf8_is_named_with_the_byte(capsys, tmp_path):
-    scenario = tmp_path / "latin1.toml"
-    scenario.write_bytes(b'name = "caf\xe9"\n')
+def test_a_scenario_that_is_not_utf8_is_named_with_the_byte(capsys, write_scenario):
+    scenario = write_scenario(b'name = "caf\xe9"\n', "latin1.toml")
     err = _error(capsys, ["run", str(scenario)])
     assert f"{scenario}: not UTF-8 text (byte 0xe9 at offset 11); a scenario file must be UTF-8" in err
 
@@ -39,9 +38,8 @@ def test_a_vector_file_that_is_not_json_is_named(capsys, tmp_path):
 
 @pytest.mark.parametrize(("seed", "shown"), [("true", "True"), ("12345678901234567890", "12345678901234567890"),
                                              ("-1", "-1")])
-def test_scenario_seed_must_be_a_signed_64_bit_integer(capsys, tmp_path, seed, shown):
-    scenario = tmp_path / "seed.toml"
-    scenario.write_text(f"seed = {seed}\n", encoding="utf-8")
+def test_scenario_seed_must_be_a_signed_64_bit_integer(capsys, write_scenario, seed, shown):
+    scenario = write_scenario(f"seed = {seed}\n")
     err = _error(capsys, ["run", str(scenario)])
     assert f"seed = {shown} is out of range: must be an integer in 0..{MAX_SEED} (2**63 - 1)" in err
 
@@ -72,9 +70,8 @@ def test_run_pcap_that_is_a_folder_is_refused(capsys, tmp_path):
     assert f"--pcap {tmp_path}: is a folder; give a file name" in _error(capsys, ["run", "--pcap", str(tmp_path)])
 
 
-def test_tensors_workload_too_big_for_memory_names_the_way_out(capsys, tmp_path):
-    scenario = tmp_path / "big.toml"
-    scenario.write_text("[workload]\nelements = 2147483648\n", encoding="utf-8")  # 2**31: the largest allowed
+def test_tensors_workload_too_big_for_memory_names_the_way_out(capsys, tmp_path, write_scenario):
+    scenario = write_scenario("[workload]\nelements = 2147483648\n")  # 2**31: the largest allowed
     err = _error(capsys, ["run", str(scenario), "--out", str(tmp_path / "out")])
     assert "scenario: needs about 264.0 GiB" in err and 'source = "synthetic"' in err
 
