@@ -124,6 +124,17 @@ class TopologyConfig:
         """Workers taking part in one all-reduce."""
         return self.workers * self.racks if self.kind == "two_level" else self.workers
 
+    @property
+    def job_groups(self) -> list[list[int]]:
+        """Hosts of each job, in bitmap order: job j is hosts j*n .. (j+1)*n - 1, n = `workers_per_job`.
+
+        Example:
+            >>> TopologyConfig(kind="multi_job", workers=2, jobs=3).job_groups
+            [[0, 1], [2, 3], [4, 5]]
+        """
+        n = self.workers_per_job
+        return [list(range(j * n, (j + 1) * n)) for j in range(self.job_count)]
+
 
 @dataclass(frozen=True, slots=True)
 class SwitchConfigSection:
