@@ -65,3 +65,12 @@ def test_wheel_installed_outside_the_checkout_runs_the_cli(tmp_path):
     checked = _run([str(switchsim), "conformance", "check"], work)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert ", 0 mismatches" in checked.stdout
+    # the other README commands that need shipped files or a fresh folder
+    looped = _run([str(switchsim), "loop", "--workers", "3", "--elements", "5000", "--loss", "0.05"], work)
+    assert looped.returncode == 0 and "EXACT" in looped.stdout, looped.stdout + looped.stderr
+    emulated = _run([str(switchsim), "emulate", "--workers", "3", "--elements", "2000", "--pcap", "out/swml.pcap"],
+                    work)
+    assert emulated.returncode == 0 and "EXACT" in emulated.stdout, emulated.stdout + emulated.stderr
+    assert (work / "out" / "swml.pcap").stat().st_size > 24
+    rendered = _run([str(python), "-m", "switchsim.p4gen.render", "--check"], work)
+    assert rendered.returncode == 0 and "0 stale" in rendered.stdout, rendered.stdout + rendered.stderr
