@@ -122,3 +122,10 @@ def test_output_helpers(tmp_path):
     with pytest.raises(PathError, match=r"--pcap .*file: exists and is not a folder"):
         output_file(blocker / "x.pcap", "--pcap")
     assert output_file(blocker, "--pcap") == blocker  # an existing file is overwritten, as usual
+
+
+@pytest.mark.parametrize("command", [["emulate", "--pcap"], ["conformance", "generate", "--out"]])
+def test_an_output_file_that_is_a_folder_is_refused(capsys, tmp_path, command):
+    option = command[-1]
+    err = _error(capsys, [*command, str(tmp_path)])
+    assert f"switchsim: error: {option} {tmp_path}: is a folder; give a file name" in err
