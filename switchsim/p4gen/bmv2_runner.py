@@ -533,12 +533,12 @@ def _replay(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
     return 1 if failed else 0
 
 
-class _Stop(Exception):
+class _StopSignalError(Exception):
     """SIGINT or SIGTERM arrived."""
 
 
 def _raise_stop(signum: int, frame: object) -> None:
-    raise _Stop(signal.Signals(signum).name)
+    raise _StopSignalError(signal.Signals(signum).name)
 
 
 def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
@@ -572,7 +572,7 @@ def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
             while switch.process is not None and switch.process.poll() is None:
                 time.sleep(0.2)
             print(f"simple_switch exited with {switch.process.returncode if switch.process else None}")
-    except _Stop as stop:
+    except _StopSignalError as stop:
         print(f"{stop}: stopped the switch and removed the namespace", flush=True)
     finally:
         for sig, handler in previous.items():

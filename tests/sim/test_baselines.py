@@ -22,7 +22,7 @@ scenario = partial(build_scenario, elements=200_000)
 @pytest.mark.parametrize("kind", ["one_rack", "two_level", "multi_job"])
 def test_baselines_are_exact(method, kind):
     s = scenario(kind=kind)
-    result, final = run_baseline(method, s, make_tensors(s))
+    result, _final = run_baseline(method, s, make_tensors(s))
     assert result.completed and result.correct
 
 

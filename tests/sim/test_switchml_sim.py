@@ -139,7 +139,7 @@ def test_float_check_catches_a_wrong_exponent():
                 workload=WorkloadConfig(elements=64 * 50, dtype="float32", quantizer="block_exponent"))
     workload = make_workload(s)
     received = np.zeros_like(workload.exponents)
-    result, sums = run_switchml(s, workload.integers, exponents=workload.exponents, received_exponents=received)
+    _result, sums = run_switchml(s, workload.integers, exponents=workload.exponents, received_exponents=received)
     assert check_float(s, workload, sums, received).exponents_match
     received[1, 3, 0] += 1
     assert not check_float(s, workload, sums, received).exponents_match
@@ -153,7 +153,7 @@ def test_pcap_of_simulated_traffic_dissects_with_the_project_layer(tmp_path):
 
     s = scenario(workers=2, window=4, elements=64 * 10)
     tensors = make_tensors(s)
-    result, sums = run_switchml(s, tensors, pcap=str(tmp_path / "sim.pcap"))
+    _result, sums = run_switchml(s, tensors, pcap=str(tmp_path / "sim.pcap"))
     bind_switchml_layers()
     packets = rdpcap(str(tmp_path / "sim.pcap"))
     assert len(packets) == 20  # worker 0: 10 requests up, 10 results down
