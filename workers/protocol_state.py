@@ -78,7 +78,6 @@ FOREIGN = -1
 DUPLICATE = -2
 
 
-
 def new_protocol_state(instances: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Zeroed ``(config, status, lanes)`` arrays for ``instances`` protocols of up to ``window`` lanes."""
     return (
