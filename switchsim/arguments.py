@@ -26,6 +26,13 @@ def ranged(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def seed(text: str) -> int:
+    """A seed: an integer in 0..`switchsim.config.MAX_SEED` (the range a scenario's ``seed`` allows)."""
+    from switchsim.config import MAX_SEED
+
+    return ranged(0, MAX_SEED)(text)
+
+
 def positive(text: str) -> float:
     """A number > 0."""
     value = float(text)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from switchsim.arguments import probability, ranged, seconds_up_to
+from switchsim.arguments import probability, ranged, seconds_up_to, seed
 from switchsim.config import MAX_TIME_LIMIT_S
 from switchsim.outcome import exit_status, outcome
+from switchsim.paths import output_dir, output_file
 from switchsim.progress import StatusLine
 from switchsim.protocol import spec
 from workers.protocol_state import RECOVERY_POLICIES
@@ -36,10 +37,14 @@ examples:
 
 
 def _loop(args: argparse.Namespace) -> int:
-    from switchsim.memory_loop import Faults, run_in_memory
+    from switchsim.memory_loop import Faults, peak_bytes, run_in_memory
     from switchsim.outcome import describe, judged
     from switchsim.pipeline import wrapped_sum
+    from switchsim.sim.memory import refuse_if_too_big
 
+    refuse_if_too_big("switchsim loop", peak_bytes(args.workers, args.elements),
+                      f"--workers {args.workers} x --elements {args.elements:,} int32 held in memory",
+                      "give fewer --elements (or `switchsim run` a scenario with [workload] source = \"synthetic\")")
     rng = np.random.default_rng(args.seed)
     tensors = rng.integers(-(2**31), 2**31, size=(args.workers, args.elements), dtype=np.int64).astype(np.int32)
     faults = Faults(loss_up=args.loss, loss_down=args.loss)
@@ -106,7 +111,7 @@ def _conformance(args: argparse.Namespace) -> int:
 
     if args.action == "generate":
         document = vectors.generate()
-        path = Path(args.out) if args.out else vectors.DEFAULT_PATH
+        path = output_file(args.out, "--out") if args.out else vectors.DEFAULT_PATH
         vectors.write(document, path)
         steps = sum(len(s["steps"]) for s in document["scenarios"])
         print(f"wrote {len(document['scenarios'])} scenarios, {steps} input frames to {path}")
@@ -173,7 +178,8 @@ def _run(args: argparse.Namespace) -> int:
         scenario = replace(scenario, simulator=replace(scenario.simulator, engine=args.engine))
     if args.recovery is not None:
         scenario = with_override(scenario, "switchml.recovery", args.recovery)
-    out = Path(args.out or f"out/{scenario.name}")
+    out = output_dir(args.out or f"out/{scenario.name}", "--out")
+    pcap = str(output_file(args.pcap, "--pcap")) if args.pcap else None
     t = scenario.topology
     print(f"switchsim run: {scenario.name} (seed {scenario.seed}): {t.kind}, {t.workers_per_job} workers per job"
           f" x {t.job_count} job(s), {scenario.workload.elements:,} elements x {scenario.workload.iterations} "
@@ -183,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
     progress = _ProgressLine()
     started = time.perf_counter()
     try:
-        results = run_scenario(scenario, progress, pcap=args.pcap)
+        results = run_scenario(scenario, progress, pcap=pcap)
     finally:
         progress.close()
     print(_summary_table(results))
@@ -199,8 +205,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"switchml: {hops:,} packet-hops in {wall:.2f} s wall ({hops / wall:,.0f} packet-hops/s, "
               f"{scenario.simulator.engine} engine; the wall time includes loading the compiled code once per "
               f"process, which dominates small runs: benchmarks/simulator.py measures the pace)")
-    if args.pcap:
-        print(f"wrote {args.pcap}: worker 0's SwitchML packets in simulated time")
+    if pcap:
+        print(f"wrote {pcap}: worker 0's SwitchML packets in simulated time")
     print(f"wrote {summary} and {', '.join(str(p) for p in pictures)} (total {time.perf_counter() - started:.1f} s)")
     return exit_status(outcome(r.completed, r.correct) for r in results.results)
 
@@ -285,7 +291,7 @@ def _sweep(args: argparse.Namespace) -> int:
         base = with_override(base, "simulator.engine", args.engine)
     seeds = parse_seeds(args.seeds) if args.seeds else (base.sweep.seeds or (base.seed,))
     plan = SweepPlan(base=base, axes=_sweep_axes(args, base), seeds=seeds)
-    out = Path(args.out or f"out/{base.name}-sweep")
+    out = output_dir(args.out or f"out/{base.name}-sweep", "--out")
     scheduler = args.scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
     runs: list[dict] = []
     if args.resume:
@@ -375,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--loss", type=probability, default=0.01,
                      help="Bernoulli loss probability per packet, each direction (default 0.01)")
     run.add_argument("--hardened", action="store_true", help="switch in hardened mode (drops late duplicates)")
-    run.add_argument("--seed", type=ranged(0, 2**32 - 1), default=0, help="seed of tensors and faults (default 0)")
+    run.add_argument("--seed", type=seed, default=0, help="seed of tensors and faults (default 0)")
     run.add_argument("--timeout", type=seconds_up_to(60.0), default=1e-4,
                      help="the workers' initial retransmission timeout, s (default 1e-4: ten round trips)")
     run.add_argument("--recovery", choices=RECOVERY_POLICIES, default="official",
@@ -403,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("scenario", nargs="?", help="scenario TOML file (default: scenarios/quickstart.toml)")
     simulate.add_argument("--out", help="output folder (default: out/<scenario name>)")
-    simulate.add_argument("--seed", type=ranged(0, 2**63 - 1), help="override the scenario's seed")
+    simulate.add_argument("--seed", type=seed, help="override the scenario's seed")
     simulate.add_argument("--pcap", metavar="FILE",
                           help="write worker 0's SwitchML packets (both directions, up to 200k) as a pcap")
     simulate.add_argument("--engine", choices=("fast", "simpy"),
@@ -469,8 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
     conf = sub.add_parser(
         "conformance",
         help="generate or check the conformance vectors (frames in -> frames out) the P4 switch must meet",
+        description="The conformance vectors are the switch contract: scenarios of Ethernet frames sent to the "
+        "switch and the frames it must send back, generated from the pipeline model. `check` replays a vector file "
+        "through the model and reports mismatches, and whether the file is stale (differs from what the model "
+        "generates now); exit status 1 if either. `generate` writes a fresh file.",
     )
-    conf.add_argument("action", choices=("generate", "check"))
+    conf.add_argument("action", choices=("generate", "check"),
+                      help="check: replay the vectors through the model; generate: write them from the model")
     conf.add_argument("--out", help="generate: where to write (default: the packaged vectors.json)")
     conf.add_argument("--vectors", help="check: which file to replay (default: the packaged vectors.json)")
     conf.set_defaults(handler=_conformance)
@@ -484,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except (ValueError, FileNotFoundError, NotImplementedError) as error:
         print(f"switchsim: error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError as error:  # the estimates refuse what cannot fit; this is the backstop
+        print(f"switchsim: error: out of memory ({error}); give a smaller workload", file=sys.stderr)
         return 2
 
 

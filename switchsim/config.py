@@ -16,7 +16,9 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from switchsim.paths import read_text
 from switchsim.protocol import spec
+from switchsim.resources import scenarios_dir
 from workers.protocol import DEFAULT_RTO_MIN_S
 from workers.protocol_state import RECOVERY_POLICIES
 
@@ -145,6 +147,17 @@ class TopologyConfig:
     def workers_per_job(self) -> int:
         """Workers taking part in one all-reduce."""
         return self.workers * self.racks if self.kind == "two_level" else self.workers
+
+    @property
+    def job_groups(self) -> list[list[int]]:
+        """Hosts of each job, in bitmap order: job j is hosts j*n .. (j+1)*n - 1, n = `workers_per_job`.
+
+        Example:
+            >>> TopologyConfig(kind="multi_job", workers=2, jobs=3).job_groups
+            [[0, 1], [2, 3], [4, 5]]
+        """
+        n = self.workers_per_job
+        return [list(range(j * n, (j + 1) * n)) for j in range(self.job_count)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +294,8 @@ class WorkloadConfig:
               "IntSGD at narrow widths is `switchsim study training`)")
 
 
+#: The largest seed of a scenario or a command (``--seed``): seeds are signed 64-bit integers >= 0.
+MAX_SEED = 2**63 - 1
 METHODS = ("switchml", "ring", "ps", "allgather")
 ENGINES = ("fast", "simpy")
 
@@ -374,7 +389,8 @@ class Scenario:
     sweep: SweepConfig = field(default_factory=SweepConfig)
 
     def __post_init__(self) -> None:
-        _need(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        _need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED, "seed",
+              self.seed, f"an integer in 0..{MAX_SEED} (2**63 - 1)")
         _need(len(self.methods) > 0 and all(m in METHODS for m in self.methods), "methods", list(self.methods),
               f"a non-empty list drawn from {METHODS}")
         _positive("max_time_s", self.max_time_s, MAX_TIME_LIMIT_S)
@@ -471,10 +487,12 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises:
         ScenarioError: naming the file and the offending field.
         FileNotFoundError: when the file does not exist.
+        switchsim.paths.PathError: when the path is a folder or the file is not UTF-8 (naming the file).
     """
     path = Path(path)
+    text = read_text(path, "scenario")
     try:
-        document = tomllib.loads(path.read_text())
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(f"{path}: not valid TOML: {error}") from None
     try:
@@ -483,12 +501,12 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: {error}") from None
 
 
-#: The repository's scenarios/ folder (the README installs switchsim editable from the checkout).
-SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+#: The shipped scenarios/ folder (package data of an installed switchsim, or the checkout's folder).
+SCENARIOS_DIR = scenarios_dir()
 
 
 def builtin_scenario(name: str) -> Path:
-    """Path of a scenario shipped in the repository's ``scenarios/`` (``quickstart`` and friends)."""
+    """Path of a shipped scenario (``quickstart`` and friends), from `switchsim.resources.scenarios_dir`."""
     path = SCENARIOS_DIR / f"{name}.toml"
     if not path.exists():
         shipped = sorted(p.stem for p in SCENARIOS_DIR.glob("*.toml"))

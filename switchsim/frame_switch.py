@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from switchsim.pipeline import Action, Pipeline, SwitchConfig
+from switchsim.pipeline import Action, Pipeline, Recipients, SwitchConfig, next_step
 from switchsim.pipeline.state import check_workers
+from switchsim.pipeline.tables import DropReason
 from switchsim.protocol import codec, spec
+from switchsim.protocol.addresses import SWITCH_IP, SWITCH_MAC, worker_ip, worker_mac
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +59,22 @@ class WorkerEntry:
             raise ValueError(f"port must be in 0..511, got {self.port}")
 
 
+def worker_entries(num_workers: int) -> list[WorkerEntry]:
+    """The worker table used when none is configured: worker w on port w, with the default addresses.
+
+    Example:
+        >>> worker_entries(2)[1]
+        WorkerEntry(worker_id=1, mac='02:00:00:00:00:02', ip='10.0.0.2', port=1)
+    """
+    return [WorkerEntry(w, worker_mac(w), worker_ip(w), w) for w in range(num_workers)]
+
+
 @dataclass(frozen=True, slots=True)
 class SwitchAddress:
     """The switch's own addresses, written as the source of every reply."""
 
-    mac: str = "02:00:00:00:ff:ff"
-    ip: str = "10.0.0.254"
+    mac: str = SWITCH_MAC
+    ip: str = SWITCH_IP
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +137,16 @@ class FrameSwitch:
         ):
             return "not_switchml", None
         if headers["ipv4.ihl"][0] != spec.IPV4_IHL_WORDS:
-            return "ip_options", None
+            return DropReason.IP_OPTIONS, None
         if len(frame) < self._frame_bytes:
-            return "truncated", None
+            return DropReason.TRUNCATED, None
         headers = codec.decode_frame_headers(
             np.frombuffer(frame[: self._frame_bytes], np.uint8), self.config.elements_per_packet
         )
         if spec.PAYLOAD_BYTES.get(int(headers["switchml.size"][0])) != (
             self.config.elements_per_packet * spec.ELEMENT_BYTES
         ):
-            return "unsupported_size", None
+            return DropReason.UNSUPPORTED_SIZE, None
         return "switchml", headers
 
     def process_frame(self, ingress_port: int, frame: bytes) -> list[Output]:
@@ -148,7 +160,7 @@ class FrameSwitch:
         source = (int(headers["ethernet.src_addr"][0]), int(headers["ipv4.src_addr"][0]))
         worker = self._by_source.get(source)
         if worker is None:
-            self.frames.count("unregistered_worker")
+            self.frames.count(DropReason.UNREGISTERED_SOURCE)
             return []
         request = codec.decode_frames(frame[: self._frame_bytes], self.config.elements_per_packet)
         message = request.messages
@@ -164,18 +176,12 @@ class FrameSwitch:
             message.values[0],
         )
         if action is Action.REJECTED:
-            self.frames.count("rejected")
-        if values is None:
+            self.frames.count(DropReason.REJECTED)
+        recipients, pool_index = next_step(int(action), slot, pool_set)
+        if recipients == Recipients.NONE:
             return []
-        receivers = self.workers if action is Action.MULTICAST else [worker]
-        reply = codec.Messages.build(
-            pool_index=spec.make_pool_index(slot, pool_set),
-            values=np.broadcast_to(values, (len(receivers), len(values))),
-            tsi=message.tsi[0],
-            job_number=message.job_number[0],
-            exponents=np.broadcast_to(exponents, (len(receivers), 2)),
-        )
-        reply.size[:] = message.size[0]
+        receivers = self.workers if recipients == Recipients.JOB else [worker]
+        reply = message.replies(np.zeros(len(receivers), np.int64), pool_index, exponents, values)
         frames = codec.encode_frames(
             codec.Frames(
                 eth_dst=np.array([codec.mac_to_int(r.mac) for r in receivers], dtype=np.uint64),
@@ -187,7 +193,7 @@ class FrameSwitch:
                 messages=reply,
             )
         )
-        if action is Action.MULTICAST:
+        if recipients == Recipients.JOB:
             return [
                 Output("multicast", r.port, frames[i].tobytes(), r.worker_id) for i, r in enumerate(receivers)
             ]
@@ -196,11 +202,11 @@ class FrameSwitch:
     def _forward(self, frame: bytes) -> list[Output]:
         """L2 forwarding of non-SwitchML traffic by destination MAC."""
         if len(frame) < spec.ETHERNET_HEADER.nbytes:
-            self.frames.count("runt")
+            self.frames.count(DropReason.RUNT)
             return []
         port = self._port_by_mac.get(int.from_bytes(frame[:6], "big"))
         if port is None:
-            self.frames.count("unknown_destination")
+            self.frames.count(DropReason.UNKNOWN_DESTINATION)
             return []
         self.frames.count("forwarded")
         return [Output("forward", port, frame)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from switchsim.pipeline import Action, Pipeline, SwitchConfig
+from switchsim.pipeline import Pipeline, Recipients, SwitchConfig, next_step
 from switchsim.protocol import spec
 from workers.protocol import DEFAULT_RTO_MIN_S, WorkerConfig, WorkerProtocol, WorkerStats
 
@@ -59,6 +59,19 @@ class LoopResult:
     time_s: float  #: simulated time at the end (seconds)
     worker_stats: list[WorkerStats] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+
+
+def peak_bytes(workers: int, elements: int) -> int:
+    """Bytes an in-memory run over (workers, elements) holds at its peak, for refusing runs that cannot fit.
+
+    Per element of every worker: the tensor drawn as int64 (8 bytes) and kept as int32 (4), and
+    that worker's int32 result (4); per element once: the int64 expected sum (8).
+
+    Example:
+        >>> peak_bytes(8, 2**30) / 2**30
+        136.0
+    """
+    return workers * elements * (8 + 4 + 4) + elements * 8
 
 
 def run_in_memory(
@@ -161,10 +174,10 @@ def run_in_memory(
             action, out_values, out_exponents = pipeline.process(
                 w, n, job_number, tsi, slot, pool_set, exponents, values
             )
-            if action is Action.MULTICAST or action is Action.UNICAST:
-                reply = (tsi, spec.make_pool_index(slot, pool_set), out_values, out_exponents)
-                receivers = range(n) if action is Action.MULTICAST else (w,)
-                for receiver in receivers:
+            recipients, pool_index = next_step(int(action), slot, pool_set)
+            if recipients != Recipients.NONE:
+                reply = (tsi, int(pool_index), out_values, out_exponents)
+                for receiver in range(n) if recipients == Recipients.JOB else (w,):
                     deliver(now, _TO_WORKER, receiver, reply, faults.loss_down)
         elif kind == _TO_WORKER:
             proto = workers[target]

@@ -9,8 +9,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
 from switchsim.outcome import Outcome, outcome
+from switchsim.sim.metrics import LinkSummary
 from switchsim.sim.run import Results
 
 _METRIC_LABELS = {"ate_per_s": "aggregated elements / s (ATE/s)", "time_s": "aggregation time (s)"}
@@ -29,35 +32,65 @@ def plot_methods(results: Results, out_dir: str | Path) -> Path:
     elapsed.bar(names, [r.aggregation_time_s * 1e3 for r in records], color=colors)
     elapsed.set_ylabel("aggregation time (ms)")
     elapsed.set_title("time to all-reduce")
-    for axis, values in ((rate, [r.ate_per_s for r in records]), (elapsed, [r.aggregation_time_s * 1e3 for r in records])):
+    for axis, values in ((rate, [r.ate_per_s for r in records]),
+                         (elapsed, [r.aggregation_time_s * 1e3 for r in records])):
         for x, (value, record) in enumerate(zip(values, records, strict=True)):
             verdict = outcome(record.completed, record.correct)
             mark = {Outcome.EXACT: "", Outcome.WRONG: " WRONG"}.get(verdict, " did not finish")
             axis.annotate(f"{value:.3g}{mark}", (x, value), ha="center", va="bottom", fontsize=8)
     scenario = results.scenario
     figure.suptitle(f"{scenario.name}: {scenario.topology.workers_per_job} workers, "
-                    f"{scenario.workload.elements:,} elements, {scenario.link.rate_bps / 1e9:g} Gb/s, seed {results.seed}")
+                    f"{scenario.workload.elements:,} elements, {scenario.link.rate_bps / 1e9:g} Gb/s, "
+                    f"seed {results.seed}")
     figure.tight_layout()
     path = Path(out_dir) / "methods.png"
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=DPI)
     plt.close(figure)
     return path
 
 
-def plot_links(results: Results, out_dir: str | Path) -> Path:
-    """Utilisation of each link of the SwitchML run (or the first method); returns the PNG path."""
-    record = next((r for r in results.results if r.method == "switchml"), results.results[0])
-    links = record.links
-    figure, axis = plt.subplots(figsize=(max(6, 0.35 * len(links)), 4))
-    axis.bar([link.name for link in links], [link.utilisation for link in links],
-             color=_COLORS.get(record.method, "grey"))
-    axis.set_ylabel("utilisation (busy time / run time)")
-    axis.set_ylim(0, 1.05)
-    axis.set_title(f"{record.method}: link utilisation")
-    axis.tick_params(axis="x", rotation=90, labelsize=7)
+#: Dots per inch of every saved plot.
+DPI = 120
+#: Widest figure, inches: 16 in x 120 dpi = 1,920 px.
+MAX_WIDTH_IN = 16.0
+#: Up to this many links, one bar per link (named); beyond, the distribution of their utilisation.
+MAX_LINK_BARS = 48
+_UTILISATION = "utilisation (busy time / run time)"
+
+
+def links_figure(method: str, links: list[LinkSummary]) -> Figure:
+    """Utilisation of ``links``: one named bar each when they are few, else a histogram over links.
+
+    Either way the figure is at most `MAX_WIDTH_IN` wide and both axes are labelled.
+    """
+    color = _COLORS.get(method, "grey")
+    utilisation = [link.utilisation for link in links]
+    if len(links) <= MAX_LINK_BARS:
+        figure, axis = plt.subplots(figsize=(min(MAX_WIDTH_IN, max(6.0, 0.35 * len(links))), 4))
+        axis.bar([link.name for link in links], utilisation, color=color)
+        axis.set_xlabel("link (from->to)")
+        axis.set_ylabel(_UTILISATION)
+        axis.set_ylim(0, 1.05)
+        axis.tick_params(axis="x", rotation=90, labelsize=7)
+        axis.set_title(f"{method}: link utilisation")
+    else:
+        figure, axis = plt.subplots(figsize=(8, 4.5))
+        axis.hist(utilisation, bins=50, range=(0.0, max(1.0, *utilisation)), color=color)
+        busiest = max(links, key=lambda link: link.utilisation)
+        axis.set_xlabel(_UTILISATION)
+        axis.set_ylabel("links")
+        axis.set_title(f"{method}: utilisation of {len(links):,} links (median {float(np.median(utilisation)):.2f}, "
+                       f"busiest {busiest.name} {busiest.utilisation:.2f})", fontsize=10)
     figure.tight_layout()
+    return figure
+
+
+def plot_links(results: Results, out_dir: str | Path) -> Path:
+    """`links_figure` of the SwitchML run (or the first method) as links.png; returns the PNG path."""
+    record = next((r for r in results.results if r.method == "switchml"), results.results[0])
+    figure = links_figure(record.method, record.links)
     path = Path(out_dir) / "links.png"
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=DPI)
     plt.close(figure)
     return path
 

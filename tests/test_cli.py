@@ -7,7 +7,7 @@ import pytest
 from switchsim.cli import main
 
 
-def test_run_json_reports_an_exact_sum(capsys):
+def test_loop_json_reports_an_exact_sum(capsys):
     assert main(["loop", "--workers", "3", "--elements", "5000", "--loss", "0.05", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["correct"] is True
@@ -15,7 +15,7 @@ def test_run_json_reports_an_exact_sum(capsys):
     assert summary["retransmissions"] > 0
 
 
-def test_run_prints_a_verdict(capsys):
+def test_loop_prints_a_verdict(capsys):
     assert main(["loop", "--workers", "2", "--elements", "100"]) == 0
     assert "verdict: exact" in capsys.readouterr().out
 

@@ -32,7 +32,7 @@ def test_unregistered_source_is_dropped_and_counted(switch):
     frame = bytearray(frame_from(0))
     frame[6:12] = bytes.fromhex("0200000000aa")
     assert switch.process_frame(0, bytes(frame)) == []
-    assert switch.frames.reasons["unregistered_worker"] == 1
+    assert switch.frames.reasons["unregistered_source"] == 1
     assert switch.pipeline.counters()["drop"] == 0
 
 
@@ -53,4 +53,14 @@ def test_worker_table_validation():
         FrameSwitch(SwitchConfig(), [WorkerEntry(w % 32, "02:00:00:00:00:01", "10.0.0.1", 0) for w in range(33)])
     with pytest.raises(ValueError, match=r"port must be in 0\.\.511"):
         WorkerEntry(0, "02:00:00:00:00:01", "10.0.0.1", 600)
-    assert spec.MAX_WORKERS == 32
+
+
+def test_max_workers_is_the_bitmap_width_and_every_bit_aggregates():
+    n = spec.MAX_WORKERS
+    switch = FrameSwitch(SwitchConfig(slots=1), worker_entries(n))
+    assert switch.pipeline.pool.bitmap.dtype.itemsize * 8 == n
+    sends = [Send(w, 0, 0, 0, np.full(64, w, np.int32)) for w in range(n)]
+    outputs = [switch.process_frame(w, request_frame(s, worker_entries(n), 64)) for w, s in enumerate(sends)]
+    assert all(o == [] for o in outputs[:-1]) and [o.worker_id for o in outputs[-1]] == list(range(n))
+    assert int(switch.pipeline.pool.bitmap[0, 0]) == (1 << n) - 1
+    assert codec.decode_frames(outputs[-1][0].frame, 64).messages.values[0, 0] == sum(range(n))

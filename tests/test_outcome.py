@@ -2,8 +2,16 @@
 
 import pytest
 
-from switchsim.outcome import EXIT_DID_NOT_FINISH, EXIT_EXACT, EXIT_WRONG, Outcome, describe, exit_status, judged, \
-    outcome
+from switchsim.outcome import (
+    EXIT_DID_NOT_FINISH,
+    EXIT_EXACT,
+    EXIT_WRONG,
+    Outcome,
+    describe,
+    exit_status,
+    judged,
+    outcome,
+)
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ import numpy as np
 
 from switchsim.pipeline.state import wrapped_sum  # the switch's arithmetic, to check results
 from switchsim.protocol import codec, spec
+from switchsim.protocol.addresses import SWITCH_IP, SWITCH_MAC, worker_ip, worker_mac
 from workers.protocol import WorkerConfig, WorkerProtocol, WorkerStats
 from workers.protocol_state import packet_tsi_array
 
@@ -215,8 +216,8 @@ class RawTarget:
     interface: str
     mac: str
     ip: str
-    switch_mac: str = "02:00:00:00:ff:ff"
-    switch_ip: str = "10.0.0.254"
+    switch_mac: str = SWITCH_MAC
+    switch_ip: str = SWITCH_IP
     src_port: int = spec.WORKER_UDP_PORT_BASE
     dst_port: int = spec.UDP_PORT
 
@@ -461,8 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interface", help="raw target: interface facing the switch")
     parser.add_argument("--mac", help="raw target: this worker's MAC (default 02:00:00:00:00:<id+1>)")
     parser.add_argument("--ip", help="raw target: this worker's IP (default 10.0.0.<id+1>)")
-    parser.add_argument("--switch-mac", default="02:00:00:00:ff:ff", help="raw target: the switch's MAC")
-    parser.add_argument("--switch-ip", default="10.0.0.254", help="raw target: the switch's IP")
+    parser.add_argument("--switch-mac", default=SWITCH_MAC, help="raw target: the switch's MAC")
+    parser.add_argument("--switch-ip", default=SWITCH_IP, help="raw target: the switch's IP")
     parser.add_argument("--src-port", type=int, default=spec.WORKER_UDP_PORT_BASE, help="raw target: UDP source port")
     return parser
 
@@ -477,8 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.interface:
             print("workers.client: error: --target raw needs --interface", file=sys.stderr)
             return 2
-        target = RawTarget(interface=args.interface, mac=args.mac or f"02:00:00:00:00:{args.worker_id + 1:02x}",
-                           ip=args.ip or f"10.0.0.{args.worker_id + 1}", switch_mac=args.switch_mac,
+        target = RawTarget(interface=args.interface, mac=args.mac or worker_mac(args.worker_id),
+                           ip=args.ip or worker_ip(args.worker_id), switch_mac=args.switch_mac,
                            switch_ip=args.switch_ip, src_port=args.src_port)
         transport: Transport = RawEthernetTransport(target, args.elements_per_packet)
     else:

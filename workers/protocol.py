@@ -215,10 +215,6 @@ class WorkerProtocol:
         """int32 (k,) view of packet ``packet``'s elements."""
         return self._rows[packet]
 
-    def lane(self, packet: int) -> int:
-        """Index of the slot lane that carries ``packet`` (0..W-1)."""
-        return int(state.lane_of(self._arrays[0], 0, packet))
-
     # --- events ---------------------------------------------------------------
     @property
     def stats(self) -> WorkerStats:

@@ -49,7 +49,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from switchsim.pipeline.process import byteswap32
+from switchsim.protocol.spec import byteswap32, pack_pool_index, pool_index_set, pool_index_slot
 
 # --- config columns ---------------------------------------------------------
 C_WORKER_ID = 0  #: bitmap bit, 0..n-1
@@ -110,9 +110,6 @@ RECOVERY_POLICIES = ("official", "reset", "rto")
 #: The ``rto`` policy's backoff stops at this many times the initial timeout.
 RTO_CEILING_FACTOR = 64
 
-_POOL_SET_BIT = 15  # kept equal to switchsim.protocol.spec.POOL_SET_BIT by a test
-_POOL_SLOT_MASK = (1 << 14) - 1  # spec.POOL_SLOT_MASK, likewise
-
 
 def new_protocol_state(instances: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Zeroed ``(config, status, lanes)`` arrays for ``instances`` protocols of up to ``window`` lanes."""
@@ -158,8 +155,8 @@ def pool_index_of(config, w, packet):
     window = config[w, C_WINDOW]
     i = (packet + config[w, C_SHIFT]) % (2 * window)
     if i < window:
-        return config[w, C_START_SLOT] + i
-    return (1 << _POOL_SET_BIT) | (config[w, C_START_SLOT] + i - window)
+        return pack_pool_index(config[w, C_START_SLOT] + i, 0)
+    return pack_pool_index(config[w, C_START_SLOT] + i - window, 1)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
@@ -316,8 +313,9 @@ def on_result(config, status, lanes, w, now, job_number, tsi, pool_index):
         status[w, S_DUPLICATE_RESULTS] += 1
         return DUPLICATE, -1
     lane = lane_of(config, w, packet)
-    if lanes[w, lane, L_PACKET] != packet or (pool_index & ((1 << _POOL_SET_BIT) | _POOL_SLOT_MASK)) != pool_index_of(
-            config, w, packet):
+    expected = pool_index_of(config, w, packet)
+    if lanes[w, lane, L_PACKET] != packet or pack_pool_index(pool_index_slot(pool_index),
+                                                             pool_index_set(pool_index)) != expected:
         status[w, S_DUPLICATE_RESULTS] += 1
         return DUPLICATE, -1
     status[w, S_REMAINING] -= 1

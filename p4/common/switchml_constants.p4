@@ -12,10 +12,9 @@ const bit<4> IPV4_IHL_WORDS = 5;
 const bit<8> IP_PROTOCOL_UDP = 17;
 const bit<8> REPLY_TTL = 64;
 
-// The switch accepts dst_port & UDP_PORT_MASK == UDP_PORT; workers send from WORKER_UDP_PORT_BASE + thread.
+// The switch accepts dst_port & UDP_PORT_MASK == UDP_PORT.
 const bit<16> UDP_PORT = 0xBEE0;
 const bit<16> UDP_PORT_MASK = 0xFFF0;
-const bit<16> WORKER_UDP_PORT_BASE = 4000;
 
 // switchml_h
 const bit<4> MSG_TYPE_DATA = 1;
@@ -26,9 +25,8 @@ enum bit<3> packet_size_t {
     IBV_MTU_1024 = 3
 }
 
-// Payload: chunks of SWITCHML_ELEMENTS_PER_CHUNK int32 elements (data_h);
+// Payload: chunks of 64 int32 elements (data_h);
 // packets of a size not listed below are dropped.
-#define SWITCHML_ELEMENTS_PER_CHUNK 64
 #define SWITCHML_MAX_CHUNKS 4
 // k = 64: size 1, 1 chunk(s) of data_h; reply lengths (bytes).
 const bit<3> SWITCHML_SIZE_64 = 1;
@@ -41,14 +39,11 @@ const bit<16> UDP_LENGTH_256 = 1042;
 const bit<16> IPV4_TOTAL_LEN_256 = 1062;
 const bit<32> FRAME_BYTES_256 = 1076;
 
-// pool_index: set in bit POOL_SET_BIT, slot in the low 14 bits;
-// the other bits are ignored. SWITCHML_POOL_SET_BIT is the same bit for slices.
-const bit<16> POOL_SET_BIT = 15;
+// pool_index: set in bit SWITCHML_POOL_SET_BIT (for slices), slot in the low 14 bits;
+// the other bits are ignored.
 #define SWITCHML_POOL_SET_BIT 15
 const bit<16> POOL_SET_MASK = 0x8000;
 const bit<16> POOL_SLOT_MASK = 0x3FFF;
-const bit<32> MAX_SLOTS = 16384;
-const bit<32> MAX_WORKERS = 32;
 
 // Types of the wire's fields.
 typedef bit<16> pool_index_t;      // switchml_h.pool_index: set bit + slot

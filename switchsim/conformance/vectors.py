@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from switchsim.frame_switch import FrameSwitch, Output, SwitchAddress, WorkerEntry
+from switchsim.frame_switch import FrameSwitch, Output, SwitchAddress, WorkerEntry, worker_entries
+from switchsim.paths import read_text
 from switchsim.pipeline import SwitchConfig
 from switchsim.pipeline.process import FAITHFUL, HARDENED_PACKET_ID
 from switchsim.protocol import codec, spec
@@ -35,21 +36,13 @@ from switchsim.protocol import codec, spec
 FORMAT = "switchsim-conformance"
 VERSION = 1
 DEFAULT_PATH = Path(__file__).with_name("vectors.json")
-SWITCH = SwitchAddress(mac="02:00:00:00:ff:ff", ip="10.0.0.254")
+SWITCH = SwitchAddress()
 SLOTS = 8  #: slots of the switch every scenario assumes (the P4 program may have more)
 #: What every scenario's tsi holds (the scenario's ``switch.tsi``): the packet id written little-endian.
 TSI_ENCODING = "packet_id_little_endian"
 
 INT32_MAX = np.iinfo(np.int32).max
 INT32_MIN = np.iinfo(np.int32).min
-
-
-def worker_entries(num_workers: int) -> list[WorkerEntry]:
-    """The worker table the scenarios use: worker w on port w, 02:00:00:00:00:(w+1), 10.0.0.(w+1)."""
-    return [
-        WorkerEntry(worker_id=w, mac=f"02:00:00:00:00:{w + 1:02x}", ip=f"10.0.0.{w + 1}", port=w)
-        for w in range(num_workers)
-    ]
 
 
 def official_tsi(packet: int) -> int:
@@ -171,7 +164,7 @@ def retransmit_to_previous_set(name: str, n: int, k: int) -> tuple[str, list[Sen
     first = _round(name, range(n), 5, 0, 5, k)
     second = _round(name, range(n), 5, 1, 13, k)
     return "while set 1 is half done, resends to set 0 still get set 0's result", (
-        first + [second[0]] + first[1:] + second[1:]
+        [*first, second[0], *first[1:], *second[1:]]
     )
 
 
@@ -198,7 +191,8 @@ def non_switchml_forwarded(name: str, n: int, k: int) -> tuple[str, list[Send]]:
     workers = worker_entries(n)
     ordinary = _plain_udp_frame(workers[0], workers[1], 53)
     near_miss = _plain_udp_frame(workers[1], workers[0], spec.UDP_PORT - 1)
-    sends = [Send(0, 0, 0, 0, np.zeros(k, np.int32), raw=ordinary), Send(1, 0, 0, 0, np.zeros(k, np.int32), raw=near_miss)]
+    sends = [Send(0, 0, 0, 0, np.zeros(k, np.int32), raw=ordinary),
+             Send(1, 0, 0, 0, np.zeros(k, np.int32), raw=near_miss)]
     stranger = Send(0, 7, 0, official_tsi(7), chunk_values(name, 0, 7, k))
     sends.append(Send(0, 7, 0, stranger.tsi, stranger.values, raw=_from_stranger(request_frame(stranger, workers, k))))
     sends += _round(name, range(n), 7, 0, 7, k)
@@ -395,8 +389,12 @@ def write(document: dict, path: Path = DEFAULT_PATH) -> None:
 
 def load(path: Path = DEFAULT_PATH) -> dict:
     """Read a vector document and check its format and version."""
-    document = json.loads(Path(path).read_text())
-    if document.get("format") != FORMAT or document.get("version") != VERSION:
+    try:
+        document = json.loads(read_text(path, "conformance vector"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON: {error}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("version") != VERSION:
+        document = document if isinstance(document, dict) else {}
         raise ValueError(
             f"{path}: not a {FORMAT} version {VERSION} file "
             f"(format={document.get('format')!r}, version={document.get('version')!r})"
@@ -428,7 +426,8 @@ def replay(document: dict, process: Callable[[dict], Callable[[int, bytes], list
         for index, step in enumerate(scenario["steps"]):
             got = [_output_record(o) for o in handle(step["ingress_port"], bytes.fromhex(step["frame"]))]
             if got != step["expect"]:
-                mismatches.append(f"{scenario['name']} step {index}: expected {_brief(step['expect'])}, got {_brief(got)}")
+                mismatches.append(f"{scenario['name']} step {index}: expected {_brief(step['expect'])}, "
+                                  f"got {_brief(got)}")
     return mismatches
 
 

@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from switchsim.arguments import seed
 from switchsim.emu.run import judge_results, report_failure, serve_worker, worker_context
-from switchsim.frame_switch import WorkerEntry
+from switchsim.frame_switch import worker_entries
 from switchsim.outcome import describe, exit_status, outcome
 from switchsim.p4gen import bmv2_runner
 from switchsim.p4gen.controller import Bmv2Job
@@ -114,7 +115,7 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
         if program_json is None:
             program_json = bmv2_runner.compile_program(tools.compiler, Path(build), slots=window, hardened=hardened)
         program_slots = next(r["size"] for r in json.loads(Path(program_json).read_text())["register_arrays"]) // 2
-        entries = tuple(WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w) for w in range(workers))
+        entries = tuple(worker_entries(workers))
         job = Bmv2Job(entries, slots=range(window), program_slots=program_slots, hardened=hardened)
         context = worker_context("workers.client")
         results: dict[int, np.ndarray] = {}
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--elements", type=int, default=20000)
     parser.add_argument("--loss", type=float, default=0.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--window", type=int, default=BMV2_WINDOW)
     parser.add_argument("--timeout", type=float, default=BMV2_TIMEOUT_S)
     parser.add_argument("--no-emulator", action="store_true", help="bmv2 only, no emulator run beside it")

@@ -31,39 +31,27 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from switchsim.pipeline import Action, Pipeline, SwitchConfig
+from switchsim.pipeline import Action, Pipeline, Recipients, SwitchConfig, next_step
+from switchsim.pipeline.tables import DropReason
 from switchsim.protocol import codec, spec
 
 Endpoint = tuple[str, int]
 
 #: Every reason a datagram can be dropped before (or by) the pipeline, in check order.
-DROP_REASONS: tuple[str, ...] = (
-    "unregistered_source",
-    "truncated",
-    "unknown_size",
-    "unsupported_size",
-    "length_mismatch",
-    "wrong_job",
-    "slot_out_of_range",
-    "rejected",
-    "internal_error",
+DROP_REASONS: tuple[DropReason, ...] = (
+    DropReason.UNREGISTERED_SOURCE,
+    DropReason.TRUNCATED,
+    DropReason.UNKNOWN_SIZE,
+    DropReason.UNSUPPORTED_SIZE,
+    DropReason.LENGTH_MISMATCH,
+    DropReason.WRONG_JOB,
+    DropReason.SLOT_OUT_OF_RANGE,
+    DropReason.REJECTED,
+    DropReason.INTERNAL_ERROR,
 )
 
 
-def _bit_slice(header: spec.HeaderSpec, name: str) -> tuple[int, int]:
-    """``(shift, mask)`` that read field ``name`` from the header's bytes taken as one big-endian integer."""
-    end = 0
-    for f in header.fields:
-        end += f.bits
-        if f.name == name:
-            return header.bits - end, (1 << f.bits) - 1
-    raise KeyError(f"header {header.name!r} has no field {name!r}")
-
-
 _HEADER_BYTES = spec.SWITCHML_HEADER.nbytes
-_SIZE = _bit_slice(spec.SWITCHML_HEADER, "size")
-_JOB = _bit_slice(spec.SWITCHML_HEADER, "job_number")
-_POOL_INDEX = _bit_slice(spec.SWITCHML_HEADER, "pool_index")
 _KNOWN_SIZES = np.array(sorted(spec.PAYLOAD_BYTES), dtype=np.uint8)
 
 
@@ -77,7 +65,7 @@ class ServerConfig:
         host: address to bind (default loopback).
         port: UDP port to bind; ``None`` takes the first free port of ``spec.UDP_PORTS``.
         slots: aggregator slots (must cover the workers' window).
-        elements_per_packet: k, 64 or 256.
+        elements_per_packet: k, one of `spec.SUPPORTED_ELEMENTS_PER_PACKET` (64 or 256 int32 elements).
         hardened: run the pipeline in hardened mode (docs/hardened-mode.md).
         batch_size: datagrams received per pipeline call, at most.
         receive_buffer_bytes: socket receive buffer requested (the kernel may cap it).
@@ -113,6 +101,9 @@ class ServerConfig:
             raise ValueError(f"job_number must be in 0..255, got {self.job_number}")
         if not 1 <= self.batch_size <= 65536:
             raise ValueError(f"batch_size must be in 1..65536, got {self.batch_size}")
+        if self.elements_per_packet not in spec.SUPPORTED_ELEMENTS_PER_PACKET:  # the official int32 format only
+            raise ValueError(f"elements_per_packet must be one of {spec.SUPPORTED_ELEMENTS_PER_PACKET} (int32 "
+                             f"elements; the emulator does not serve narrow elements), got {self.elements_per_packet}")
         SwitchConfig(slots=self.slots, elements_per_packet=self.elements_per_packet, hardened=self.hardened)
 
 
@@ -163,26 +154,25 @@ class DatagramSwitch:
         scratch.process_batch(one, one + 1, np.zeros(1, np.uint8), np.zeros(1, np.uint32), one, one,
                               np.zeros((1, 2), np.int8), np.zeros((1, self._k), np.int32))
 
-    def _classify(self, data: bytes, source: Endpoint) -> tuple[str | None, int]:
+    def _classify(self, data: bytes, source: Endpoint) -> tuple[DropReason | None, int]:
         """``(drop reason or None, worker id)`` for one datagram."""
         worker_id = self._ids.get(source, -1)
         if worker_id < 0:
-            return "unregistered_source", -1
+            return DropReason.UNREGISTERED_SOURCE, -1
         if len(data) < _HEADER_BYTES:
-            return "truncated", worker_id
-        word = int.from_bytes(data[:_HEADER_BYTES], "big")
-        payload_bytes = spec.PAYLOAD_BYTES.get((word >> _SIZE[0]) & _SIZE[1])
+            return DropReason.TRUNCATED, worker_id
+        header = codec.decode_switchml_header(data)
+        payload_bytes = spec.PAYLOAD_BYTES.get(header["size"])
         if payload_bytes is None:
-            return "unknown_size", worker_id
+            return DropReason.UNKNOWN_SIZE, worker_id
         if payload_bytes != self._payload_bytes:
-            return "unsupported_size", worker_id
+            return DropReason.UNSUPPORTED_SIZE, worker_id
         if len(data) != self._message_bytes:
-            return ("truncated" if len(data) < self._message_bytes else "length_mismatch"), worker_id
-        if (word >> _JOB[0]) & _JOB[1] != self.config.job_number:
-            return "wrong_job", worker_id
-        slot, _ = spec.split_pool_index((word >> _POOL_INDEX[0]) & _POOL_INDEX[1])
-        if slot >= self.config.slots:
-            return "slot_out_of_range", worker_id
+            return (DropReason.TRUNCATED if len(data) < self._message_bytes else DropReason.LENGTH_MISMATCH), worker_id
+        if header["job_number"] != self.config.job_number:
+            return DropReason.WRONG_JOB, worker_id
+        if spec.pool_index_slot(header["pool_index"]) >= self.config.slots:
+            return DropReason.SLOT_OUT_OF_RANGE, worker_id
         return None, worker_id
 
     def handle_batch(self, datagrams: Sequence[tuple[bytes, Endpoint]]) -> list[tuple[bytes, Endpoint]]:
@@ -203,12 +193,12 @@ class DatagramSwitch:
                 sources.append(source)
             else:  # a registered worker's datagram of another length never reaches the pipeline
                 reason, _ = self._classify(data, (source[0], source[1]))
-                stats.drops[reason or "length_mismatch"] += 1
+                stats.drops[reason or DropReason.LENGTH_MISMATCH] += 1
         if not whole:
             return []
         buffer = np.frombuffer(b"".join(whole), dtype=np.uint8).reshape(len(whole), self._message_bytes)
         messages = codec.decode_messages(buffer, self._k)
-        slots = (messages.pool_index & spec.POOL_SLOT_MASK).astype(np.int64)
+        slots = spec.pool_index_slot(messages.pool_index.astype(np.int64))
         supported = messages.size == self._size
         job_ok = messages.job_number == self.config.job_number
         slot_ok = slots < self.config.slots
@@ -216,10 +206,10 @@ class DatagramSwitch:
         if not valid.all():  # same reasons, same order as _classify
             known = np.isin(messages.size, _KNOWN_SIZES)
             for reason, mask in (
-                ("unknown_size", ~known),
-                ("unsupported_size", known & ~supported),
-                ("wrong_job", supported & ~job_ok),
-                ("slot_out_of_range", supported & job_ok & ~slot_ok),
+                (DropReason.UNKNOWN_SIZE, ~known),
+                (DropReason.UNSUPPORTED_SIZE, known & ~supported),
+                (DropReason.WRONG_JOB, supported & ~job_ok),
+                (DropReason.SLOT_OUT_OF_RANGE, supported & job_ok & ~slot_ok),
             ):
                 count = int(np.count_nonzero(mask))
                 if count:
@@ -241,7 +231,7 @@ class DatagramSwitch:
         self, messages: codec.Messages, worker_ids: np.ndarray, sources: list[Endpoint], slots: np.ndarray
     ) -> list[tuple[bytes, Endpoint]]:
         count = len(messages)
-        sets = (messages.pool_index.astype(np.int64) >> spec.POOL_SET_BIT) & 1
+        sets = spec.pool_index_set(messages.pool_index.astype(np.int64))
         result = self.pipeline.process_batch(
             worker_ids,
             np.full(count, len(self.addresses), dtype=np.int64),
@@ -256,26 +246,17 @@ class DatagramSwitch:
         actions = result.actions
         rejected = int(np.count_nonzero(actions == Action.REJECTED))
         if rejected:
-            self.stats.drops["rejected"] += rejected
-        multicast = actions == Action.MULTICAST
-        replying = np.flatnonzero(multicast | (actions == Action.UNICAST))
+            self.stats.drops[DropReason.REJECTED] += rejected
+        recipients, pool_index = next_step(actions.astype(np.int64), slots, sets)
+        replying = np.flatnonzero(recipients != Recipients.NONE)
         if not replying.size:
             return []
-        reply = codec.Messages(
-            msg_type=np.full(replying.size, spec.MSG_TYPE_DATA, dtype=np.uint8),
-            size=messages.size[replying],
-            job_number=messages.job_number[replying],
-            tsi=messages.tsi[replying],
-            pool_index=((sets[replying] << spec.POOL_SET_BIT) | slots[replying]).astype(np.uint16),
-            exponents=result.exponents[replying],
-            values=result.values[replying],
-            unused=np.zeros(replying.size, dtype=np.uint8),
-        )
+        reply = messages.replies(replying, pool_index[replying], result.exponents[replying], result.values[replying])
         encoded = codec.encode_messages(reply)
         out: list[tuple[bytes, Endpoint]] = []
         for row, index in zip(encoded, replying, strict=True):
             payload = row.tobytes()
-            if multicast[index]:
+            if recipients[index] == Recipients.JOB:
                 self.stats.multicasts += 1
                 out.extend((payload, address) for address in self.addresses)
             else:
@@ -308,5 +289,5 @@ class DatagramSwitch:
             "busy_s": busy_s,
             "packets_per_s": stats.processed / busy_s if busy_s else 0.0,
             "pipeline": self.pipeline.counters(),
-            "drops": {reason: int(stats.drops.get(reason, 0)) for reason in DROP_REASONS},
+            "drops": {str(reason): int(stats.drops.get(reason, 0)) for reason in DROP_REASONS},
         }

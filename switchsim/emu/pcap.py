@@ -33,6 +33,7 @@ import numpy as np
 
 from switchsim.frame_switch import SwitchAddress
 from switchsim.protocol import codec, spec
+from switchsim.protocol.addresses import worker_mac
 
 #: libpcap magic number (microsecond timestamps), written in native byte order.
 PCAP_MAGIC = 0xA1B2C3D4
@@ -149,7 +150,7 @@ class MessageFramer:
     ) -> None:
         self.elements_per_packet = elements_per_packet
         self.switch = switch
-        self._macs = {tuple(w): codec.mac_to_int(f"02:00:00:00:00:{i + 1:02x}") for i, w in enumerate(workers)}
+        self._macs = {tuple(w): codec.mac_to_int(worker_mac(i)) for i, w in enumerate(workers)}
         self._macs[tuple(switch)] = codec.mac_to_int(SwitchAddress().mac)
         self._unknown = codec.mac_to_int(UNKNOWN_MAC)
         self._addresses: dict[tuple[str, int], tuple[int, int, int]] = {}

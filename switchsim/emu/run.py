@@ -31,9 +31,11 @@ from multiprocessing.connection import Connection, wait
 
 import numpy as np
 
-from switchsim.arguments import positive, probability, ranged, seconds_up_to
+from switchsim.arguments import positive, probability, ranged, seconds_up_to, seed
+from switchsim.config import MAX_SEED
 from switchsim.emu.switch_server import ServerConfig, SwitchProcess
 from switchsim.outcome import describe, exit_status, outcome
+from switchsim.paths import output_file
 from switchsim.pipeline import wrapped_sum
 from switchsim.protocol import spec
 from workers.client import UdpTransport, make_tensor, run_worker
@@ -114,6 +116,10 @@ def worker_context(preload: str) -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+class SwitchStartError(ValueError):
+    """The emulator switch could not start (e.g. its port is taken): the run never began, so there is no verdict."""
+
+
 def _check(name: str, ok: bool, allowed: str, value: object) -> None:
     if not ok:
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
@@ -172,6 +178,9 @@ def emulate(
            window)
     _check("timeout_s", timeout_s > 0, "> 0 seconds", timeout_s)
     _check("max_wall_s", max_wall_s > 0, "> 0 seconds", max_wall_s)
+    _check("seed", isinstance(seed, int) and 0 <= seed <= MAX_SEED, f"an integer in 0..{MAX_SEED}", seed)
+    if pcap is not None:
+        pcap = str(output_file(pcap, "--pcap"))
     context = worker_context("switchsim.emu.run")
     started = time.monotonic()
     deadline = started + max_wall_s
@@ -212,7 +221,11 @@ def emulate(
                               port=port, slots=window, elements_per_packet=elements_per_packet, hardened=hardened,
                               pcap_path=pcap)
         switch = SwitchProcess(config, context)
-        address = switch.start(timeout_s=max(remaining(), 0.001))
+        try:
+            address = switch.start(timeout_s=max(remaining(), 0.001))
+        except OSError as failure:  # a setup failure (port taken, pcap unwritable), not a wrong result
+            raise SwitchStartError(f"the switch did not start: {failure}"
+                                   + ("; --port: give a free port, or omit it" if port is not None else "")) from None
         run_started = time.monotonic()
         for control in controls:
             control.send(("go", address))
@@ -304,7 +317,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--elements", type=ranged(1, 1 << 28), default=20000, help="S per worker (default 20000)")
     parser.add_argument("--loss", type=probability, default=0.0,
                         help="probability that a worker drops each send (default 0)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of tensors and losses (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of tensors and losses (default 0)")
     parser.add_argument("--elements-per-packet", type=int, choices=spec.SUPPORTED_ELEMENTS_PER_PACKET, default=64,
                         help="k (default 64)")
     parser.add_argument("--window", type=ranged(1, spec.MAX_SLOTS), default=None,

@@ -42,6 +42,7 @@ import numpy as np
 
 from switchsim.emu.datagram_switch import DROP_REASONS, DatagramSwitch, Endpoint, ServerConfig, ServerStats
 from switchsim.emu.pcap import MessageFramer, PcapWriter
+from switchsim.pipeline.tables import DropReason
 from switchsim.protocol import spec
 
 __all__ = ["DROP_REASONS", "DatagramSwitch", "ServerConfig", "ServerStats", "SwitchProcess", "SwitchServer"]
@@ -154,7 +155,7 @@ class SwitchServer:
         try:
             replies = self.core.handle_batch(datagrams)
         except Exception:  # never let one bad batch stop the switch; counted, and tests require 0
-            stats.drops["internal_error"] += len(datagrams)
+            stats.drops[DropReason.INTERNAL_ERROR] += len(datagrams)
             return len(datagrams)
         for payload, destination in replies:
             try:

@@ -43,16 +43,17 @@ from pathlib import Path
 from types import TracebackType
 
 from switchsim.conformance import vectors
-from switchsim.frame_switch import SwitchAddress, WorkerEntry
+from switchsim.frame_switch import SwitchAddress, WorkerEntry, worker_entries
 from switchsim.p4gen.controller import (
     TABLE_CLEAR_COMMANDS,
     Bmv2Cli,
     Bmv2CliSession,
     Bmv2Job,
     apply_job,
+    program_registers,
     read_stats,
+    register_bits,
 )
-from switchsim.p4gen.controller import program_registers
 from switchsim.p4gen.render import DEFAULT_ROOT, P4_ELEMENTS_PER_CHUNK, P4_ELEMENTS_PER_PACKET
 from switchsim.protocol import spec
 
@@ -112,7 +113,12 @@ def compile_program(compiler: str, out_dir: Path, *, slots: int = VECTOR_SLOTS, 
 
 
 def check_compiled(document: dict, slots: int, hardened: bool = False) -> list[str]:
-    """Differences between a compiled bmv2 JSON and the spec (header fields) and slots and mode (registers)."""
+    """Differences between a compiled bmv2 JSON and the spec and the job.
+
+    Header fields: names, widths and signedness, in order, as `spec.FRAME_HEADERS`; ``data_h``:
+    64 fields of `spec.ELEMENT_BITS`; registers: exactly the build's (`program_registers`), each
+    with 2 x ``slots`` entries and the width `register_bits` states.
+    """
     problems = []
     types = {t["name"]: t for t in document.get("header_types", [])}
     for header in spec.FRAME_HEADERS:
@@ -120,8 +126,8 @@ def check_compiled(document: dict, slots: int, hardened: bool = False) -> list[s
         if compiled is None:
             problems.append(f"header type {header.name}_h missing")
             continue
-        got = [(f[0], f[1]) for f in compiled["fields"] if not f[0].startswith("_")]
-        want = [(f.name, f.bits) for f in header.fields]
+        got = [(f[0], f[1], f[2]) for f in compiled["fields"] if not f[0].startswith("_")]
+        want = [(f.name, f.bits, f.signed) for f in header.fields]
         if got != want:
             problems.append(f"{header.name}_h fields {got} != spec {want}")
     data = types.get("data_h")
@@ -129,6 +135,7 @@ def check_compiled(document: dict, slots: int, hardened: bool = False) -> list[s
         problems.append(f"data_h must hold {P4_ELEMENTS_PER_CHUNK} fields of {spec.ELEMENT_BITS} bits")
     registers = {r["name"]: r for r in document.get("register_arrays", [])}
     expected = program_registers(hardened)
+    widths = register_bits(hardened)
     extra = sorted(set(registers) - set(expected))
     if extra:
         problems.append(f"registers not expected in a {'hardened' if hardened else 'faithful'} build: {extra[:4]}")
@@ -138,6 +145,8 @@ def check_compiled(document: dict, slots: int, hardened: bool = False) -> list[s
             problems.append(f"register {name} missing")
         elif register["size"] != 2 * slots:
             problems.append(f"register {name} has {register['size']} entries, expected 2 * {slots}")
+        elif register["bitwidth"] != widths[name]:
+            problems.append(f"register {name} is {register['bitwidth']} bits wide, expected {widths[name]}")
     return problems
 
 
@@ -524,12 +533,12 @@ def _replay(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
     return 1 if failed else 0
 
 
-class _Stop(Exception):
+class _StopSignalError(Exception):
     """SIGINT or SIGTERM arrived."""
 
 
 def _raise_stop(signum: int, frame: object) -> None:
-    raise _Stop(signal.Signals(signum).name)
+    raise _StopSignalError(signal.Signals(signum).name)
 
 
 def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
@@ -542,8 +551,7 @@ def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
         program_json, problems = _compiled(tools, build, args.slots, args.hardened)
     if problems:
         return 1
-    job = Bmv2Job(tuple(WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w)
-                        for w in range(args.workers)), slots=range(args.slots), program_slots=args.slots,
+    job = Bmv2Job(tuple(worker_entries(args.workers)), slots=range(args.slots), program_slots=args.slots,
                   hardened=args.hardened)
     # A shell starts a background job with SIGINT ignored, and Python then installs no
     # KeyboardInterrupt handler: install ours for SIGINT and SIGTERM whatever we inherited.
@@ -564,7 +572,7 @@ def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
             while switch.process is not None and switch.process.poll() is None:
                 time.sleep(0.2)
             print(f"simple_switch exited with {switch.process.returncode if switch.process else None}")
-    except _Stop as stop:
+    except _StopSignalError as stop:
         print(f"{stop}: stopped the switch and removed the namespace", flush=True)
     finally:
         for sig, handler in previous.items():

@@ -35,7 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from switchsim.frame_switch import SwitchAddress, WorkerEntry
+from switchsim.frame_switch import SwitchAddress, WorkerEntry, worker_entries
 from switchsim.p4gen.render import P4_DROP_REASONS, P4_ELEMENTS_PER_CHUNK, P4_MAX_CHUNKS, processor_names
 from switchsim.protocol import codec, spec
 
@@ -71,6 +71,36 @@ DROP_REASON_COUNTER = f"{INGRESS}.drop_reason_count"
 def program_registers(hardened: bool = False) -> tuple[str, ...]:
     """Every per-(slot, set) register of the faithful (or hardened) bmv2 build."""
     return REGISTERS + (HARDENED_REGISTERS if hardened else ())
+
+
+#: Width of the per-(slot, set) down-counter register (protocol reference §2: an 8-bit counter).
+COUNTER_BITS = 8
+#: Width of the hardened build's per-(slot, set) "result sent" flag.
+HARDENED_DONE_BITS = 1
+
+
+def register_bits(hardened: bool = False) -> dict[str, int]:
+    """Bits of each register of `program_registers`, from the spec: what a compiled program must declare.
+
+    Example:
+        >>> widths = register_bits()
+        >>> widths[f"{INGRESS}.bitmap_checker.bitmap"], widths[f"{INGRESS}.exponents.e0"], widths[register_name(0)]
+        (32, 8, 32)
+    """
+    widths = {
+        f"{INGRESS}.bitmap_checker.bitmap": spec.MAX_WORKERS,
+        f"{INGRESS}.workers_counter.worker_count": COUNTER_BITS,
+        f"{INGRESS}.exponents.e0": spec.EXPONENTS_HEADER.field("e0").bits,
+        f"{INGRESS}.exponents.e1": spec.EXPONENTS_HEADER.field("e1").bits,
+    }
+    widths |= {name: spec.ELEMENT_BITS for name in REGISTERS if name not in widths}
+    if hardened:
+        widths |= {
+            f"{INGRESS}.chunk_checker.held_job": spec.SWITCHML_HEADER.field("job_number").bits,
+            f"{INGRESS}.chunk_checker.held_packet": spec.SWITCHML_HEADER.field("tsi").bits,
+            f"{INGRESS}.chunk_checker.done": HARDENED_DONE_BITS,
+        }
+    return widths
 
 
 def register_name(element: int, chunk_elements: int = P4_ELEMENTS_PER_CHUNK) -> str:
@@ -374,7 +404,7 @@ def job_from_args(args: argparse.Namespace) -> Bmv2Job:
     if args.worker:
         workers = [WorkerEntry(rank, mac, ip, port) for rank, (mac, ip, port) in enumerate(args.worker)]
     else:
-        workers = [WorkerEntry(w, f"02:00:00:00:00:{w + 1:02x}", f"10.0.0.{w + 1}", w) for w in range(args.workers)]
+        workers = worker_entries(args.workers)
     return Bmv2Job(tuple(workers), SwitchAddress(args.switch_mac, args.switch_ip),
                    range(args.start_slot, args.start_slot + args.slots), args.mcast_group, args.program_slots,
                    args.hardened)

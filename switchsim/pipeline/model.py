@@ -13,7 +13,7 @@ import numpy as np
 
 from switchsim.pipeline.process import process_batch, process_packet_unpacked
 from switchsim.pipeline.state import SwitchConfig, new_slot_pool, reset_slot_pool
-from switchsim.pipeline.tables import Action, Counter
+from switchsim.pipeline.tables import RECIPIENTS, Action, Counter, Recipients
 
 _ACTIONS = tuple(Action)  # Action by value, without the enum lookup per packet
 
@@ -58,7 +58,7 @@ class Pipeline:
         exponents: np.ndarray,
         values: np.ndarray,
     ) -> tuple[Action, np.ndarray | None, np.ndarray | None]:
-        """Apply one packet; return its action and, for replies, copies of the set's contents."""
+        """Apply one packet; return its action and, when it is sent anywhere, copies of the set's contents."""
         action = _ACTIONS[
             process_packet_unpacked(
                 *self.pool,
@@ -75,7 +75,7 @@ class Pipeline:
                 self._out_exponents,
             )
         ]
-        if action is Action.MULTICAST or action is Action.UNICAST:
+        if RECIPIENTS[action] is not Recipients.NONE:
             return action, self._out_values.copy(), self._out_exponents.copy()
         return action, None, None
 

@@ -11,7 +11,9 @@ worker id and job size the worker table has already looked up:
    else ``v - 1``; the contribution that reads 1 (or any, when n == 1) is the last.
 3. Values: overwrite when ``old == 0``, else add with int32 wrap-around;
    exponents: overwrite, then max.
-4. Decide by `switchsim.pipeline.tables.DECISION_TABLE`.
+4. Decide the `Action` (the rows of `switchsim.pipeline.tables.DECISION_TABLE`,
+   which a test checks one by one); `next_step` turns it into who receives the
+   set's contents.
 
 In hardened mode (``hardened`` true) a packet whose chunk identity
 ``(job_number, tsi)`` shows it is a late duplicate of a chunk the set no longer
@@ -38,9 +40,11 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
 from switchsim.pipeline.state import MAX_WORKERS, SlotPool
-from switchsim.pipeline.tables import Action, Counter
+from switchsim.pipeline.tables import RECIPIENTS, Action, Counter
+from switchsim.protocol.spec import byteswap32, pack_pool_index
 
 _CONSUMED = int(Action.CONSUMED)
 _MULTICAST = int(Action.MULTICAST)
@@ -53,6 +57,32 @@ _C_RETRANSMIT = int(Counter.RETRANSMIT)
 _C_DROP = int(Counter.DROP)
 _C_STALE = int(Counter.STALE)
 _C_REJECTED = int(Counter.REJECTED)
+
+
+#: `switchsim.pipeline.tables.RECIPIENTS` indexed by action value, for compiled code and numpy batches.
+RECIPIENTS_BY_ACTION = np.array([int(RECIPIENTS[action]) for action in Action], dtype=np.int64)
+
+
+@register_jitable
+def next_step(action, slot, pool_set):
+    """The whole next step after a packet, decided once for every driver: who receives what.
+
+    Args:
+        action: the `Action` value(s) `process_packet` returned.
+        slot, pool_set: the packet's slot and set.
+
+    Returns:
+        ``(recipients, pool_index)``: the `Recipients` value(s), and the reply's ``pool_index``
+        (set bit 15, slot, bit 14 clear). The reply's other fields: ``msg_type`` =
+        ``spec.MSG_TYPE_DATA``; ``size``, ``job_number`` and ``tsi`` echoed from the packet;
+        exponents and values = the set's contents (``out_exponents``, ``out_values``).
+        Scalars from scalars (compiled callers), arrays from arrays (batches).
+
+    Example:
+        >>> [tuple(map(int, next_step(int(a), 5, 1))) for a in (Action.MULTICAST, Action.UNICAST, Action.DROPPED)]
+        [(1, 32773), (2, 32773), (0, 32773)]
+    """
+    return RECIPIENTS_BY_ACTION[action], pack_pool_index(slot, pool_set)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
@@ -68,18 +98,6 @@ def _copy_result(pool, slot, pool_set, out_values, out_exponents):
 FAITHFUL = 0
 HARDENED_PACKET_ID = 1
 HARDENED_TSI = 2
-
-
-@numba.njit(cache=True, nogil=True, _nrt=False)
-def byteswap32(value):
-    """The 32-bit ``value`` with its bytes reversed: a little-endian packet id <-> the big-endian tsi field.
-
-    Example:
-        >>> hex(byteswap32(0x80)), hex(byteswap32(0x00010000))
-        ('0x80000000', '0x100')
-    """
-    x = np.int64(value) & 0xFFFFFFFF
-    return ((x & 0xFF) << 24) | ((x & 0xFF00) << 8) | ((x >> 8) & 0xFF00) | ((x >> 24) & 0xFF)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
@@ -296,8 +314,10 @@ __all__ = [
     "FAITHFUL",
     "HARDENED_PACKET_ID",
     "HARDENED_TSI",
+    "RECIPIENTS_BY_ACTION",
     "SlotPool",
     "byteswap32",
+    "next_step",
     "process_batch",
     "process_packet",
     "process_packet_unpacked",

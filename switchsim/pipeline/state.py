@@ -17,17 +17,12 @@ from typing import NamedTuple
 import numpy as np
 
 from switchsim.pipeline.tables import COUNTER_COLUMNS
+from switchsim.protocol import spec
 
-#: Slots the pool_index field can address (14 bits); kept in step with
-#: switchsim.protocol.spec.MAX_SLOTS by a test (the pipeline imports nothing).
-MAX_SLOTS = 1 << 14
-#: One bitmap bit per worker.
-MAX_WORKERS = 32
-#: Elements per packet the pipeline supports: the 256- and 1024-byte payloads at
-#: 32 bits (official: 64, 256) and at 16 or 8 bits (the narrow-element extension,
-#: whose elements are sign-extended into these int32 registers). Equal to
-#: switchsim.protocol.spec.ALL_ELEMENTS_PER_PACKET (a test keeps them in step).
-SUPPORTED_ELEMENTS_PER_PACKET = (64, 128, 256, 512, 1024)
+#: Slots the pool_index field can address (`spec.MAX_SLOTS`).
+MAX_SLOTS = spec.MAX_SLOTS
+#: One bitmap bit per worker (`spec.MAX_WORKERS`).
+MAX_WORKERS = spec.MAX_WORKERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +43,18 @@ class SwitchConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.slots, int) or not 1 <= self.slots <= MAX_SLOTS:
             raise ValueError(f"slots must be an integer in 1..{MAX_SLOTS}, got {self.slots!r}")
-        if self.elements_per_packet not in SUPPORTED_ELEMENTS_PER_PACKET:
-            raise ValueError(
-                f"elements_per_packet must be one of {SUPPORTED_ELEMENTS_PER_PACKET}, got {self.elements_per_packet!r}"
-            )
+        # the 256- and 1024-byte payloads at 32 bits (official) and at 16 or 8 bits (narrow elements,
+        # sign-extended into the int32 registers)
+        if self.elements_per_packet not in spec.ALL_ELEMENTS_PER_PACKET:
+            raise ValueError(f"elements_per_packet must be one of {spec.ALL_ELEMENTS_PER_PACKET}, "
+                             f"got {self.elements_per_packet!r}")
 
 
 def check_workers(num_workers: int) -> int:
     """``num_workers`` if it is in 1..32, else a ValueError naming the range."""
     if not isinstance(num_workers, int | np.integer) or not 1 <= num_workers <= MAX_WORKERS:
-        raise ValueError(f"num_workers must be an integer in 1..{MAX_WORKERS} (one bitmap bit each), got {num_workers!r}")
+        raise ValueError(f"num_workers must be an integer in 1..{MAX_WORKERS} (one bitmap bit each), "
+                         f"got {num_workers!r}")
     return int(num_workers)
 
 

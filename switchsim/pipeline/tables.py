@@ -9,7 +9,7 @@ conformance vectors.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Action(IntEnum):
@@ -55,5 +55,43 @@ ACTION_COUNTERS: dict[Action, tuple[Counter, ...]] = {
     Action.REJECTED: (Counter.REJECTED,),
 }
 
-#: Actions that send the set's contents back out.
-REPLYING_ACTIONS = frozenset({Action.MULTICAST, Action.UNICAST})
+class DropReason(StrEnum):
+    """Why a switch sends nothing for a frame or datagram it received: the one list every switch counts by.
+
+    The frame switch, the emulator's datagram switch and the P4 programs' ``drop_reason_count``
+    counter each count the subset they can meet (``FRAME_DROP_REASONS``,
+    ``switchsim.emu.datagram_switch.DROP_REASONS``, ``switchsim.p4gen.render.P4_DROP_REASONS``).
+    Values are the names reports and JSON show.
+    """
+
+    UNREGISTERED_SOURCE = "unregistered_source"  #: the source (MAC+IP, or IP+UDP port) is not in the worker table
+    TRUNCATED = "truncated"  #: shorter than its headers and k elements
+    UNKNOWN_SIZE = "unknown_size"  #: a ``size`` code no format defines
+    UNSUPPORTED_SIZE = "unsupported_size"  #: a known ``size`` that is not this switch's k
+    LENGTH_MISMATCH = "length_mismatch"  #: longer than the message its ``size`` announces
+    WRONG_JOB = "wrong_job"  #: another job's ``job_number``
+    IP_OPTIONS = "ip_options"  #: an IPv4 header with options (ihl != 5)
+    SLOT_OUT_OF_RANGE = "slot_out_of_range"  #: a slot beyond the switch's pool
+    RUNT = "runt"  #: not even an Ethernet header
+    UNKNOWN_DESTINATION = "unknown_destination"  #: other traffic to a MAC address no port has
+    REJECTED = "rejected"  #: the pipeline returned `Action.REJECTED`
+    INTERNAL_ERROR = "internal_error"  #: the emulator failed on the datagram (never expected)
+
+
+class Recipients(IntEnum):
+    """Who receives the set's contents after a packet (p4app-switchML's ``next_step_selector``)."""
+
+    NONE = 0  #: nothing is sent
+    JOB = 1  #: multicast: every worker of the sender's job, the sender included
+    SENDER = 2  #: unicast: the sender only, back out the port the packet came in on
+
+
+#: The workers each action sends the set's contents to (`switchsim.pipeline.process.next_step` reads it).
+RECIPIENTS: dict[Action, Recipients] = {
+    Action.CONSUMED: Recipients.NONE,
+    Action.MULTICAST: Recipients.JOB,
+    Action.UNICAST: Recipients.SENDER,
+    Action.DROPPED: Recipients.NONE,
+    Action.STALE: Recipients.NONE,
+    Action.REJECTED: Recipients.NONE,
+}

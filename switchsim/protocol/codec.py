@@ -72,6 +72,7 @@ def _layout(headers: tuple[spec.HeaderSpec, ...]) -> tuple[list[tuple], dict[str
 _MESSAGE_HEADERS = (spec.SWITCHML_HEADER, spec.EXPONENTS_HEADER)
 _MESSAGE_DESCRIPTION, _MESSAGE_PLACEMENTS = _layout(_MESSAGE_HEADERS)
 _FRAME_DESCRIPTION, _FRAME_PLACEMENTS = _layout(spec.FRAME_HEADERS)
+_HEADER_DESCRIPTION, _HEADER_PLACEMENTS = _layout((spec.SWITCHML_HEADER,))
 
 
 def message_dtype(elements_per_packet: int, element_bits: int = spec.ELEMENT_BITS) -> np.dtype:
@@ -220,6 +221,33 @@ class Messages:
             unused=np.zeros(n, dtype=np.uint8),
         )
 
+    def replies(self, rows: np.ndarray, pool_index: np.ndarray | int, exponents: np.ndarray,
+                values: np.ndarray) -> Messages:
+        """The switch's replies to messages ``rows`` (protocol reference §2).
+
+        ``msg_type`` = `spec.MSG_TYPE_DATA`; ``size``, ``job_number`` and ``tsi`` echoed from
+        each request; ``pool_index`` (bit 14 clear), exponents and values as given: the
+        pipeline's next step and the set's contents (broadcast over the rows).
+
+        Example:
+            >>> request = Messages.build(pool_index=0x4003, values=np.ones((1, 64), np.int32), tsi=9, job_number=2)
+            >>> reply = request.replies(np.zeros(2, np.int64), 3, np.array([5, 0]), np.full(64, 7))
+            >>> reply.tsi.tolist(), reply.job_number.tolist(), reply.pool_index.tolist(), int(reply.values[1, 0])
+            ([9, 9], [2, 2], [3, 3], 7)
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        n, k = len(rows), self.values.shape[1]
+        return Messages(
+            msg_type=np.full(n, spec.MSG_TYPE_DATA, dtype=np.uint8),
+            size=self.size[rows],
+            job_number=self.job_number[rows],
+            tsi=self.tsi[rows],
+            pool_index=np.broadcast_to(np.asarray(pool_index, dtype=np.uint16), (n,)).copy(),
+            exponents=np.broadcast_to(np.asarray(exponents, dtype=np.int8), (n, 2)).copy(),
+            values=np.broadcast_to(np.asarray(values, dtype=np.int32), (n, k)).copy(),
+            unused=np.zeros(n, dtype=np.uint8),
+        )
+
     def header_columns(self) -> dict[str, np.ndarray]:
         """``"switchml.<field>"`` and ``"exponents.<field>"`` -> array, for encoding."""
         columns: dict[str, np.ndarray] = {}
@@ -262,6 +290,26 @@ def encode_messages(messages: Messages) -> np.ndarray:
         _write(records, _MESSAGE_PLACEMENTS[key], column, key)
     records["values"] = messages.values
     return records.view(np.uint8).reshape(len(messages), -1)
+
+
+def decode_switchml_header(data: bytes) -> dict[str, int]:
+    """The SwitchML header's fields (spec names -> values) from the start of a UDP payload.
+
+    Only the first `spec.SWITCHML_HEADER` bytes are read, so a truncated message's header
+    can still be told apart (a switch sorting what it drops).
+
+    Raises:
+        ValueError: when ``data`` is shorter than the header.
+
+    Example:
+        >>> decode_switchml_header(bytes.fromhex("1105" "00000080" "8003"))
+        {'msg_type': 1, 'unused': 0, 'size': 1, 'job_number': 5, 'tsi': 128, 'pool_index': 32771}
+    """
+    nbytes = spec.SWITCHML_HEADER.nbytes
+    if len(data) < nbytes:
+        raise ValueError(f"a SwitchML header is {nbytes} bytes, got {len(data)}")
+    records = np.frombuffer(bytes(data[:nbytes]), dtype=np.dtype(_HEADER_DESCRIPTION))
+    return {key.split(".", 1)[1]: int(_read(records, placement)[0]) for key, placement in _HEADER_PLACEMENTS.items()}
 
 
 def decode_messages(

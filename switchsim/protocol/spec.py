@@ -20,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+import numpy as np
+from numba.extending import register_jitable
+
 
 @dataclass(frozen=True, slots=True)
 class Field:
@@ -142,7 +145,9 @@ PAYLOAD_BYTES: dict[int, int] = {
     PayloadSize.IBV_MTU_512: 512,
     PayloadSize.IBV_MTU_1024: 1024,
 }
-#: Elements per packet that the switch pipeline supports (size 1 and 3).
+#: Elements per packet of the official int32 format (size codes 1 and 3): what the official
+#: switch, the P4 programs, the emulator and the CLI's workers take. The pipeline model also
+#: takes the narrow-element sizes (`ALL_ELEMENTS_PER_PACKET`).
 SUPPORTED_ELEMENTS_PER_PACKET: tuple[int, ...] = (64, 256)
 
 # --- narrow-element extension (switchsim's, not in p4app-switchML) --------------
@@ -333,15 +338,53 @@ def payload_efficiency(elements_per_packet: int, element_bits: int = ELEMENT_BIT
     return payload_bytes(elements_per_packet, element_bits) / wire_bytes(elements_per_packet, element_bits)
 
 
+# --- field arithmetic, written once ------------------------------------------------------
+# `register_jitable`: plain Python for Python callers (ints or numpy arrays alike), compiled into the
+# caller when numba code calls it (the pipeline, the worker protocol, the simulator's handlers).
+@register_jitable
+def pack_pool_index(slot, pool_set):
+    """The 16-bit ``pool_index`` of ``slot`` (0..`MAX_SLOTS` - 1) in ``pool_set`` (0 or 1), bit 14 clear; unchecked.
+
+    Example:
+        >>> hex(pack_pool_index(5, 1)), pack_pool_index(np.array([1, 2]), np.array([0, 1])).tolist()
+        ('0x8005', [1, 32770])
+    """
+    return (pool_set << POOL_SET_BIT) | slot
+
+
+@register_jitable
+def pool_index_slot(pool_index):
+    """The slot a ``pool_index`` names (its low `POOL_SLOT_BITS` bits; bit 14 is ignored)."""
+    return pool_index & POOL_SLOT_MASK
+
+
+@register_jitable
+def pool_index_set(pool_index):
+    """The set (0 or 1) a ``pool_index`` names (bit `POOL_SET_BIT`)."""
+    return (pool_index >> POOL_SET_BIT) & 1
+
+
+@register_jitable
+def byteswap32(value):
+    """The 32-bit ``value`` with its bytes reversed: a packet id written little-endian <-> the big-endian tsi field.
+
+    Example:
+        >>> hex(byteswap32(0x80)), hex(byteswap32(0x00010000))
+        ('0x80000000', '0x100')
+    """
+    x = np.int64(value) & 0xFFFFFFFF
+    return ((x & 0xFF) << 24) | ((x & 0xFF00) << 8) | ((x >> 8) & 0xFF00) | ((x >> 24) & 0xFF)
+
+
 def make_pool_index(slot: int, pool_set: int) -> int:
-    """Pack a slot index and a set (0 or 1) into the 16-bit ``pool_index``."""
+    """`pack_pool_index`, checked: a ValueError names the range of a bad slot or set."""
     if not 0 <= slot < MAX_SLOTS:
         raise ValueError(f"slot must be in 0..{MAX_SLOTS - 1}, got {slot}")
     if pool_set not in (0, 1):
         raise ValueError(f"set must be 0 or 1, got {pool_set}")
-    return (pool_set << POOL_SET_BIT) | slot
+    return int(pack_pool_index(slot, pool_set))
 
 
 def split_pool_index(pool_index: int) -> tuple[int, int]:
     """``(slot, set)`` of a 16-bit ``pool_index`` (bit 14 is ignored)."""
-    return pool_index & POOL_SLOT_MASK, (pool_index >> POOL_SET_BIT) & 1
+    return int(pool_index_slot(pool_index)), int(pool_index_set(pool_index))

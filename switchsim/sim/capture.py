@@ -18,6 +18,7 @@ import numpy as np
 from switchsim.emu.pcap import PcapWriter
 from switchsim.frame_switch import SwitchAddress
 from switchsim.protocol import codec, spec
+from switchsim.protocol.addresses import worker_ip, worker_mac
 
 
 class SimCapture:
@@ -56,15 +57,15 @@ class SimCapture:
             messages = codec.Messages.build(pool_index=np.array(pools), values=np.stack(values),
                                             tsi=np.array(tsis), job_number=np.array(jobs),
                                             exponents=np.stack(exponents), element_bits=self.element_bits)
-            worker_mac = codec.mac_to_int(f"02:00:00:00:00:{self.host + 1:02x}")
-            worker_ip = codec.ip_to_int(f"10.0.0.{self.host + 1}")
+            host_mac = codec.mac_to_int(worker_mac(self.host))
+            host_ip = codec.ip_to_int(worker_ip(self.host))
             switch = SwitchAddress()
             switch_mac, switch_ip = codec.mac_to_int(switch.mac), codec.ip_to_int(switch.ip)
             frames = codec.Frames(
-                eth_dst=np.where(results, worker_mac, switch_mac).astype(np.uint64),
-                eth_src=np.where(results, switch_mac, worker_mac).astype(np.uint64),
-                ip_src=np.where(results, switch_ip, worker_ip).astype(np.uint32),
-                ip_dst=np.where(results, worker_ip, switch_ip).astype(np.uint32),
+                eth_dst=np.where(results, host_mac, switch_mac).astype(np.uint64),
+                eth_src=np.where(results, switch_mac, host_mac).astype(np.uint64),
+                ip_src=np.where(results, switch_ip, host_ip).astype(np.uint32),
+                ip_dst=np.where(results, host_ip, switch_ip).astype(np.uint32),
                 src_port=np.where(results, spec.UDP_PORT, spec.WORKER_UDP_PORT_BASE).astype(np.uint16),
                 dst_port=np.where(results, spec.WORKER_UDP_PORT_BASE, spec.UDP_PORT).astype(np.uint16),
                 messages=messages,

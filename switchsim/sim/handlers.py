@@ -37,9 +37,10 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from switchsim.pipeline.process import process_packet
+from switchsim.pipeline.process import next_step, process_packet
 from switchsim.pipeline.state import SlotPool
-from switchsim.pipeline.tables import Action
+from switchsim.pipeline.tables import Recipients
+from switchsim.protocol.spec import pool_index_set, pool_index_slot
 from switchsim.sim.network import (
     CH_DESTINATION,
     CH_DESTINATION_KIND,
@@ -130,8 +131,8 @@ C_MAX_BACKLOG = 6  #: deepest backlog a packet found, ps of transmission
 CHANNEL_COUNTERS = 7
 
 NEVER = protocol.NEVER
-_MULTICAST = int(Action.MULTICAST)
-_UNICAST = int(Action.UNICAST)
+_NOBODY = int(Recipients.NONE)
+_JOB = int(Recipients.JOB)
 
 
 class SimState(NamedTuple):
@@ -550,10 +551,13 @@ def _request(state, switch, now, header, channel, payload, out, count):
                     state.job_number[switch], state.tsi[switch], state.done[switch], state.pool_counters[switch])
     out_values = state.scratch_values[1]
     out_exponents = state.scratch_exponents[1]
+    slot, pool_set = pool_index_slot(pool_index), pool_index_set(pool_index)
     action = process_packet(pool, parameters[P_HARDENED] != 0, entry[CH_WORKER_ID], entry[CH_NUM_WORKERS], job, tsi,
-                            pool_index & 0x3FFF, pool_index >> 15, exponents, values, out_values, out_exponents)
-    if action != _MULTICAST and action != _UNICAST:
+                            slot, pool_set, exponents, values, out_values, out_exponents)
+    recipients, reply_pool_index = next_step(action, slot, pool_set)
+    if recipients == _NOBODY:
         return count
+    header = make_header(job, reply_pool_index, tsi)
     bits = parameters[P_ELEMENT_BITS]
     if bits != 32:
         for i in range(out_values.shape[0]):
@@ -563,7 +567,7 @@ def _request(state, switch, now, header, channel, payload, out, count):
     uplink = state.switch_uplink[switch]
     if uplink >= 0:  # ToR: the completed (or re-requested) partial goes up as one contribution
         count = channel_send(state, uplink, ready, header, buffer, True, out, count)
-    elif action == _MULTICAST:
+    elif recipients == _JOB:
         count = _multicast(state, switch, entry[CH_GROUP], ready, header, buffer, out, count)
     else:
         count = channel_send(state, state.port_channel[switch, entry[CH_PORT]], ready, header, buffer, True, out,

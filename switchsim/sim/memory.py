@@ -50,15 +50,27 @@ def available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def refuse_if_too_big(what: str, needed: int, drivers: str, way_out: str, available: int | None = None) -> int:
+    """``needed`` (bytes), or a ScenarioError naming ``what``, the estimate, its drivers and the way out.
+
+    Example:
+        >>> refuse_if_too_big("loop", 2**31, "8 workers", "use fewer --elements", available=2**30)
+        Traceback (most recent call last):
+        ...
+        switchsim.config.ScenarioError: loop: needs about 2.0 GiB but 1.0 GiB is available; driven by 8 workers...
+    """
+    available = available_bytes() if available is None else available
+    if needed > available:
+        raise ScenarioError(f"{what}: needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB "
+                            f"is available; driven by {drivers}. To go on, {way_out}")
+    return needed
+
+
 def check_memory(scenario: Scenario, available: int | None = None) -> int:
     """The estimate, or a ScenarioError naming it, its drivers and the way out when it exceeds what is available."""
     needed, drivers = estimate_bytes(scenario)
-    available = available_bytes() if available is None else available
-    if needed > available:
-        way_out = ('set [workload] source = "synthetic" (int32): values are generated per '
-                   "packet and every result is still checked exactly, in memory that does not grow with the tensor"
-                   if scenario.workload.source == "tensors"
-                   else "use fewer hosts, slots or elements")
-        raise ScenarioError(f"{scenario.name}: needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB "
-                            f"is available; driven by {drivers}. To go on, {way_out}")
-    return needed
+    way_out = ('set [workload] source = "synthetic" (int32): values are generated per '
+               "packet and every result is still checked exactly, in memory that does not grow with the tensor"
+               if scenario.workload.source == "tensors"
+               else "use fewer hosts, slots or elements")
+    return refuse_if_too_big(scenario.name, needed, drivers, way_out, available)

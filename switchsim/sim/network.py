@@ -80,11 +80,10 @@ def build_network(topology: TopologyConfig, request_kind: int, tor_result_kind: 
     n = topology.workers
     two_level = topology.kind == "two_level"
     racks = topology.racks if two_level else 1
-    jobs = topology.job_count
     hosts = topology.total_workers
     rack_of = np.array([h // n for h in range(hosts)] if two_level else [0] * hosts, np.int64)
     host_group = np.zeros(hosts, np.int64) if two_level else np.array([h // n for h in range(hosts)], np.int64)
-    groups = np.arange(hosts, dtype=np.int64).reshape(1 if two_level else jobs, -1)
+    groups = np.array(topology.job_groups, dtype=np.int64)
     switch_names = [f"tor{r}" for r in range(racks)] + ["spine"] if two_level else ["sw0"]
     switches = len(switch_names)
     count = 2 * hosts + (2 * racks if two_level else 0)

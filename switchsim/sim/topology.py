@@ -66,15 +66,10 @@ def build_fabric(
     if topology.kind == "two_level":
         racks = topology.racks
         rack_of = [h // n for h in range(n * racks)]
-        fabric.groups = [list(range(n * racks))]
-    elif topology.kind == "multi_job":
-        racks = 1
-        rack_of = [0] * (n * topology.jobs)
-        fabric.groups = [list(range(j * n, (j + 1) * n)) for j in range(topology.jobs)]
     else:
         racks = 1
-        rack_of = [0] * n
-        fabric.groups = [list(range(n))]
+        rack_of = [0] * topology.total_workers
+    fabric.groups = topology.job_groups
     fabric.rack_of = rack_of + [0] * extra_hosts
     def channel(name: str) -> Channel:
         return Channel(env, name, link)

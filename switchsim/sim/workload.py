@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from switchsim.config import Scenario
-from switchsim.sim.topology import build_fabric
 from workers.quantizers import block_exponent
 from workers.quantizers.base import Context
 
@@ -45,13 +44,6 @@ class Workload:
     elements: int
 
 
-def groups_of(scenario: Scenario) -> list[list[int]]:
-    """Hosts of each job, as the topology assigns them."""
-    import simpy
-
-    return build_fabric(simpy.Environment(), scenario.topology, scenario.link).groups
-
-
 def make_workload(scenario: Scenario) -> Workload:
     """The scenario's tensors, drawn from its seed."""
     rng = np.random.default_rng(scenario.seed)
@@ -68,7 +60,7 @@ def make_workload(scenario: Scenario) -> Workload:
     floats = rng.standard_normal((hosts, blocks * k), dtype=np.float32) * np.repeat(magnitude, k, axis=1)
     floats = floats[:, :elements]
     local = np.stack([block_exponent.block_exponents(np.ascontiguousarray(floats[h]), k) for h in range(hosts)])
-    groups = groups_of(scenario)
+    groups = scenario.topology.job_groups
     max_exponents = np.stack([local[group].max(axis=0) for group in groups])
     integers = np.zeros((hosts, (blocks + window) * k), dtype=np.int32)
     exponents = np.zeros((hosts, blocks + window, 2), dtype=np.int8)
@@ -100,7 +92,7 @@ def check_float(scenario: Scenario, workload: Workload, sums: np.ndarray, receiv
     blocks = workload.max_exponents.shape[1]
     quantizer = block_exponent.BlockExponent(block_size=k)
     exponents_match, within, worst_abs, worst_rel = True, True, 0.0, 0.0
-    for g, group in enumerate(groups_of(scenario)):
+    for g, group in enumerate(scenario.topology.job_groups):
         exact = workload.floats[group].astype(np.float64).sum(axis=0)
         bound = np.repeat(block_exponent.error_bound(workload.max_exponents[g], n), k)[: workload.elements]
         for host in group:

@@ -123,6 +123,9 @@ def test_served_job_number():
         ({"workers": WORKERS, "port": 70000}, "port must be in 0..65535"),
         ({"workers": WORKERS, "slots": 0}, "slots must be"),
         ({"workers": WORKERS, "elements_per_packet": 100}, "elements_per_packet must be one of"),
+        # 128 is a narrow-element k (int16 at size code 2): never served silently as 128 int32
+        ({"workers": WORKERS, "elements_per_packet": 128}, r"must be one of \(64, 256\) \(int32 elements; the "
+                                                          r"emulator does not serve narrow elements\), got 128"),
         ({"workers": (("10.0.0", 1),)}, "IPv4 address"),
     ],
 )

@@ -186,3 +186,14 @@ def test_no_shift_by_a_wide_constant(target):
     assert shift_problems(target_text(target)) == []
     assert shift_problems("const bit<16> POOL_SET_BIT = 15;\nx = (bit<1>)(p >> POOL_SET_BIT);") == [
         ">> POOL_SET_BIT (bit<16>)"]
+
+
+def test_every_generated_constant_is_used():
+    """Nothing dead in switchml_constants.p4: each const and #define is used by another P4 file."""
+    constants = (DEFAULT_ROOT / COMMON / "switchml_constants.p4").read_text(encoding="utf-8")
+    names = re.findall(r"^const bit<\d+> (\w+) =", constants, re.MULTILINE)
+    names += [n for n in re.findall(r"^#define (\w+)", constants, re.MULTILINE) if n != "_SWITCHML_CONSTANTS_"]
+    others = "\n".join(strip_comments(p.read_text(encoding="utf-8")) for p in sorted(DEFAULT_ROOT.glob("*/*.p4"))
+                       if p.name != "switchml_constants.p4")
+    assert len(names) > 20
+    assert [n for n in names if not re.search(rf"\b{n}\b", others)] == []

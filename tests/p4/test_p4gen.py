@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -209,7 +210,7 @@ def _compiled_like_p4c(slots):
     header_types = [{"name": f"{h.name}_h", "fields": [[f.name, f.bits, f.signed] for f in h.fields]}
                     for h in spec.FRAME_HEADERS]
     header_types.append({"name": "data_h", "fields": [[n, 32, False] for n in render.element_names(64)]})
-    registers = [{"name": name, "size": 2 * slots, "bitwidth": 32} for name in controller.REGISTERS]
+    registers = [{"name": name, "size": 2 * slots, "bitwidth": bits} for name, bits in controller.register_bits().items()]
     return {"header_types": header_types, "register_arrays": registers}
 
 
@@ -220,6 +221,28 @@ def test_check_compiled_json():
     drifted = json.loads(json.dumps(document))
     drifted["header_types"][3]["fields"][5][1] = 15  # switchml_h.pool_index
     assert any("switchml_h" in p for p in bmv2_runner.check_compiled(drifted, 8))
+
+
+@pytest.mark.parametrize(("where", "change", "problem"), [
+    (("header_types", 4, "fields", 0, 2), False, "exponents_h fields"),  # e0 read unsigned
+    (("header_types", 3, "fields", 4, 1), 31, "switchml_h fields"),  # tsi one bit short
+    (("register_arrays", 1, "bitwidth"), 16, "worker_count is 16 bits wide, expected 8"),
+    (("register_arrays", 4, "bitwidth"), 16, "d00_d01.first is 16 bits wide, expected 32"),
+])
+def test_check_compiled_json_sees_widths_and_signedness(where, change, problem):
+    document = _compiled_like_p4c(8)
+    target = document
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = change
+    assert [p for p in bmv2_runner.check_compiled(document, 8) if problem in p] != []
+
+
+@pytest.mark.parametrize("hardened", [False, True])
+def test_the_real_compiled_program_meets_the_spec(bmv2_programs, hardened):
+    # p4c's own output (not a JSON built from the spec): fields, widths, signedness, registers
+    document = json.loads(Path(bmv2_programs[hardened]).read_text(encoding="utf-8"))
+    assert bmv2_runner.check_compiled(document, vectors.SLOTS, hardened) == []
 
 
 def test_compare_step():

@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 
 from switchsim.pipeline import Action, Counter, Pipeline, SwitchConfig, new_slot_pool
 from switchsim.pipeline.process import process_packet
-from switchsim.pipeline.state import MAX_SLOTS, SUPPORTED_ELEMENTS_PER_PACKET, check_workers
+from switchsim.pipeline.state import check_workers
 from switchsim.pipeline.tables import ACTION_COUNTERS, DECISION_TABLE
-from switchsim.protocol import spec
 
 from .reference import ReferenceSwitch
 
@@ -106,7 +105,33 @@ def test_counters_follow_official_meaning(pipe):
     row = pipe.pool.counters[0]
     assert (row[Counter.BROADCAST], row[Counter.RETRANSMIT], row[Counter.DROP]) == (1, 1, 2)
     assert pipe.counters() == {"broadcast": 1, "retransmit": 1, "drop": 2, "stale": 0, "rejected": 0}
-    assert set(ACTION_COUNTERS) == set(Action)
+
+
+#: For each action: a hardened switch?, then (worker, n, slot, set, tsi) packets whose last one causes it.
+_CAUSES = {
+    Action.CONSUMED: (False, [(0, 2, 0, 0, 0)]),
+    Action.MULTICAST: (False, [(0, 1, 0, 0, 0)]),
+    Action.UNICAST: (False, [(0, 1, 0, 0, 0), (0, 1, 0, 0, 0)]),
+    Action.DROPPED: (False, [(0, 2, 0, 0, 0), (0, 2, 0, 0, 0)]),
+    # set 0 finished chunk tsi 0, the worker moved on to set 1: a copy of the tsi-0 packet is late
+    Action.STALE: (True, [(0, 1, 0, 0, 0), (0, 1, 0, 1, 1 << 24), (0, 1, 0, 0, 0)]),
+    Action.REJECTED: (False, [(32, 2, 0, 0, 0)]),
+}
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_each_action_increments_exactly_its_counters(action):
+    hardened, packets = _CAUSES[action]
+    pipe = Pipeline(SwitchConfig(slots=2, hardened=hardened))
+    for worker, n, slot, pool_set, tsi in packets[:-1]:
+        pipe.process(worker, n, 0, tsi, slot, pool_set, ZERO_EXP, vec(1))
+    before = pipe.pool.counters.copy()
+    worker, n, slot, pool_set, tsi = packets[-1]
+    assert pipe.process(worker, n, 0, tsi, slot, pool_set, ZERO_EXP, vec(1))[0] is action
+    expected = np.zeros_like(before)
+    for counter in ACTION_COUNTERS[action]:
+        expected[slot, counter] = 1
+    np.testing.assert_array_equal(pipe.pool.counters - before, expected)
 
 
 @pytest.mark.parametrize(
@@ -130,10 +155,8 @@ def test_switch_config_validation():
         SwitchConfig(slots=0)
     with pytest.raises(ValueError, match=r"elements_per_packet must be one of \(64, 128, 256, 512, 1024\), got 100"):
         SwitchConfig(elements_per_packet=100)
-    assert SUPPORTED_ELEMENTS_PER_PACKET == spec.ALL_ELEMENTS_PER_PACKET
     with pytest.raises(ValueError, match=r"num_workers must be an integer in 1\.\.32 .*got 33"):
         check_workers(33)
-    assert MAX_SLOTS == spec.MAX_SLOTS
 
 
 # --- hardened mode -----------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The wire-format facts: sizes, widths, enums, ports, pool index."""
 
+import ast
+import io
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -86,15 +89,52 @@ def test_field_validation():
         spec.SWITCHML_HEADER.field("nope")
 
 
-def test_wire_constants_are_written_only_in_spec():
-    """One definition of each truth: no other source spells the port or the header widths."""
+#: Numbers only spec.py may write in code: the port and mask, the pool-index slot mask and set bit.
+_WIRE_NUMBERS = {spec.UDP_PORT, spec.UDP_PORT_MASK, spec.POOL_SLOT_MASK, 1 << spec.POOL_SET_BIT}
+#: An independent transcription of the official client's bytes (a test oracle), spelled with struct on purpose.
+_ORACLES = {"official_client.py"}
+
+
+def wire_spellings(source: str) -> list[str]:
+    """Code (not strings or comments) in ``source`` that re-spells the wire format instead of using spec.
+
+    A wire number (port, mask, pool-index mask or set bit), a shift by the set bit, or a ``struct``
+    layout in network byte order (header fields laid out by hand; other formats, e.g. pcap's, pass).
+    """
+    found = []
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+              if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE)]
+    for before, token in zip([None, *tokens], tokens, strict=False):
+        if token.type != tokenize.NUMBER:
+            continue
+        try:
+            value = int(token.string.replace("_", ""), 0)
+        except ValueError:  # a float or complex literal: no wire number is one
+            continue
+        shift = before is not None and before.string in ("<<", ">>") and value == spec.POOL_SET_BIT
+        if value in _WIRE_NUMBERS or shift:
+            found.append(f"line {token.start[0]}: {(before.string + ' ') if shift else ''}{token.string}")
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in
+                ("pack", "unpack", "pack_into", "unpack_from", "calcsize", "Struct")
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "struct"
+                and node.args and isinstance(node.args[0], ast.Constant) and str(node.args[0].value)[:1] in "!>"):
+            found.append(f"line {node.lineno}: struct.{node.func.attr}")
+    return found
+
+
+def test_wire_spellings_finds_numbers_shifts_and_struct_layouts():
+    source = ("a = 0xBEE0\nb = x >> 15\nc = struct.pack('!H', 1)\n# 0xfff0 in a comment\nd = '48864 in a string'\n"
+              "e = struct.pack('=I', 1)\n")
+    assert wire_spellings(source) == ["line 1: 0xBEE0", "line 2: >> 15", "line 3: struct.pack"]
+    assert wire_spellings("mask = 16383 & y\nz = y << 14\n") == ["line 1: 16383"]
+
+
+def test_wire_format_is_written_only_in_spec():
+    """One definition of each truth: no other module spells the port, the mask or the pool-index layout."""
     root = Path(__file__).resolve().parents[2]
-    forbidden = ("0xbee0", "48864", "0xfff0", "65520")
-    offenders = []
-    for package in ("switchsim", "workers"):
-        for path in (root / package).rglob("*.py"):
-            if path.name == "spec.py":
-                continue
-            text = path.read_text().lower()
-            offenders += [f"{path.relative_to(root)}: {token}" for token in forbidden if token in text]
+    offenders = [f"{path.relative_to(root)} {spelling}"
+                 for package in ("switchsim", "workers") for path in sorted((root / package).rglob("*.py"))
+                 if path.name != "spec.py" and path.name not in _ORACLES
+                 for spelling in wire_spellings(path.read_text(encoding="utf-8"))]
     assert offenders == []

@@ -6,12 +6,8 @@ import numpy as np
 import pytest
 
 from switchsim.config import (
-    LinkConfig,
-    Scenario,
     ScenarioError,
-    SwitchConfigSection,
     SwitchMLConfig,
-    TopologyConfig,
     WorkloadConfig,
     scenario_from_dict,
     with_override,
@@ -23,17 +19,11 @@ from switchsim.sim.metrics import ring_time_closed_form, switchml_ate_closed_for
 from switchsim.sim.run import make_tensors
 from switchsim.sim.switchml_method import run_switchml
 
+from ..builders import build_scenario
 
-def scenario(bits, kind="one_rack", workers=4, window=128, elements=1 << 16, loss=0.0, **switchml):
-    return Scenario(
-        methods=("switchml", "ring"),
-        topology=TopologyConfig(kind=kind, workers=workers, racks=2),
-        link=LinkConfig(loss=loss),
-        switch=SwitchConfigSection(slots=256),
-        switchml=SwitchMLConfig(window=window, timeout_s=2e-4, **switchml),
-        workload=WorkloadConfig(elements=elements, element_bits=bits),
-        seed=3,
-    )
+
+def scenario(bits, **knobs):
+    return build_scenario(element_bits=bits, timeout_s=2e-4, seed=3, **knobs)
 
 
 def expected_sums(s, tensors):

@@ -1,6 +1,7 @@
 """SwitchML in the simulator: exact sums on every topology, closed forms, loss, reproducibility."""
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pytest
@@ -10,7 +11,6 @@ from switchsim.config import (
     LinkConfig,
     Scenario,
     SwitchConfigSection,
-    SwitchMLConfig,
     TopologyConfig,
     WorkloadConfig,
 )
@@ -18,19 +18,9 @@ from switchsim.sim.metrics import switchml_ate_closed_form, switchml_line_rate_a
 from switchsim.sim.run import make_tensors, run_scenario
 from switchsim.sim.switchml_method import run_switchml
 
+from ..builders import build_scenario
 
-def scenario(kind="one_rack", workers=4, window=32, elements=64 * 400, link=None, **extra):
-    return Scenario(
-        methods=("switchml",),
-        topology=TopologyConfig(kind=kind, workers=workers, racks=2, jobs=2),
-        link=link or LinkConfig(),
-        switch=SwitchConfigSection(slots=256, hardened=extra.pop("hardened", False)),
-        switchml=SwitchMLConfig(window=window, timeout_s=extra.pop("timeout_s", 1e-3)),
-        workload=WorkloadConfig(elements=elements, iterations=extra.pop("iterations", 1),
-                                compute_s=extra.pop("compute_s", 0.0)),
-        host=extra.pop("host", HostConfig()),
-        **extra,
-    )
+scenario = partial(build_scenario, methods=("switchml",), window=32, elements=64 * 400)
 
 
 def run(s):
@@ -149,7 +139,7 @@ def test_float_check_catches_a_wrong_exponent():
                 workload=WorkloadConfig(elements=64 * 50, dtype="float32", quantizer="block_exponent"))
     workload = make_workload(s)
     received = np.zeros_like(workload.exponents)
-    result, sums = run_switchml(s, workload.integers, exponents=workload.exponents, received_exponents=received)
+    _result, sums = run_switchml(s, workload.integers, exponents=workload.exponents, received_exponents=received)
     assert check_float(s, workload, sums, received).exponents_match
     received[1, 3, 0] += 1
     assert not check_float(s, workload, sums, received).exponents_match
@@ -163,7 +153,7 @@ def test_pcap_of_simulated_traffic_dissects_with_the_project_layer(tmp_path):
 
     s = scenario(workers=2, window=4, elements=64 * 10)
     tensors = make_tensors(s)
-    result, sums = run_switchml(s, tensors, pcap=str(tmp_path / "sim.pcap"))
+    _result, sums = run_switchml(s, tensors, pcap=str(tmp_path / "sim.pcap"))
     bind_switchml_layers()
     packets = rdpcap(str(tmp_path / "sim.pcap"))
     assert len(packets) == 20  # worker 0: 10 requests up, 10 results down

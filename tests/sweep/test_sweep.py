@@ -8,8 +8,16 @@ from scipy import stats
 
 from switchsim import io
 from switchsim.config import ScenarioError, scenario_from_dict
-from switchsim.sweep import SweepPlan, execute, mean_interval, parse_seeds, resumable_runs, run_key, \
-    sweep_document, summarize_points
+from switchsim.sweep import (
+    SweepPlan,
+    execute,
+    mean_interval,
+    parse_seeds,
+    resumable_runs,
+    run_key,
+    summarize_points,
+    sweep_document,
+)
 
 SMALL = {
     "name": "tiny", "methods": ["switchml", "ring"], "max_time_s": 0.02,

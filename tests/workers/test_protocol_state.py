@@ -2,14 +2,15 @@
 
 import numpy as np
 
-from switchsim.protocol import spec
 from workers import protocol_state as state
 from workers.protocol import WorkerConfig, WorkerProtocol
 
 
-def test_pool_index_constants_match_the_spec():
-    assert state._POOL_SET_BIT == spec.POOL_SET_BIT
-    assert state._POOL_SLOT_MASK == spec.POOL_SLOT_MASK
+def test_pool_index_of_packs_slot_and_set_as_the_wire_does():
+    config, _, _ = state.new_protocol_state(1, 4)
+    config[0, state.C_WINDOW], config[0, state.C_START_SLOT], config[0, state.C_SHIFT] = 4, 10, 0
+    assert [state.pool_index_of(config, 0, p) for p in range(9)] == [10, 11, 12, 13, 0x800A, 0x800B, 0x800C, 0x800D,
+                                                                      10]
 
 
 def test_instances_are_independent_and_match_the_wrapper():

@@ -1,0 +1,1 @@
+"""The shipped scenarios (TOML), installed as package data ``switchsim.scenarios``; see `switchsim.resources`."""
