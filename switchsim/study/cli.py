@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from switchsim.arguments import ranged
+from switchsim.paths import output_dir
 from switchsim.progress import StatusLine
 
 
@@ -87,8 +88,9 @@ def _training(args: argparse.Namespace) -> int:
     )
     from switchsim.study.training_plots import plot_time_to_accuracy, plot_training
 
-    out = Path(args.out or "out/study-training")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(args.out or "out/study-training", "--out")
+    # the timing scenario is read before any training, so a bad --timing fails at once
+    base = with_override(load_scenario(args.timing or builtin_scenario("quickstart")), "topology.workers", args.workers)
     models = ("softmax", "mlp") if args.model == "both" else (args.model,)
     configs = [c for model in models for seed in args.seeds for c in grid(
         TrainingConfig(model=model, workers=args.workers, batch=args.batch, steps=args.steps,
@@ -114,8 +116,6 @@ def _training(args: argparse.Namespace) -> int:
     written.append(out / "bit-width-table.txt")
     written += plot_training(first_seed, out)
 
-    scenario_path = args.timing or builtin_scenario("quickstart")
-    base = with_override(load_scenario(scenario_path), "topology.workers", args.workers)
     curves = []
     status = StatusLine()
     try:

@@ -86,12 +86,13 @@ def plot_time_to_accuracy(curves: list[dict], out_dir: str | Path, target: float
         axis.set_ylabel("test accuracy (%)")
         axis.set_ylim(max(0, 100 * target - 30), 100)
         axis.grid(alpha=0.3, which="both")
-        axis.legend(fontsize=7, ncol=2, loc="lower right")
+        # beside the axes, never over the curves (one entry per method and wire width: 20 and more)
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         axis.set_title(f"digits {model}: time to accuracy; float32 = ring all-reduce, IntSGD = SwitchML "
                        "at the narrowest wire width", fontsize=10)
         figure.tight_layout()
         path = Path(out_dir) / f"time-to-accuracy-{model}.png"
-        figure.savefig(path, dpi=110)
+        figure.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(figure)
         paths.append(path)
     return paths

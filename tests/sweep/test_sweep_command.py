@@ -118,3 +118,15 @@ def test_loop_rejects_times_that_cannot_finish(argv, message, capsys):
 def test_param_and_values_come_in_pairs(tiny, capsys):
     assert main(["sweep", str(tiny), "--param", "link.loss", "--values", "0", "--param", "switchml.window"]) == 2
     assert "--param and --values come in pairs" in capsys.readouterr().err
+
+
+def test_sweep_out_that_is_a_file_is_refused_before_running(tiny, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main(["sweep", str(tiny), "--param", "link.loss", "--values", "0", "--out", str(taken)]) == 2
+    assert "--out" in capsys.readouterr().err and taken.read_text() == "not a folder"
+
+
+def test_a_folder_given_as_the_sweep_scenario_is_one_line(tmp_path, capsys):
+    assert main(["sweep", str(tmp_path), "--param", "link.loss", "--values", "0"]) == 2
+    assert str(tmp_path) in capsys.readouterr().err
