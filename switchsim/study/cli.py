@@ -90,7 +90,8 @@ def _training(args: argparse.Namespace) -> int:
 
     out = output_dir(args.out or "out/study-training", "--out")
     # the timing scenario is read before any training, so a bad --timing fails at once
-    base = with_override(load_scenario(args.timing or builtin_scenario("quickstart")), "topology.workers", args.workers)
+    scenario_path = args.timing or builtin_scenario("quickstart")
+    base = with_override(load_scenario(scenario_path), "topology.workers", args.workers)
     models = ("softmax", "mlp") if args.model == "both" else (args.model,)
     configs = [c for model in models for seed in args.seeds for c in grid(
         TrainingConfig(model=model, workers=args.workers, batch=args.batch, steps=args.steps,
