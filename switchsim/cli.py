@@ -128,9 +128,9 @@ def _conformance(args: argparse.Namespace) -> int:
 
 
 def _scenario(path: str | None):
-    from switchsim.config import builtin_scenario, load_scenario
+    from switchsim.config import find_scenario, load_scenario
 
-    return load_scenario(path if path else builtin_scenario("quickstart"))
+    return load_scenario(find_scenario(path))
 
 
 class _ProgressLine:

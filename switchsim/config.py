@@ -514,6 +514,31 @@ def builtin_scenario(name: str) -> Path:
     return path
 
 
+def find_scenario(given: str | Path | None) -> Path:
+    """The scenario file a command names: the path as given when it exists, else a shipped scenario.
+
+    ``None`` is the default job (``quickstart``). A path that does not exist
+    but names a shipped scenario, as the README's commands do
+    (``scenarios/paper-10g.toml``) or by its bare name (``paper-10g``), is the
+    shipped file, so the commands work from any folder with an installed
+    switchsim.
+
+    Raises:
+        FileNotFoundError: naming the path and the shipped scenarios.
+    """
+    if given is None:
+        return builtin_scenario("quickstart")
+    path = Path(given)
+    if path.exists():
+        return path
+    shipped = SCENARIOS_DIR / f"{path.stem}.toml"
+    if path.suffix in ("", ".toml") and str(path.parent) in (".", "scenarios") and shipped.exists():
+        return shipped
+    names = sorted(p.stem for p in SCENARIOS_DIR.glob("*.toml"))
+    raise FileNotFoundError(f"no scenario file {str(path)!r}; the shipped scenarios (by name or as "
+                            f"scenarios/NAME.toml) are {names}")
+
+
 def with_override(scenario: Scenario, dotted: str, value: Any) -> Scenario:
     """A copy of ``scenario`` with ``section.field`` (or a top-level field) set to ``value``, re-validated.
 

@@ -72,5 +72,9 @@ def test_wheel_installed_outside_the_checkout_runs_the_cli(tmp_path):
                     work)
     assert emulated.returncode == 0 and "verdict: exact" in emulated.stdout, emulated.stdout + emulated.stderr
     assert (work / "out" / "swml.pcap").stat().st_size > 24
+    swept = _run([str(switchsim), "sweep", "scenarios/loss-sweep.toml", "--param", "link.loss", "--values",
+                  "0,0.0001", "--jobs", "2", "--out", "out/sweep"], work)  # the README's path, a local Dask cluster
+    assert swept.returncode == 0 and "local Dask cluster of 2 processes" in swept.stdout, swept.stdout + swept.stderr
+    assert (work / "out" / "sweep" / "sweep.json").is_file()
     rendered = _run([str(python), "-m", "switchsim.p4gen.render", "--check"], work)
     assert rendered.returncode == 0 and "0 stale" in rendered.stdout, rendered.stdout + rendered.stderr

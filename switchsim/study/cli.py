@@ -76,7 +76,7 @@ def _overflow(args: argparse.Namespace) -> int:
 
 
 def _training(args: argparse.Namespace) -> int:
-    from switchsim.config import builtin_scenario, load_scenario, with_override
+    from switchsim.config import find_scenario, load_scenario, with_override
     from switchsim.study import time_to_accuracy as timing
     from switchsim.study.train import (
         TrainingConfig,
@@ -90,7 +90,7 @@ def _training(args: argparse.Namespace) -> int:
 
     out = output_dir(args.out or "out/study-training", "--out")
     # the timing scenario is read before any training, so a bad --timing fails at once
-    scenario_path = args.timing or builtin_scenario("quickstart")
+    scenario_path = find_scenario(args.timing)
     base = with_override(load_scenario(scenario_path), "topology.workers", args.workers)
     models = ("softmax", "mlp") if args.model == "both" else (args.model,)
     configs = [c for model in models for seed in args.seeds for c in grid(
@@ -147,7 +147,7 @@ def _training(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from switchsim.config import builtin_scenario, load_scenario, with_override
+    from switchsim.config import find_scenario, load_scenario, with_override
     from switchsim.study.collective_time import transfers_seconds
     from switchsim.study.compare import (
         CompareConfig,
@@ -167,7 +167,8 @@ def _compare(args: argparse.Namespace) -> int:
                            per_layer=args.per_layer,
                            **({} if args.compute_s is None else {"model_compute_s": args.compute_s}))
     out = Path(args.out or "out/study-compare")
-    scenario_path = args.timing or builtin_scenario("quickstart")
+    scenario_path = find_scenario(args.timing)
+    base = load_scenario(scenario_path)  # before any training: a bad --timing fails at once
     runs = len(config.models) * len(config.methods) * len(config.seeds)
     print(f"switchsim study compare: {len(config.methods)} methods x {', '.join(config.models)} x seeds "
           f"{', '.join(map(str, config.seeds))} = {runs} training runs of {config.steps} steps, {config.workers} "
@@ -178,7 +179,6 @@ def _compare(args: argparse.Namespace) -> int:
         status.update("measuring compression speed", force=True)
         compression = measure_compression(config.methods, config.workers, config.measure_elements)
         table = train_all(config, status.counter("training run"))
-        base = load_scenario(scenario_path)
         seconds = transfers_seconds(with_override(base, "topology.workers", config.workers),
                                     [t for r in table for t in r.results[0].transfers] +
                                     [t for r in table for t in _main(r)], status.counter("simulated collective"))

@@ -130,3 +130,27 @@ def test_sweep_out_that_is_a_file_is_refused_before_running(tiny, tmp_path, caps
 def test_a_folder_given_as_the_sweep_scenario_is_one_line(tmp_path, capsys):
     assert main(["sweep", str(tmp_path), "--param", "link.loss", "--values", "0"]) == 2
     assert str(tmp_path) in capsys.readouterr().err
+
+
+def test_shipped_scenarios_are_found_from_any_folder(tmp_path, monkeypatch):
+    """The README's `scenarios/NAME.toml` paths work outside the checkout (a wheel install), and bare names too."""
+    from switchsim.config import SCENARIOS_DIR, find_scenario
+
+    monkeypatch.chdir(tmp_path)
+    assert find_scenario("scenarios/loss-recovery.toml") == SCENARIOS_DIR / "loss-recovery.toml"
+    assert find_scenario("paper-10g") == SCENARIOS_DIR / "paper-10g.toml"
+    assert find_scenario(None) == SCENARIOS_DIR / "quickstart.toml"
+    mine = tmp_path / "scenarios" / "quickstart.toml"
+    mine.parent.mkdir()
+    mine.write_text('name = "mine"\n')
+    assert find_scenario("scenarios/quickstart.toml") == mine.relative_to(tmp_path)  # a file that exists wins
+    with pytest.raises(FileNotFoundError, match=r"no scenario file 'nowhere/x\.toml'; the shipped .*'quickstart'"):
+        find_scenario("nowhere/x.toml")
+
+
+@pytest.mark.parametrize("command", ["training", "compare"])
+def test_study_timing_scenarios_are_read_before_training(command, tmp_path, capsys):
+    from switchsim.cli import main as cli
+
+    assert cli(["study", command, "--timing", "no-such-scenario", "--out", str(tmp_path / "out")]) == 2
+    assert "no scenario file 'no-such-scenario'" in capsys.readouterr().err
