@@ -234,7 +234,8 @@ def parse_stats(job: Bmv2Job, output: str) -> dict:
     stats: dict = {}
     for i, key in enumerate(SLOT_COUNTERS):
         stats[key] = sum(values[i * slots : (i + 1) * slots])
-    stats["drop_reasons"] = dict(zip(P4_DROP_REASONS, values[len(SLOT_COUNTERS) * slots :], strict=True))
+    stats["drop_reasons"] = dict(zip((str(reason) for reason in P4_DROP_REASONS), values[len(SLOT_COUNTERS) * slots :],
+                                     strict=True))
     return stats
 
 

@@ -145,6 +145,7 @@ def test_parse_stats_sums_slots_and_names_reasons(line):
     assert (stats["broadcast"], stats["retransmit"], stats["drop"], stats["stale"]) == (3, 7, 11, 9)
     assert stats["drop_reasons"]["unregistered_source"] == 0 and stats["drop_reasons"]["truncated"] == 1
     assert stats["drop_reasons"]["unknown_destination"] == 7
+    assert all(type(reason) is str for reason in stats["drop_reasons"])  # printed and written as plain names
     with pytest.raises(RuntimeError, match="expected 14 counter values"):
         controller.parse_stats(job, lines[0])
 
