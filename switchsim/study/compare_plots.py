@@ -33,16 +33,9 @@ def plot_compare(table: list[MethodRuns], rows: list[dict], out: str | Path) -> 
             steps, curve = r.mean_curve()
             ax.plot(steps * by_method[r.method]["total_s"] * 1e3, 100 * curve, label=r.method, **_style(index))
         ax.set_xscale("log")
-        ax.set_xlabel("time per iteration x iterations (ms, log scale)")
-        ax.set_ylabel("test accuracy % (mean over seeds)")
-        ax.set_title(f"{model}: accuracy vs time")
-        ax.legend(fontsize=7, ncol=2)
-        ax.grid(alpha=0.3)
-        path = out / f"compare-{model}-accuracy-vs-time.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_finish(plt, fig, ax, "time per iteration x iterations (ms, log scale)",
+                               "test accuracy % (mean over seeds)", f"{model}: accuracy vs time",
+                               out / f"compare-{model}-accuracy-vs-time.png"))
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for index, r in enumerate(runs):
             style = _style(index)
@@ -50,16 +43,23 @@ def plot_compare(table: list[MethodRuns], rows: list[dict], out: str | Path) -> 
                         yerr=100 * r.accuracies.std(ddof=1) if len(r.accuracies) > 1 else 0, label=r.method,
                         marker=style["marker"], linestyle="none", capsize=3)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("bits per element one worker sends per step (log2 scale)")
-        ax.set_ylabel("final test accuracy % (mean ± std over seeds)")
-        ax.set_title(f"{model}: accuracy vs bits per element")
-        ax.legend(fontsize=7, ncol=2)
-        ax.grid(alpha=0.3)
-        path = out / f"compare-{model}-accuracy-vs-bits.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_finish(plt, fig, ax, "bits per element one worker sends per step (log2 scale)",
+                               "final test accuracy % (mean ± std over seeds)",
+                               f"{model}: accuracy vs bits per element",
+                               out / f"compare-{model}-accuracy-vs-bits.png"))
     return written
+
+
+def _finish(plt, fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
+    """Label, legend and grid ``ax``; save ``fig`` to ``path`` (PNG) and close it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
