@@ -35,7 +35,6 @@ time per iteration, plus time to a target accuracy. Rules (the same for every me
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from switchsim.study.csv_file import write_rows
 from switchsim.study.digits import load_digits_split
 from switchsim.study.models import MODELS, make_model
 from switchsim.study.train import TrainingConfig, TrainingResult, train
@@ -344,12 +344,5 @@ def model_transfers(config: CompareConfig, table: list[MethodRuns]) -> list[Tran
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
     """``compare.csv``: `CSV_COLUMNS`, seconds and bits as floats; empty = not applicable or never reached."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for row in rows:
-            writer.writerow(["" if row[c] is None else (f"{row[c]:.6g}" if isinstance(row[c], float) else row[c])
-                             for c in CSV_COLUMNS])
-    return path
+    return write_rows(path, CSV_COLUMNS, ([f"{row[c]:.6g}" if isinstance(row[c], float) else row[c]
+                                            for c in CSV_COLUMNS] for row in rows))

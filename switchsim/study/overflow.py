@@ -23,7 +23,6 @@ after `REAL_STEP` steps of float32 data-parallel training (`switchsim.study.trai
 
 from __future__ import annotations
 
-import csv
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from switchsim.study.csv_file import write_rows
 from workers.quantizers.accumulate import accumulate
 from workers.quantizers.base import Context
 from workers.quantizers.intsgd import AlphaState, IntSGD, adaptive_alpha
@@ -169,14 +169,7 @@ def run_study(study: OverflowStudy, progress: Callable[[int, int], None] | None 
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
     """``overflow.csv``: one row per setting, columns `COLUMNS`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: row[key] for key in COLUMNS})
-    return path
+    return write_rows(path, COLUMNS, ([row[key] for key in COLUMNS] for row in rows))
 
 
 _MARKERS = "os^D"

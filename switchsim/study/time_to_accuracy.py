@@ -166,13 +166,6 @@ def curves_for(results: list, seconds: dict[tuple[str, int], tuple[float, list[I
 
 def write_time_csv(curves: list[dict], path) -> None:
     """``time_to_accuracy.csv``: one row per run, `TIME_COLUMNS` (seconds; empty = target never reached)."""
-    import csv
-    from pathlib import Path
+    from switchsim.study.csv_file import write_rows
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(TIME_COLUMNS)
-        for c in curves:
-            writer.writerow(["" if c[k] is None else c[k] for k in TIME_COLUMNS])
+    write_rows(path, TIME_COLUMNS, ([c[k] for k in TIME_COLUMNS] for c in curves))

@@ -15,7 +15,6 @@ n directions — exactly (float32) or compressed — and every worker applies
 
 from __future__ import annotations
 
-import csv
 import itertools
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ import numpy as np
 
 from switchsim.protocol import spec
 from switchsim.study.aggregation import METHODS, Aggregator
+from switchsim.study.csv_file import write_rows
 from switchsim.study.digits import Dataset, load_digits_split, shards
 from switchsim.study.models import MODELS, evaluate, init_params, loss_and_gradient, make_model
 
@@ -253,18 +253,11 @@ def run_grid(configs: list[TrainingConfig], progress: Callable[[int, int], None]
 
 def write_training_csv(results: list[TrainingResult], path: str | Path) -> Path:
     """``training.csv``: one row per run and evaluation, columns `CSV_COLUMNS` (losses in nats)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for r in results:
-            c = r.config
-            for i, step in enumerate(r.steps):
-                writer.writerow([c.model, c.method, c.wire_bits if c.method != "float32" else 32, r.accumulator_bits,
-                                 c.workers, c.seed, step, f"{r.train_loss[i]:.6g}", f"{r.test_loss[i]:.6g}",
-                                 f"{r.test_accuracy[i]:.6g}", r.clipped[i], r.overflowed[i], f"{r.alpha[i]:.6g}"])
-    return path
+    rows = ([r.config.model, r.config.method, r.config.wire_bits if r.config.method != "float32" else 32,
+             r.accumulator_bits, r.config.workers, r.config.seed, step, f"{r.train_loss[i]:.6g}",
+             f"{r.test_loss[i]:.6g}", f"{r.test_accuracy[i]:.6g}", r.clipped[i], r.overflowed[i], f"{r.alpha[i]:.6g}"]
+            for r in results for i, step in enumerate(r.steps))
+    return write_rows(path, CSV_COLUMNS, rows)
 
 
 def bit_width_table(results: list[TrainingResult]) -> str:
