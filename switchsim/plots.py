@@ -134,32 +134,27 @@ def plot_sweep(document: dict, out_dir: str | Path) -> Path:
     points = document["points"]
     series: dict[tuple, list[dict]] = {}
     for point in points:
-        others = tuple((name, json.dumps(point["params"][name], default=list)) for name, _ in axes[1:])
+        others = tuple((name.split(".")[-1], point["params"][name]) for name, _ in axes[1:])
         series.setdefault((point["method"], others), []).append(point)
+    # series with the same numbers (ring does not depend on the SwitchML recovery policy) are drawn once
+    curves: dict[tuple, tuple[str, list[str], list[dict]]] = {}
+    for (method, others), chosen in series.items():
+        numbers = (method, *((p["params"][x_name], p["mean_time_s"], p["completed"]) for p in chosen))
+        label = ", ".join(f"{name}={value}" for name, value in others)
+        curves.setdefault(numbers, (method, [], chosen))[1].append(label)
     figure, panels = plt.subplots(1, 2, figsize=(12, 4.8))
     styles = ["-", "--", ":", "-."]
     markers = ["o", "s", "^", "D", "v", "P", "X"]
-    drawn_curves: dict[tuple, str] = {}
-    labels_of: dict[str, list[str]] = {}
-    for (method, others), chosen in series.items():
-        label = method + "".join(f", {name.split('.')[-1]}={json.loads(value)}" for name, value in others)
-        curve = (method, *((p["params"][x_name], p["mean_time_s"], p["completed"]) for p in chosen))
-        if curve in drawn_curves:  # the same numbers (ring does not depend on the SwitchML recovery policy)
-            labels_of[drawn_curves[curve]].append(label)
-            continue
-        drawn_curves[curve] = label
-        labels_of[label] = [label]
-    index = 0
-    for (method, others), chosen in series.items():
-        label = method + "".join(f", {name.split('.')[-1]}={json.loads(value)}" for name, value in others)
-        if label not in labels_of:
-            continue
-        merged = labels_of[label]
-        shown = label if len(merged) == 1 else f"{method} (same for: {'; '.join(m[len(method) + 2:] for m in merged)})"
-        color = _COLORS.get(method) if len(labels_of) <= len(_COLORS) and len(axes) == 1 else None
+    for index, (method, labels_of, chosen) in enumerate(curves.values()):
+        if not labels_of[0]:
+            shown = method
+        elif len(labels_of) == 1:
+            shown = f"{method}, {labels_of[0]}"
+        else:
+            shown = f"{method} (same for: {'; '.join(labels_of)})"
+        color = _COLORS.get(method) if len(curves) <= len(_COLORS) and len(axes) == 1 else None
         style = {"color": color, "linestyle": styles[index % len(styles)], "marker": markers[index % len(markers)],
                  "capsize": 3}
-        index += 1
         for panel, name, factor in ((panels[0], "time_s", 1e3), (panels[1], "ate_per_s", 1.0)):
             finished = [p for p in chosen if p[f"mean_{name}"] is not None]
             xs = [where[json.dumps(p["params"][x_name], default=list)] for p in finished]

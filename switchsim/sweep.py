@@ -219,7 +219,7 @@ def summarize_points(runs: list[dict], plan: SweepPlan) -> list[dict]:
             point["completed"] = len(finished)
             point["correct"] = outcomes.count(Outcome.EXACT)
             point["wrong"] = outcomes.count(Outcome.WRONG)
-            point["max_time_s"] = scenario_of(plan.base, params, plan.seeds[0]).max_time_s
+            point["max_time_s"] = float(params.get("max_time_s", plan.base.max_time_s))
             points.append(point)
     return points
 
