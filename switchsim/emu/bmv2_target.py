@@ -35,13 +35,12 @@ from pathlib import Path
 import numpy as np
 
 from switchsim.arguments import seed
-from switchsim.emu.run import judge_results, report_failure, serve_worker, worker_context
+from switchsim.emu.run import WorkerJob, judge_results, report_failure, serve_worker, worker_context
 from switchsim.frame_switch import worker_entries
 from switchsim.outcome import describe, exit_status, outcome
 from switchsim.p4gen import bmv2_runner
 from switchsim.p4gen.controller import Bmv2Job
 from workers.client import RawEthernetTransport, RawTarget
-from workers.protocol import WorkerConfig
 
 #: bmv2 defaults, from measurement (module docstring).
 BMV2_WINDOW = 16
@@ -50,32 +49,22 @@ BMV2_TIMEOUT_S = 0.3
 
 @dataclass(frozen=True, slots=True)
 class _Bmv2WorkerJob:
-    """What one raw-Ethernet worker process needs (picklable)."""
+    """What one raw-Ethernet worker process needs (picklable): the worker and its veth end."""
 
-    worker_id: int
-    num_workers: int
+    job: WorkerJob
     interface: str
     mac: str
     ip: str
-    elements: int
-    seed: int
-    elements_per_packet: int
-    window: int
-    timeout_s: float
-    loss: float
-    max_wall_s: float
 
 
 def _worker_main(control: Connection, job: _Bmv2WorkerJob) -> None:
     """Body of a worker process: wait for "go", aggregate over raw Ethernet, send the result back."""
     try:
-        transport = RawEthernetTransport(RawTarget(job.interface, job.mac, job.ip), job.elements_per_packet)
+        transport = RawEthernetTransport(RawTarget(job.interface, job.mac, job.ip), job.job.elements_per_packet)
         control.send(("ready", None))
-        if not control.poll(job.max_wall_s) or control.recv()[0] != "go":
+        if not control.poll(job.job.max_wall_s) or control.recv()[0] != "go":
             return
-        config = WorkerConfig(worker_id=job.worker_id, num_workers=job.num_workers, window=job.window,
-                              elements_per_packet=job.elements_per_packet, timeout_s=job.timeout_s)
-        serve_worker(control, job, config, transport)
+        serve_worker(control, job.job, transport)
     except (EOFError, BrokenPipeError):
         return
     except Exception as error:  # reported to the parent, which fails the run with it
@@ -130,8 +119,8 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
             for w, entry in enumerate(entries):
                 parent, child = context.Pipe()
                 process = context.Process(target=_worker_main, args=(child, _Bmv2WorkerJob(
-                    w, workers, switch.plan.host_ends[w], entry.mac, entry.ip, elements, seed, k, window, timeout_s,
-                    loss, max_wall_s)), daemon=True)
+                    WorkerJob(w, workers, elements, seed, k, window, timeout_s, loss, 0, max_wall_s),
+                    switch.plan.host_ends[w], entry.mac, entry.ip)), daemon=True)
                 process.start()
                 child.close()
                 pipes.append(parent)

@@ -45,8 +45,8 @@ LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True, slots=True)
-class _WorkerJob:
-    """What one worker process needs (picklable)."""
+class WorkerJob:
+    """What one worker process needs, whatever carries its packets (picklable)."""
 
     worker_id: int
     num_workers: int
@@ -59,8 +59,14 @@ class _WorkerJob:
     job_number: int
     max_wall_s: float
 
+    def config(self) -> WorkerConfig:
+        """The worker's protocol parameters."""
+        return WorkerConfig(worker_id=self.worker_id, num_workers=self.num_workers, window=self.window,
+                            elements_per_packet=self.elements_per_packet, job_number=self.job_number,
+                            timeout_s=self.timeout_s)
 
-def _worker_main(control: Connection, job: _WorkerJob) -> None:
+
+def _worker_main(control: Connection, job: WorkerJob) -> None:
     """Body of a worker process: bind, report the port, wait for the switch, run, send the result."""
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -72,10 +78,7 @@ def _worker_main(control: Connection, job: _WorkerJob) -> None:
         if kind != "go":
             return
         transport = UdpTransport((switch[0], switch[1]), job.elements_per_packet, sock=sock)
-        config = WorkerConfig(worker_id=job.worker_id, num_workers=job.num_workers, window=job.window,
-                              elements_per_packet=job.elements_per_packet, job_number=job.job_number,
-                              timeout_s=job.timeout_s)
-        serve_worker(control, job, config, transport, lambda run: {"foreign_datagrams": run.transport.foreign,
+        serve_worker(control, job, transport, lambda run: {"foreign_datagrams": run.transport.foreign,
                                                                    "malformed_replies": run.transport.malformed})
     except (EOFError, BrokenPipeError):
         return
@@ -83,14 +86,13 @@ def _worker_main(control: Connection, job: _WorkerJob) -> None:
         report_failure(control, error)
 
 
-def serve_worker(control: Connection, job, config: WorkerConfig, transport, extra=None) -> None:
+def serve_worker(control: Connection, job: WorkerJob, transport, extra=None) -> None:
     """Aggregate ``job``'s seeded tensor over ``transport`` (closed after), then send ``("done", result, summary)``.
 
-    ``job`` has ``seed``, ``worker_id``, ``elements``, ``loss`` and ``max_wall_s``;
     ``extra(run)`` adds transport-specific counters to the summary.
     """
     try:
-        run = run_worker(config, make_tensor(job.seed, job.worker_id, job.elements), transport, loss=job.loss,
+        run = run_worker(job.config(), make_tensor(job.seed, job.worker_id, job.elements), transport, loss=job.loss,
                          rng=np.random.default_rng([job.seed, job.worker_id, 1]), max_wall_s=job.max_wall_s)
     finally:
         transport.close()
@@ -200,7 +202,7 @@ def emulate(
     run_s = 0.0
     try:
         for worker_id in range(workers):
-            job = _WorkerJob(worker_id, workers, elements, seed, elements_per_packet, window, timeout_s, loss,
+            job = WorkerJob(worker_id, workers, elements, seed, elements_per_packet, window, timeout_s, loss,
                              job_number, max_wall_s)
             control, child = context.Pipe()
             process = context.Process(target=_worker_main, args=(child, job), name=f"switchsim-emu-worker-{worker_id}",
