@@ -223,6 +223,11 @@ def _parse_value(text: str):
     return text.strip()
 
 
+#: `switchsim sweep` rewrites DIR/sweep.json with the runs so far at most this often, seconds (and at the end,
+#: on Ctrl-C or on a failure), so a long sweep of large records does not spend its time rewriting the file.
+SAVE_EVERY_S = 5.0
+
+
 def _sweep_axes(args: argparse.Namespace, base) -> tuple:
     """The swept fields and values: the --param/--values pairs, else the scenario's [sweep] table."""
     params, values = args.param or [], args.values or []
@@ -311,13 +316,16 @@ def _sweep(args: argparse.Namespace) -> int:
     line = StatusLine()
     resumed = len(runs)
     made = [0]
+    written = [time.monotonic()]
 
     def done(record: dict) -> None:
         runs.append(record)
         made[0] += 1
-        io.write_sweep(sweep_document(plan, runs), out)
-        elapsed = time.monotonic() - line.started
-        left = (total - len(runs)) * elapsed / made[0]
+        now = time.monotonic()
+        if now - written[0] >= SAVE_EVERY_S:  # the whole file each time: at most every few seconds
+            io.write_sweep(sweep_document(plan, runs), out)
+            written[0] = now
+        left = (total - len(runs)) * (now - line.started) / made[0]
         line.update(f"sweep: {len(runs)}/{total} runs, about {left:,.0f} s left", force=len(runs) == total)
 
     try:
@@ -325,9 +333,13 @@ def _sweep(args: argparse.Namespace) -> int:
                 jobs=args.jobs)
     except KeyboardInterrupt:
         line.close()
+        io.write_sweep(sweep_document(plan, runs), out)
         print(f"interrupted: {len(runs)} of {total} runs kept in {out / 'sweep.json'}; "
               "run again with --resume to finish", file=sys.stderr)
         return 130
+    except BaseException:
+        io.write_sweep(sweep_document(plan, runs), out)  # a failed run keeps the ones that finished
+        raise
     finally:
         line.close()
     document = sweep_document(plan, runs)

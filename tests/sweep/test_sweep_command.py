@@ -154,3 +154,27 @@ def test_study_timing_scenarios_are_read_before_training(command, tmp_path, caps
 
     assert cli(["study", command, "--timing", "no-such-scenario", "--out", str(tmp_path / "out")]) == 2
     assert "no scenario file 'no-such-scenario'" in capsys.readouterr().err
+
+
+def test_an_interrupted_sweep_keeps_what_finished_and_resumes(tiny, tmp_path, capsys, monkeypatch):
+    from switchsim import sweep
+
+    real, calls = sweep.run_point, []
+
+    def interrupted_third(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(sweep, "run_point", interrupted_third)
+    out = tmp_path / "cut"
+    argv = ["sweep", str(tiny), "--param", "link.loss", "--values", "0,0.01", "--seeds", "0..1", "--jobs", "1",
+            "--out", str(out)]
+    assert main(argv) == 130
+    assert "interrupted: 2 of 4 runs kept" in capsys.readouterr().err
+    assert len(json.loads((out / "sweep.json").read_text())["runs"]) == 2
+    monkeypatch.setattr(sweep, "run_point", real)
+    assert main([*argv, "--resume"]) == 0
+    assert "(2 runs made, 2 resumed" in capsys.readouterr().out
+    assert len(json.loads((out / "sweep.json").read_text())["runs"]) == 4
