@@ -477,6 +477,13 @@ def _coerce(section: str, cls: type, table: dict) -> Any:
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise ScenarioError(f"[{section}] has unknown keys {unknown}; known keys: {sorted(known)}")
+    if section == "topology":
+        kind = table.get("kind", TopologyConfig.kind)
+        if kind in BUILDERS:
+            unread = sorted(set(table) - {"kind", *BUILDERS[kind].parameters})
+            if unread:
+                raise ScenarioError(f"topology.{unread[0]} is not read by kind = {kind!r}; it reads "
+                                    f"{list(BUILDERS[kind].parameters)}")
     values = {}
     for name, value in table.items():
         if section == "sweep" and name == "grid" and isinstance(value, dict):
