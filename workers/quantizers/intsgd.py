@@ -197,7 +197,7 @@ class IntSGD:
         wire_bits: b, bits of one integer on the wire, 2..32.
         accumulator_bits: a, bits of the aggregator's accumulator, 8..32; None (default): the wire
             element width that carries b bits (8, 16 or 32), the width the switch returns the sum in.
-        rounding: ``"randomized"`` (unbiased) or ``"deterministic"`` (half away from zero).
+        rounding: ``"randomized"`` (unbiased) or ``"deterministic"`` (half to even, as the authors' ``torch.round``).
         safe: clip so the n-way sum cannot overflow a bits (True), or only to the wire width (False).
         eps: epsilon of the alpha formula, > 0.
         beta: moving-average weight of ``r_k`` in 0 <= beta < 1 (the authors' default 0.9; 0: no averaging).

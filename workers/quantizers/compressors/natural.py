@@ -4,7 +4,9 @@ Deep Learning", 2019): round every element to a power of two, randomly and witho
 For |x| = m 2**e with m in [1/2, 1) (``np.frexp``), send 2**e with probability
 2m - 1 and 2**(e-1) otherwise: E = |x|. The value then needs its sign and
 exponent only: 9 bits per element (float32 without the mantissa; zero has its
-own exponent code).
+own exponent code). The 8-bit exponent codes 0 and 2**-126 .. 2**127, so a
+float32 subnormal (|x| < 2**-126) rounds unbiasedly between 0 and 2**-126:
+to 2**-126 with probability |x| / 2**-126 (no subnormal powers of two are sent).
 
 Collective: all-gather. A switch cannot sum it: a sum of powers of two is not a
 power of two, and adding them needs floating-point alignment of exponents,
@@ -18,6 +20,8 @@ import numpy as np
 from workers.quantizers.compressors.base import Compressor, Message, Transfer, packed
 
 BITS_PER_ELEMENT = 9
+#: The smallest power of two the 9-bit code carries: float32's smallest normal, 2**-126.
+SMALLEST_NORMAL = 2.0**-126
 
 
 def natural_round(x: np.ndarray, uniform: np.ndarray) -> np.ndarray:
@@ -26,10 +30,15 @@ def natural_round(x: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     Example:
         >>> natural_round(np.array([3.0, -3.0, 0.0], np.float32), np.array([0.2, 0.9, 0.5])).tolist()
         [4.0, -2.0, 0.0]
+        >>> natural_round(np.array([2.0**-127], np.float32), np.array([0.4])).tolist() == [2.0**-126]
+        True
     """
-    mantissa, exponent = np.frexp(np.abs(x).astype(np.float64))
+    magnitude = np.abs(x).astype(np.float64)
+    mantissa, exponent = np.frexp(magnitude)
     up = uniform < 2 * mantissa - 1
-    return (np.sign(x) * np.ldexp(1.0, exponent - 1 + up)).astype(np.float32)
+    normal = np.ldexp(1.0, exponent - 1 + up)
+    subnormal = np.where(uniform < magnitude / SMALLEST_NORMAL, SMALLEST_NORMAL, 0.0)
+    return (np.sign(x) * np.where(magnitude < SMALLEST_NORMAL, subnormal, normal)).astype(np.float32)
 
 
 class Natural(Compressor):
