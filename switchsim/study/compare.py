@@ -233,27 +233,34 @@ def shape_transfers(name: str, shapes: list[tuple[int, ...]], workers: int,
     return [packed(math.ceil(bits))], float(bits)
 
 
-def compression_seconds(compressor: Compressor, gradients: np.ndarray, step: int = 1) -> float:
-    """Seconds one worker spends compressing and decompressing ``gradients`` (n, d) once.
+#: The phases of one worker's compression work (`compression_phases`).
+PHASES = ("prepare", "encode", "decode", "observe")
+
+
+def compression_phases(compressor: Compressor, gradients: np.ndarray, step: int = 1) -> dict[str, float]:
+    """Seconds one worker spends in each phase (`PHASES`) compressing and decompressing ``gradients`` (n, d) once.
 
     ``prepare`` is divided by n (each worker computes its own share: its max, its exponents; the MAX across
     workers is the collective's); encode is averaged over the n workers; decode is what one worker does
     after the collective: `finish` on the collective's sum (switch and ring methods), the decode of all n
     messages (all-gather methods), or for PowerSGD its whole step divided by n (each worker computes its own
-    products, the orthogonalisation and its residual); ``observe`` (IntSGD's alpha update) is counted whole.
+    products, the orthogonalisation and its residual; reported under encode); ``observe`` (IntSGD's alpha
+    update) is counted whole.
     """
     n = len(gradients)
     delta = -0.1 * gradients[0]
+    phases = dict.fromkeys(PHASES, 0.0)
     if isinstance(compressor, PowerSGD):
         started = time.perf_counter()
         compressor.reduce(gradients, step)
-        return (time.perf_counter() - started) / n
+        phases["encode"] = (time.perf_counter() - started) / n
+        return phases
     started = time.perf_counter()
     shared = compressor.prepare(gradients)
-    prepare_s = (time.perf_counter() - started) / n
+    phases["prepare"] = (time.perf_counter() - started) / n
     started = time.perf_counter()
     messages = [compressor.encode(gradients[w], w, step, shared) for w in range(n)]
-    encode_s = (time.perf_counter() - started) / n
+    phases["encode"] = (time.perf_counter() - started) / n
     if hasattr(compressor, "finish"):
         total = compressor.sum_messages(messages)
         started = time.perf_counter()
@@ -261,10 +268,17 @@ def compression_seconds(compressor: Compressor, gradients: np.ndarray, step: int
     else:
         started = time.perf_counter()
         compressor.decode(messages, step, shared)
-    decode_s = time.perf_counter() - started
+    phases["decode"] = time.perf_counter() - started
     started = time.perf_counter()
     compressor.observe(delta, 0.1)
-    return prepare_s + encode_s + decode_s + time.perf_counter() - started
+    phases["observe"] = time.perf_counter() - started
+    return phases
+
+
+def compression_seconds(compressor: Compressor, gradients: np.ndarray, step: int = 1) -> float:
+    """Seconds one worker spends compressing and decompressing ``gradients`` (n, d) once: the sum of
+    `compression_phases`."""
+    return sum(compression_phases(compressor, gradients, step).values())
 
 
 def measure_compression(methods: tuple[str, ...], workers: int, elements: int = MEASURE_ELEMENTS,

@@ -35,6 +35,7 @@ from workers.quantizers.accumulate import accumulate
 from workers.quantizers.base import Context
 from workers.quantizers.block_exponent import BlockExponent, global_exponents
 from workers.quantizers.compressors.base import Compressor, Message, Transfer
+from workers.quantizers.compressors.kernels import method_key, terngrad_encode
 from workers.quantizers.intsgd import AlphaState, IntSGD
 
 
@@ -228,10 +229,9 @@ class TernGrad(_SwitchSum):
         Two bits per ternary value and a float32 scale per layer (the paper's message); on the switch each
         value travels in an 8-bit (or, deployed, 32-bit) element: see `transfers`.
         """
-        s = self._scales(shared)
-        probability = np.divide(np.abs(gradient), s, out=np.zeros(self.dim), where=s > 0)
-        uniform = np.random.default_rng([self.seed, worker, step, 0x7E2]).random(self.dim)
-        values = (np.sign(gradient) * (uniform < probability)).astype(np.int32)
+        values = np.empty(self.dim, np.int32)
+        terngrad_encode(gradient, np.asarray(self.layer_bounds, np.int64), np.asarray(shared, np.float64),
+                        method_key(self.seed, 0x7E2, worker, step), values)
         return Message((values,), 2 * self.dim + 32 * (len(self.layer_bounds) - 1))
 
     def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:

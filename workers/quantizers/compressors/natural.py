@@ -18,10 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from workers.quantizers.compressors.base import Compressor, Message, Transfer, packed
+from workers.quantizers.compressors.kernels import add_float32, method_key, natural_encode
 
 BITS_PER_ELEMENT = 9
 #: The smallest power of two the 9-bit code carries: float32's smallest normal, 2**-126.
 SMALLEST_NORMAL = 2.0**-126
+#: Keeps natural compression's uniforms apart from the other methods' (`kernels.method_key`).
+SALT = 0x9A7
 
 
 def natural_round(x: np.ndarray, uniform: np.ndarray) -> np.ndarray:
@@ -52,12 +55,17 @@ class Natural(Compressor):
 
     def encode(self, gradient: np.ndarray, worker: int, step: int, shared: object) -> Message:
         """Powers of two (kept as float32 here; 9 bits each on the wire)."""
-        uniform = np.random.default_rng([self.seed, worker, step, 0x9A7]).random(self.dim)
-        return Message((natural_round(gradient, uniform),), BITS_PER_ELEMENT * self.dim)
+        out = np.empty(self.dim, np.uint32)
+        natural_encode(np.ascontiguousarray(gradient, np.float32).view(np.uint32),
+                       method_key(self.seed, SALT, worker, step), out)  # = natural_round with U(key, i)
+        return Message((out.view(np.float32),), BITS_PER_ELEMENT * self.dim)
 
     def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
         """Mean of the gathered values."""
-        return np.mean([m.payload[0] for m in messages], axis=0, dtype=np.float64).astype(np.float32)
+        total = np.zeros(self.dim, np.float64)
+        for m in messages:
+            add_float32(m.payload[0], total)
+        return (total / len(messages)).astype(np.float32)
 
     def transfers(self, messages: list[Message]) -> list[Transfer]:
         """All-gather of 9 d bits per worker."""

@@ -22,6 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from workers.quantizers.compressors.base import Compressor, Message, Transfer, packed
+from workers.quantizers.compressors.kernels import method_key, qsgd_accumulate, qsgd_encode
+
+#: Keeps QSGD's uniforms apart from the other methods' (`kernels.method_key`).
+SALT = 0x95D
 
 
 def elias_gamma_bits(values: np.ndarray) -> np.ndarray:
@@ -104,28 +108,25 @@ class QSGD(Compressor):
         self.buckets = -(-self.dim // bucket)
 
     def _norms(self, gradient: np.ndarray) -> np.ndarray:
+        """The L2 norm of each bucket (float64; a reference for the kernel's float32 norms)."""
         padded = np.zeros(self.buckets * self.bucket, np.float64)
         padded[: self.dim] = gradient
         return np.sqrt((padded.reshape(self.buckets, self.bucket) ** 2).sum(axis=1))
 
     def encode(self, gradient: np.ndarray, worker: int, step: int, shared: object) -> Message:
-        """Bucket norms (float32), levels (int) and signs; ``bits`` = `qsgd_bits`."""
-        norms = self._norms(gradient).astype(np.float32)
-        per_element = np.repeat(norms.astype(np.float64), self.bucket)[: self.dim]
-        ratio = np.divide(self.levels * np.abs(gradient), per_element, out=np.zeros(self.dim),
-                          where=per_element > 0)
-        low = np.floor(ratio)
-        uniform = np.random.default_rng([self.seed, worker, step, 0x95D]).random(self.dim)
-        levels = (low + (uniform < ratio - low)).astype(np.int32)
-        signs = np.signbit(gradient)
-        return Message((norms, levels, signs), qsgd_bits(levels, self.buckets, self.bucket))
+        """Bucket norms (float32), levels (int32) and signs; ``bits`` = `qsgd_bits` (counted in the kernel)."""
+        norms = np.empty(self.buckets, np.float32)
+        levels = np.empty(self.dim, np.int32)
+        signs = np.empty(self.dim, np.bool_)
+        bits = qsgd_encode(gradient, self.bucket, float(self.levels), method_key(self.seed, SALT, worker, step),
+                           norms, levels, signs)
+        return Message((norms, levels, signs), int(bits))
 
     def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
         """Mean of ``norm sign level / s`` over the gathered messages."""
         total = np.zeros(self.dim, np.float64)
         for norms, levels, signs in (m.payload for m in messages):
-            value = np.repeat(norms.astype(np.float64), self.bucket)[: self.dim] * levels / self.levels
-            total += np.where(signs, -value, value)
+            qsgd_accumulate(norms, levels, signs, self.bucket, float(self.levels), total)
         return (total / len(messages)).astype(np.float32)
 
     def transfers(self, messages: list[Message]) -> list[Transfer]:

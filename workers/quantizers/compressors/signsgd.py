@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from workers.quantizers.compressors.base import Compressor, Message, Transfer, packed
+from workers.quantizers.compressors.kernels import sign_decode, sign_votes
 
 
 class SignSGD(Compressor):
@@ -48,10 +49,11 @@ class SignSGD(Compressor):
     def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
         """Majority vote (a tie votes +1) times the mean scale, per layer."""
         votes = np.zeros(self.dim, np.int32)
-        for m in messages:
-            votes += 2 * np.unpackbits(m.payload[0], count=self.dim).astype(np.int32) - 1
-        scale = np.mean([m.payload[1] for m in messages], axis=0)
-        return (np.where(votes >= 0, 1.0, -1.0) * np.repeat(scale, np.diff(self.layer_bounds))).astype(np.float32)
+        sign_votes(np.stack([m.payload[0] for m in messages]), self.dim, votes)
+        scale = np.mean([m.payload[1] for m in messages], axis=0).astype(np.float32)
+        out = np.empty(self.dim, np.float32)
+        sign_decode(votes, np.asarray(self.layer_bounds, np.int64), scale, out)
+        return out
 
     def transfers(self, messages: list[Message]) -> list[Transfer]:
         """All-gather of the largest message, packed in bytes."""

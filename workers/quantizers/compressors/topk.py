@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from workers.quantizers.compressors.base import Compressor, Message, Transfer, packed
+from workers.quantizers.compressors.kernels import add_sparse
 
 
 def index_bits(dim: int) -> int:
@@ -60,7 +61,7 @@ class TopK(Compressor):
         """Mean of the gathered sparse vectors."""
         total = np.zeros(self.dim, np.float64)
         for indices, values in (m.payload for m in messages):
-            np.add.at(total, indices, values)
+            add_sparse(indices, values, total)
         return (total / len(messages)).astype(np.float32)
 
     def transfers(self, messages: list[Message]) -> list[Transfer]:
