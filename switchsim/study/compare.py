@@ -134,7 +134,9 @@ class CompareConfig:
         if not self.seeds:
             raise ValueError("CompareConfig.seeds must hold at least one seed")
         if not 1 <= len(self.learning_rates) <= 5 or not all(0 < r <= 10 for r in self.learning_rates):
-            raise ValueError(f"CompareConfig.learning_rates must be 1..5 values in (0, 10], got {self.learning_rates!r}")
+            raise ValueError(
+                f"CompareConfig.learning_rates must be 1..5 values in (0, 10], got {self.learning_rates!r}"
+            )
         if not 0 < self.target <= 1:
             raise ValueError(f"CompareConfig.target must be in (0, 1], got {self.target!r}")
         if not 4096 <= self.measure_elements <= 1 << 24:

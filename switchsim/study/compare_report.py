@@ -95,7 +95,7 @@ def accuracy_notes(table: list[MethodRuns]) -> list[str]:
 
 
 def time_notes(rows: list[dict]) -> list[str]:
-    """Communication of IntSGD's integers: float32 ring -> int8 ring (32 -> 8 bits) -> deployed switch -> int8 switch."""
+    """IntSGD's communication: float32 ring -> int8 ring (32 -> 8 bits) -> deployed switch -> int8 switch."""
     notes = []
     for model in dict.fromkeys(r["model"] for r in rows):
         by = {(r["method"], r["collective"]): r["communication_s"] for r in rows if r["model"] == model}

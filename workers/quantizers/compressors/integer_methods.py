@@ -39,6 +39,18 @@ from workers.quantizers.compressors.kernels import method_key, terngrad_encode
 from workers.quantizers.intsgd import AlphaState, IntSGD
 
 
+def heuristic_budget(num_workers: int, wire_bits: int, accumulator_bits: int) -> float:
+    """The heuristic's per-worker integer budget: ``(2**(a-1) - 1) / n`` unfloored, at most the wire's ``2**(b-1) - 1``.
+
+    alpha = budget / 2**e; for int8 (a = b = 8) this is the authors' 127 / (n 2**e).
+
+    Example:
+        >>> heuristic_budget(16, 8, 8), heuristic_budget(8, 2, 8)
+        (7.9375, 1)
+    """
+    return min((2 ** (accumulator_bits - 1) - 1) / num_workers, 2 ** (wire_bits - 1) - 1)
+
+
 class _SwitchSum(Compressor):
     """Shared decode path: sum the workers' int32 payloads at ``accumulator_bits`` (wrap), as the switch does."""
 
@@ -147,8 +159,7 @@ class Heuristic(_SwitchSum):
         For int8 this is the paper's alpha numerator, alpha = 127 / (n 2**e) (not floor(127 / n) / 2**e,
         which is 5.5 % lower at n = 8 and 11.8 % at n = 16).
         """
-        per_worker = (2 ** (self.accumulator_bits - 1) - 1) / self.num_workers
-        return float(min(per_worker, 2 ** (self.wire_bits - 1) - 1))
+        return float(heuristic_budget(self.num_workers, self.wire_bits, self.accumulator_bits))
 
     def prepare(self, gradients: np.ndarray) -> AlphaState:
         """The MAX all-reduce of every worker's max|g| and the alpha from it."""
