@@ -3,7 +3,8 @@
 For each worker count (default 8 and 16, the comparison's digits and paper rows), on a
 seeded Gaussian float32 gradient (n, ``--elements``) it times, on one thread (numba's
 kernels limited to one thread, as in `switchsim study compare`), the best of
-``--repeats`` runs of each phase of `switchsim.study.compare.compression_phases`:
+``--repeats`` runs (the methods in turn within each run, round robin) of each phase of
+`switchsim.study.compare.compression_phases`:
 prepare (one worker's share), encode (one worker), decode (what one worker does after
 the collective: finish on the sum, or decoding all n messages of an all-gather) and
 observe (IntSGD's alpha update), each phase's best separately, and their sum.
@@ -41,12 +42,17 @@ def main() -> None:
         small = gradients[:, :4096].copy()
         print(f"\nn = {workers}: ns per element (best of {args.repeats} per phase)")
         print(f"{'method':22}" + "".join(f"{p:>10}" for p in PHASES) + f"{'total':>10}")
+        compressors = {}
         for name in COMPRESSORS:
             make_compressor(name, None, workers, 0, (0, 4096), [(64, 64)]).reduce(small, 0)  # compile
-            compressor = make_compressor(name, None, workers, 0, (0, elements), shape)
-            compressor.reduce(gradients, 0)
-            runs = [compression_phases(compressor, gradients, step) for step in range(1, 1 + args.repeats)]
-            best = {p: min(r[p] for r in runs) * 1e9 / elements for p in PHASES}
+            compressors[name] = make_compressor(name, None, workers, 0, (0, elements), shape)
+            compressors[name].reduce(gradients, 0)
+        runs = {name: [] for name in COMPRESSORS}
+        for step in range(1, 1 + args.repeats):  # round robin, as the comparison measures
+            for name, compressor in compressors.items():
+                runs[name].append(compression_phases(compressor, gradients, step))
+        for name in COMPRESSORS:
+            best = {p: min(r[p] for r in runs[name]) * 1e9 / elements for p in PHASES}
             print(f"{name:22}" + "".join(f"{best[p]:10.2f}" for p in PHASES) + f"{sum(best.values()):10.2f}")
     print(f"\nloadavg(1 min) now={os.getloadavg()[0]:.2f}")
 

@@ -37,6 +37,7 @@ from workers.quantizers.block_exponent import BlockExponent, global_exponents
 from workers.quantizers.compressors.base import Compressor, Message, Transfer
 from workers.quantizers.compressors.kernels import method_key, terngrad_encode
 from workers.quantizers.intsgd import AlphaState, IntSGD
+from workers.quantizers.scaling import multiply_layers
 
 
 def heuristic_budget(num_workers: int, wire_bits: int, accumulator_bits: int) -> float:
@@ -118,8 +119,8 @@ class IntSGDRandom(_SwitchSum):
         return Message((encoded.integers,), self.dim * spec.container_bits(self.wire_bits), encoded.clipped)
 
     def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
-        """Sum / alpha / n."""
-        return self.quantizer.decode(integer_sum, shared, self.num_workers) / np.float32(self.num_workers)
+        """Sum / alpha / n (one pass, `workers.quantizers.scaling.divide_layers`)."""
+        return self.quantizer.decode_mean(integer_sum, shared, self.num_workers)
 
     def observe(self, delta: np.ndarray, learning_rate: float) -> None:
         """Advance alpha from the update every worker applied (moving average with beta)."""
@@ -211,7 +212,7 @@ class BlockExponentMethod(_SwitchSum):
 
     def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
         """Sum / f / n."""
-        return self.quantizer.decode(integer_sum, shared, self.num_workers) / np.float32(self.num_workers)
+        return self.quantizer.decode_mean(integer_sum, shared, self.num_workers)
 
 
 class TernGrad(_SwitchSum):
@@ -246,5 +247,8 @@ class TernGrad(_SwitchSum):
         return Message((values,), 2 * self.dim + 32 * (len(self.layer_bounds) - 1))
 
     def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
-        """s * sum / n."""
-        return (self._scales(shared) * integer_sum / self.num_workers).astype(np.float32)
+        """s * sum / n (one pass, `workers.quantizers.scaling.multiply_layers`)."""
+        out = np.empty(self.dim, np.float32)
+        multiply_layers(integer_sum, np.asarray(self.layer_bounds, np.int64), np.asarray(shared, np.float64),
+                        float(self.num_workers), out)
+        return out
