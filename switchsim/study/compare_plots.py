@@ -34,8 +34,8 @@ def plot_compare(table: list[MethodRuns], rows: list[dict], out: str | Path) -> 
             label = f"{row['method']} ({row['collective']}{'*' if row['collective'] == 'switch-int8' else ''})"
             ax.plot(steps * row["total_s"] * 1e3, 100 * curve, label=label, **_style(index))
         ax.set_xscale("log")
-        written.append(_finish(plt, fig, ax, "time per iteration x iterations (ms, log scale); "
-                               "* switch-int8: switchsim's extension, no hardware",
+        written.append(_finish(plt, fig, ax, "time per iteration x iterations (ms, log scale)\n"
+                               "* switch-int8: switchsim's narrow-element extension (no hardware implements it)",
                                "test accuracy % (mean over seeds)", f"{model}: accuracy vs time",
                                out / f"compare-{model}-accuracy-vs-time.png"))
         fig, ax = plt.subplots(figsize=(7, 4.5))
