@@ -141,7 +141,8 @@ def write_markdown(config: CompareConfig, rows: list[dict], table: list[MethodRu
         "aggregation (before it for signSGD, as Signum), weight decay 1e-4 on each gradient; IntSGD alpha "
         f"{'per layer' if config.per_layer else 'global'}; seeds "
         f"{', '.join(map(str, config.seeds))}; accuracy is the final test accuracy, mean ± sample standard "
-        "deviation over seeds. Times are per iteration: compression measured on this machine, communication "
+        "deviation over seeds. Times are per iteration: compression measured on this machine (CPU time, one "
+        "thread, at each row's worker count), communication "
         "simulated on the same links, compute measured (digits) or given (paper-sized rows).",
         "",
         markdown_table(rows, config.target),
