@@ -375,7 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from switchsim import __version__
+
+    parser.add_argument("--version", action="version", version=f"switchsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
         "loop",
@@ -435,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser(
         "sweep",
-        help="run a scenario over a grid of values x seeds, on a Dask cluster, and plot means with 95% intervals",
+        help="run a scenario over a grid of values x seeds, on a Dask cluster, and plot means with 95%% intervals",
         description="Run SCENARIO at every combination of the --param values, once per seed, each run a task on "
         "a dask.distributed cluster: by default a local cluster of --jobs processes; with --scheduler (or "
         "$SWITCHSIM_SCHEDULER) an existing one, e.g. several machines (docs/sweeps.md). Runs are written to "
@@ -502,7 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``switchsim`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `switchsim`: the commands, not only "COMMAND is required"
+        parser.print_help(sys.stderr)
+        print("switchsim: error: give a COMMAND (one of the above)", file=sys.stderr)
+        return 2
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, NotImplementedError) as error:
