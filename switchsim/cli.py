@@ -299,10 +299,11 @@ def _sweep(args: argparse.Namespace) -> int:
     out = output_dir(args.out or f"out/{base.name}-sweep", "--out")
     scheduler = args.scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
     runs: list[dict] = []
-    if args.resume:
-        document = io.read_sweep(out)
-        if document is not None:
-            runs = resumable_runs(document, plan, out / "sweep.json")
+    document = None if args.force else io.read_sweep(out)
+    if document is not None:  # refused before any run when this sweep would discard runs it does not redo
+        kept = resumable_runs(document, plan, out / "sweep.json")
+        if args.resume:
+            runs = kept
     total = len(plan.tasks())
     axes = ", ".join(f"{name} over {list(values)}" for name, values in plan.axes)
     if scheduler:
@@ -471,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "cluster (default: $SWITCHSIM_SCHEDULER)")
     sweep.add_argument("--resume", action="store_true",
                        help="keep the runs already in DIR/sweep.json and run only the missing ones")
+    sweep.add_argument("--force", action="store_true",
+                       help="replace DIR/sweep.json even when it holds runs this sweep does not redo (another "
+                       "scenario, other values or seeds); without it such a sweep is refused")
     sweep.add_argument("--engine", choices=("fast", "simpy"),
                        help="SwitchML engine for every point (default: the scenario's [simulator] engine)")
     sweep.set_defaults(handler=_sweep)

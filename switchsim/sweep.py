@@ -247,15 +247,24 @@ def base_fingerprint(base: Scenario) -> dict:
 
 
 def resumable_runs(document: dict, plan: SweepPlan, path: os.PathLike | str) -> list[dict]:
-    """The runs of an earlier ``sweep.json`` that belong to ``plan`` (others are dropped).
+    """The runs of an earlier ``sweep.json``, all of which belong to ``plan`` (a resumed sweep may add values
+    or seeds, never lose finished runs).
 
     Raises:
-        ScenarioError: the document was made from a different base scenario.
+        ScenarioError: the document is not a sweep document, was made from a different base scenario, or
+            holds runs that ``plan`` does not contain (writing this sweep's document would discard them).
     """
+    way_out = "give another --out, or --force to replace it"
     if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
-        raise ScenarioError(f"{path}: not a sweep document (no runs list); remove it or choose another --out")
+        raise ScenarioError(f"{path}: not a sweep document (no runs list); {way_out}")
     if document.get("base") != base_fingerprint(plan.base):
-        raise ScenarioError(f"{path}: written by a sweep of a different scenario (or other settings); "
-                            "choose another --out, or run without --resume to start over")
+        raise ScenarioError(f"{path}: written by a sweep of a different scenario ({document.get('scenario')!r}, "
+                            f"or other settings) whose {len(document['runs'])} runs this one would discard; "
+                            f"{way_out}")
     wanted = {run_key(params, seed) for params, seed in plan.tasks()}
-    return [run for run in document["runs"] if run_key(run["params"], run["seed"]) in wanted]
+    dropped = [run for run in document["runs"] if run_key(run["params"], run["seed"]) not in wanted]
+    if dropped:
+        raise ScenarioError(f"{path}: holds {len(document['runs'])} runs, {len(dropped)} of them at values or seeds "
+                            f"this sweep does not have, which it would discard; sweep a grid that includes them "
+                            f"(with --resume to keep the rest), {way_out}")
+    return list(document["runs"])
