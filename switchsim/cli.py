@@ -520,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, NotImplementedError) as error:
         print(f"switchsim: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT, no traceback
+        print(f"switchsim: interrupted ({args.command} stopped by Ctrl-C)", file=sys.stderr)
+        return 130
     except MemoryError as error:  # the estimates refuse what cannot fit; this is the backstop
         print(f"switchsim: error: out of memory ({error}); give a smaller workload", file=sys.stderr)
         return 2
