@@ -40,6 +40,7 @@ def _loop(args: argparse.Namespace) -> int:
     from switchsim.memory_loop import Faults, peak_bytes, run_in_memory
     from switchsim.outcome import describe, judged
     from switchsim.pipeline import wrapped_sum
+    from switchsim.pipeline.tables import describe_counters
     from switchsim.sim.memory import refuse_if_too_big
 
     refuse_if_too_big("switchsim loop", peak_bytes(args.workers, args.elements),
@@ -93,7 +94,7 @@ def _loop(args: argparse.Namespace) -> int:
         print(f"  workers {args.workers}, elements {args.elements:,} int32, k {args.elements_per_packet}, "
               f"{packets:,} packets per worker, window {args.window}, loss {args.loss:.2%} each way, "
               f"timeout {args.timeout:g} s, recovery {args.recovery}")
-        print(f"  switch counters: {result.counters}")
+        print(f"  switch counters: {describe_counters(result.counters)}")
         print(f"  retransmissions: {summary['retransmissions']:,}; simulated {result.time_s * 1e3:.3f} ms, "
               f"wall {wall_s:.2f} s")
         verdict = describe(result.completed, correct, result.stopped_by, args.max_time)
@@ -242,6 +243,9 @@ def _sweep_axes(args: argparse.Namespace, base) -> tuple:
         parsed = tuple(_parse_value(v) for v in text.split(",") if v.strip())
         if not parsed:
             raise ValueError(f"--values for {param}: give at least one value, comma-separated")
+        repeated = sorted({text for text in map(json.dumps, parsed) if list(map(json.dumps, parsed)).count(text) > 1})
+        if repeated:
+            raise ValueError(f"--values for {param}: each value once, got {', '.join(repeated)} more than once")
         axes.append((param, parsed))
     if len({param for param, _ in axes}) != len(axes):
         raise ValueError(f"--param: each SECTION.FIELD once, got {params}")
@@ -260,10 +264,14 @@ def _sweep_table(document: dict) -> str:
         if point["mean_time_s"] is None:
             time_cell, rate_cell = f"{'-':>22}", f"{'-':>21}"
         else:
-            half = (point["ci95_time_s"][1] - point["ci95_time_s"][0]) / 2
-            time_cell = f"{point['mean_time_s'] * 1e3:11.3f} +- {half * 1e3:8.3f}"
-            spread = (point["ci95_ate_per_s"][1] - point["ci95_ate_per_s"][0]) / 2
-            rate_cell = f"{point['mean_ate_per_s']:10.3e} +- {spread:7.1e}"
+            if point["completed"] == 1:  # one finished run has no interval: not a "+- 0"
+                time_cell = f"{point['mean_time_s'] * 1e3:11.3f} {'(n=1)':>10}"
+                rate_cell = f"{point['mean_ate_per_s']:10.3e} {'(n=1)':>10}"
+            else:
+                half = (point["ci95_time_s"][1] - point["ci95_time_s"][0]) / 2
+                time_cell = f"{point['mean_time_s'] * 1e3:11.3f} +- {half * 1e3:7.3f}"
+                spread = (point["ci95_ate_per_s"][1] - point["ci95_ate_per_s"][0]) / 2
+                rate_cell = f"{point['mean_ate_per_s']:10.3e} +- {spread:7.1e}"
         unfinished = point["seeds"] - point["completed"]
         if point["wrong"]:
             verdict = f"WRONG in {point['wrong']} of {point['seeds']}"
