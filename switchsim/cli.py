@@ -199,6 +199,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{r.method}: float32 decode vs exact float64 sum: relative error {r.float_relative_error:.2e}, "
                   f"max |error| {r.float_max_abs_error:.2e}")
     summary = io.write_summary(results, out)
+    table = io.write_results_csv(results, out)
     pictures = [plots.plot_methods(results, out), plots.plot_links(results, out)]
     hops = sum(r.packet_hops for r in results.results if r.method == "switchml")
     wall = sum(r.wall_time_s for r in results.results if r.method == "switchml")
@@ -208,7 +209,8 @@ def _run(args: argparse.Namespace) -> int:
               f"process, which dominates small runs: benchmarks/simulator.py measures the pace)")
     if pcap:
         print(f"wrote {pcap}: worker 0's SwitchML packets in simulated time")
-    print(f"wrote {summary} and {', '.join(str(p) for p in pictures)} (total {time.perf_counter() - started:.1f} s)")
+    print(f"wrote {summary}, {table} and {', '.join(str(p) for p in pictures)} "
+          f"(total {time.perf_counter() - started:.1f} s)")
     return exit_status(outcome(r.completed, r.correct) for r in results.results)
 
 
@@ -354,8 +356,9 @@ def _sweep(args: argparse.Namespace) -> int:
     document = sweep_document(plan, runs)
     print(_sweep_table(document))
     table = io.write_sweep(document, out)
+    rows = io.write_sweep_csv(document, base.topology.job_count, out)
     figure = plots.plot_sweep(document, out)
-    print(f"wrote {table} and {figure} ({made[0]} runs made, {resumed} resumed, "
+    print(f"wrote {table}, {rows} and {figure} ({made[0]} runs made, {resumed} resumed, "
           f"{time.monotonic() - line.started:.1f} s)")
     return exit_status(outcome(r["completed"], r["correct"]) for run in runs for r in run["results"])
 

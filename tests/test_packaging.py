@@ -121,8 +121,8 @@ def test_wheel_installed_runs_from_the_clone_root(installed):
     venv, root = installed
     python, switchsim = venv / "bin" / "python", venv / "bin" / "switchsim"
     assert (root / "switchsim" / "__init__.py").is_file() and not (root / "switchsim" / "scenarios").exists()
-    emulated = _run([str(switchsim), "emulate", "--workers", "4", "--elements", "20000", "--loss", "0.01", "--json"],
-                    root)
+    emulated = _run([str(switchsim), "emulate", "--workers", "3", "--elements", "2000", "--loss", "0.01", "--timeout",
+                     "0.05", "--max-wall", "300", "--json"], root)
     assert emulated.returncode == 0, emulated.stdout + emulated.stderr
     assert json.loads(emulated.stdout)["correct"] is True
     assert "Traceback" not in emulated.stderr
