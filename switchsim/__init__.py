@@ -54,3 +54,19 @@ def _map_source_tree() -> None:
 
 
 _map_source_tree()
+
+#: The Python API (`switchsim.api`), imported on first use so that ``import switchsim`` stays light.
+#: ``switchsim.sweep`` is the `switchsim.sweep` module, made callable as `switchsim.api.sweep`.
+__all__ = ["RunResult", "SweepResult", "__version__", "load", "run", "sweep"]
+
+
+def __getattr__(name: str):
+    if name in ("load", "run", "RunResult", "SweepResult"):
+        from switchsim import api
+
+        return getattr(api, name)
+    if name == "sweep":
+        import switchsim.sweep
+
+        return switchsim.sweep
+    raise AttributeError(f"module 'switchsim' has no attribute {name!r}")

@@ -149,6 +149,10 @@ class _ProgressLine:
         self.line.close()
 
 
+#: Printed under every table with an ATE/s column.
+ATE_FOOTNOTE = "ATE/s: aggregated tensor elements per second (elements x iterations / aggregation time)"
+
+
 def _summary_table(results) -> str:
     from switchsim.outcome import describe
 
@@ -162,6 +166,7 @@ def _summary_table(results) -> str:
         lines.append(f"{r.method:10} {time_ms} {r.ate_per_s:11.3e} "
                      f"{r.goodput_per_worker_bps / 1e9:12.2f} {speedup:>10} {r.retransmissions:11,d}  "
                      f"{describe(r.completed, r.correct, r.stopped_by, limit)}")
+    lines.append(ATE_FOOTNOTE)
     return "\n".join(lines)
 
 
@@ -283,6 +288,7 @@ def _sweep_table(document: dict) -> str:
         else:
             verdict = "exact" if point["seeds"] == 1 else f"exact in all {point['seeds']}"
         lines.append(f"{cells}{point['method']:10} {point['seeds']:5d} {time_cell} {rate_cell}  {verdict}")
+    lines.append(ATE_FOOTNOTE + "; +- is the half-width of the 95% confidence interval of the mean")
     return "\n".join(lines)
 
 

@@ -28,6 +28,8 @@ import itertools
 import json
 import math
 import os
+import sys
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 
@@ -268,3 +270,16 @@ def resumable_runs(document: dict, plan: SweepPlan, path: os.PathLike | str) -> 
                             f"this sweep does not have, which it would discard; sweep a grid that includes them "
                             f"(with --resume to keep the rest), {way_out}")
     return list(document["runs"])
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as `switchsim.api.sweep`: ``switchsim.sweep(...)`` is the Python API's sweep
+    (the package attribute ``switchsim.sweep`` is this module once it is imported)."""
+
+    def __call__(self, *args, **kwargs):
+        from switchsim.api import sweep
+
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

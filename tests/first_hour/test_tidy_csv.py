@@ -54,3 +54,13 @@ def test_sweep_writes_one_row_per_run_and_method_with_the_swept_fields(tmp_path)
     document = json.loads((out / "sweep.json").read_text())
     times = [r["aggregation_time_s"] for run in document["runs"] for r in run["results"]]
     assert [float(row["aggregation_time_s"]) for row in rows] == times
+
+
+def test_every_table_with_ate_per_s_explains_it(tmp_path, capsys):
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY)
+    assert main(["run", str(scenario), "--out", str(tmp_path / "run")]) == 0
+    assert "ATE/s: aggregated tensor elements per second" in capsys.readouterr().out
+    assert main(["sweep", str(scenario), "--param", "link.loss", "--values", "0", "--jobs", "1", "--out",
+                 str(tmp_path / "sweep")]) == 0
+    assert "ATE/s: aggregated tensor elements per second" in capsys.readouterr().out
