@@ -264,21 +264,20 @@ def _sweep_table(document: dict) -> str:
 
     names = list(document["axes"])
     width = max(12, *(len(name) for name in names))
-    lines = ["".join(f"{name:>{width}} " for name in names) + f"{'method':10} {'seeds':>5} {'time (ms)':>22} "
-             f"{'ATE/s':>21}  outcome"]
+    lines = ["".join(f"{name:>{width}} " for name in names) + f"{'method':10} {'seeds':>5} "
+             f"{'time (ms) [95% interval]':>33} {'ATE/s [95% interval]':>32}  outcome"]
     for point in document["points"]:
         cells = "".join(f"{_value_text(point['params'][name]):>{width}} " for name in names)
         if point["mean_time_s"] is None:
-            time_cell, rate_cell = f"{'-':>22}", f"{'-':>21}"
+            time_cell, rate_cell = f"{'-':>33}", f"{'-':>32}"
+        elif point["completed"] == 1:  # one finished run has no interval: not a "+- 0"
+            time_cell = f"{point['mean_time_s'] * 1e3:10.3f} {'(n=1)':>22}"
+            rate_cell = f"{point['mean_ate_per_s']:9.3e} {'(n=1)':>22}"
         else:
-            if point["completed"] == 1:  # one finished run has no interval: not a "+- 0"
-                time_cell = f"{point['mean_time_s'] * 1e3:11.3f} {'(n=1)':>10}"
-                rate_cell = f"{point['mean_ate_per_s']:10.3e} {'(n=1)':>10}"
-            else:
-                half = (point["ci95_time_s"][1] - point["ci95_time_s"][0]) / 2
-                time_cell = f"{point['mean_time_s'] * 1e3:11.3f} +- {half * 1e3:7.3f}"
-                spread = (point["ci95_ate_per_s"][1] - point["ci95_ate_per_s"][0]) / 2
-                rate_cell = f"{point['mean_ate_per_s']:10.3e} +- {spread:7.1e}"
+            low, high = (1e3 * v for v in point["ci95_time_s"])
+            time_cell = f"{point['mean_time_s'] * 1e3:10.3f} [{low:9.3f}, {high:9.3f}]"
+            low, high = point["ci95_ate_per_s"]
+            rate_cell = f"{point['mean_ate_per_s']:9.3e} [{low:9.3e}, {high:9.3e}]"
         unfinished = point["seeds"] - point["completed"]
         if point["wrong"]:
             verdict = f"WRONG in {point['wrong']} of {point['seeds']}"
@@ -288,7 +287,7 @@ def _sweep_table(document: dict) -> str:
         else:
             verdict = "exact" if point["seeds"] == 1 else f"exact in all {point['seeds']}"
         lines.append(f"{cells}{point['method']:10} {point['seeds']:5d} {time_cell} {rate_cell}  {verdict}")
-    lines.append(ATE_FOOTNOTE + "; +- is the half-width of the 95% confidence interval of the mean")
+    lines.append(ATE_FOOTNOTE + "; [low, high]: 95% confidence interval over the seeds (Student's t on the logarithms)")
     return "\n".join(lines)
 
 

@@ -8,8 +8,9 @@ same record wherever it runs. `execute` runs the calls serially (one run, or
 existing ``dask.distributed`` cluster given by its scheduler address (several
 machines); records come back as they finish. `summarize_points` reduces the
 runs of each point and method to mean, standard deviation and a 95 %
-confidence interval (Student's t) of aggregation time and ATE/s over the runs
-that finished.
+confidence interval (Student's t on the logarithms, `log_interval`: it never
+reaches below zero as a symmetric t interval of a skewed time can) of
+aggregation time and ATE/s over the runs that finished.
 
 The sweep document (``sweep.json``) holds every run and every point::
 
@@ -194,6 +195,31 @@ def mean_interval(values: list[float]) -> tuple[float, float, tuple[float, float
     return mean, std, (mean - half, mean + half)
 
 
+def log_interval(values: list[float]) -> tuple[float, float] | None:
+    """A 95 % confidence interval of positive ``values``' central value: Student's t on their logarithms.
+
+    Times and rates are positive and skewed (a few runs wait on long timeouts), and their spread is
+    multiplicative: a symmetric t interval of a few seeds can reach below zero. On the logarithms,
+    exp(mean(log v) +- t(0.975, n - 1) x std(log v) / sqrt(n)) is always positive and as wide as a t
+    interval should be for a few seeds (it is the interval of the geometric mean). One value, or all
+    equal, gives ``(value, value)``; None for no values, or any value <= 0 (no logarithm).
+
+    Example:
+        >>> low, high = log_interval([4.0, 4.0, 4.2, 500.0])
+        >>> 0 < low < 4.0 and high > 500.0
+        True
+        >>> log_interval([5.0])
+        (5.0, 5.0)
+    """
+    if not values or min(values) <= 0:
+        return None
+    if min(values) == max(values):
+        return values[0], values[0]
+    logs = [math.log(v) for v in values]
+    _, _, (low, high) = mean_interval(logs)
+    return math.exp(low), math.exp(high)
+
+
 def summarize_points(runs: list[dict], plan: SweepPlan) -> list[dict]:
     """One record per point and method, in plan order: statistics over the runs that finished.
 
@@ -214,9 +240,10 @@ def summarize_points(runs: list[dict], plan: SweepPlan) -> list[dict]:
             point = {"params": params, "method": method, "seeds": len(results)}
             for name, key in (("time_s", "aggregation_time_s"), ("ate_per_s", "ate_per_s")):
                 summary = mean_interval([r[key] for r in finished])
+                interval = log_interval([r[key] for r in finished])
                 point[f"mean_{name}"] = None if summary is None else summary[0]
                 point[f"std_{name}"] = None if summary is None else summary[1]
-                point[f"ci95_{name}"] = None if summary is None else list(summary[2])
+                point[f"ci95_{name}"] = None if interval is None else list(interval)
             outcomes = [outcome(r["completed"], r["correct"]) for r in results]
             point["completed"] = len(finished)
             point["correct"] = outcomes.count(Outcome.EXACT)

@@ -47,3 +47,18 @@ def test_sweep_axis_reads_in_words_with_a_unit():
     assert axis_label("link.loss") == "link loss probability (per packet, each link) [link.loss]"
     assert axis_label("switchml.timeout_s") == "retransmission timeout (s) [switchml.timeout_s]"
     assert "aggregated tensor elements per second" in ATE_PER_S
+
+
+def test_a_skewed_time_interval_stays_above_zero():
+    import math
+
+    from switchsim.sweep import log_interval, mean_interval
+
+    times = [0.004, 0.004, 0.0042, 0.5]  # three quick runs and one that waited on long timeouts
+    _, _, (t_low, _) = mean_interval(times)
+    assert t_low < 0  # what the symmetric Student-t interval said, and the plot clipped
+    low, high = log_interval(times)
+    geometric = math.exp(sum(map(math.log, times)) / len(times))
+    assert 0 < low < geometric < high
+    two = log_interval([0.507, 0.532])  # two seeds: as wide as t(0.975, 1) = 12.7 makes it, not [min, max]
+    assert two[0] < 0.45 and two[1] > 0.6
