@@ -239,8 +239,10 @@ def plot_sweep(document: dict, out_dir: str | Path) -> Path:
             finished = [p for p in chosen if p[f"mean_{name}"] is not None]
             xs = [where[json.dumps(p["params"][x_name], default=list)] for p in finished]
             means = [p[f"mean_{name}"] * factor for p in finished]
-            low = [m - p[f"ci95_{name}"][0] * factor for m, p in zip(means, finished, strict=True)]
-            high = [p[f"ci95_{name}"][1] * factor - m for m, p in zip(means, finished, strict=True)]
+            # the interval is of the logarithms (geometric), the dot the arithmetic mean: when the spread is
+            # tiny, rounding can leave the dot a hair outside the interval; that side's bar is then empty
+            low = [max(0.0, m - p[f"ci95_{name}"][0] * factor) for m, p in zip(means, finished, strict=True)]
+            high = [max(0.0, p[f"ci95_{name}"][1] * factor - m) for m, p in zip(means, finished, strict=True)]
             drawn = panel.errorbar(xs, means, yerr=[low, high], label=shown if panel is panels[1] else None,
                                    **style)
             style["color"] = drawn[0].get_color()
