@@ -435,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="simulate a scenario: SwitchML vs ring / parameter server / all-gather on the same links",
         description="Run a scenario (TOML) in the discrete-event simulator: every method on the same topology, "
-        "links and tensors. Prints a summary table, writes DIR/summary.json and plots (PNG). Without SCENARIO, "
+        "links and tensors. Prints a summary table, writes DIR/summary.json, DIR/results.csv (one row per method "
+        "and job, for pandas and plotting tools) and plots (PNG). Without SCENARIO, "
         "runs scenarios/quickstart.toml. Exit status: 0 every method finished with the exact sum, 1 a method's "
         "sum was wrong, 3 a method did not finish within max_time_s (2: bad input).",
     )
@@ -459,7 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run SCENARIO at every combination of the --param values, once per seed, each run a task on "
         "a dask.distributed cluster: by default a local cluster of --jobs processes; with --scheduler (or "
         "$SWITCHSIM_SCHEDULER) an existing one, e.g. several machines (docs/sweeps.md). Runs are written to "
-        "DIR/sweep.json as they finish (an interrupted sweep keeps them; --resume runs only the missing ones); "
+        "DIR/sweep.json as they finish (an interrupted sweep keeps them; --resume runs only the missing ones; a "
+        "sweep that would discard runs already there is refused unless --force), and DIR/sweep.csv at the end "
+        "(one row per run, method and job); "
         "prints mean, std and 95% confidence intervals per point and method, and plots them. Without "
         "--param/--values, uses the scenario's [sweep] table. Exit status as `run`.",
         epilog="examples:\n"
