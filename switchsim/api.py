@@ -161,15 +161,8 @@ def sweep(scenario: str | Path | Scenario | None, grid: dict[str, list], *, seed
     from switchsim.sweep import SweepPlan, execute, sweep_document
 
     base = load(scenario, overrides)
-    axes = []
-    for name, values in grid.items():
-        values = tuple(tuple(v) if isinstance(v, list) else v for v in values)
-        if len(set(map(repr, values))) != len(values):
-            from switchsim.config import ScenarioError
-
-            raise ScenarioError(f"grid[{name!r}]: each value once, got {list(values)}")
-        axes.append((name, values))
-    plan = SweepPlan(base=base, axes=tuple(axes), seeds=tuple(seeds) or base.sweep.seeds or (base.seed,))
+    axes = tuple((name, tuple(tuple(v) if isinstance(v, list) else v for v in values)) for name, values in grid.items())
+    plan = SweepPlan(base=base, axes=axes, seeds=tuple(seeds) or base.sweep.seeds or (base.seed,))
     folder = None
     if out is not None:
         from switchsim.paths import output_dir

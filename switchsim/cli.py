@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -250,7 +251,8 @@ def _sweep_axes(args: argparse.Namespace, base) -> tuple:
         parsed = tuple(_parse_value(v) for v in text.split(",") if v.strip())
         if not parsed:
             raise ValueError(f"--values for {param}: give at least one value, comma-separated")
-        repeated = sorted({text for text in map(json.dumps, parsed) if list(map(json.dumps, parsed)).count(text) > 1})
+        counts = Counter(json.dumps(value) for value in parsed)
+        repeated = [text for text, count in counts.items() if count > 1]
         if repeated:
             raise ValueError(f"--values for {param}: each value once, got {', '.join(repeated)} more than once")
         axes.append((param, parsed))

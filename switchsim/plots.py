@@ -270,8 +270,8 @@ def plot_sweep(document: dict, out_dir: str | Path) -> Path:
             panel.set_ylim(bottom=0)
         panel.grid(alpha=0.3)
     seeds = len(document["seeds"])
-    figure.suptitle(f"{document['scenario']}: mean of {seeds} seed(s), bars: 95 % confidence interval (t on the logarithms); "
-                    "hollow: some seeds did not finish; x on the axis: none finished")
+    figure.suptitle(f"{document['scenario']}: mean of {seeds} seed(s), bars: 95 % confidence interval "
+                    "(t on the logarithms); hollow: some seeds did not finish; x on the axis: none finished")
     handles, names = panels[1].get_legend_handles_labels()
     figure.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     figure.tight_layout()

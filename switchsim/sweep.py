@@ -62,6 +62,10 @@ class SweepPlan:
             raise ScenarioError("a sweep needs at least one SECTION.FIELD with values")
         if not self.seeds:
             raise ScenarioError("a sweep needs at least one seed")
+        for name, values in self.axes:  # a repeated value would run, count and print every run twice
+            texts = [json.dumps(value, default=list) for value in values]
+            if len(set(texts)) != len(texts):
+                raise ScenarioError(f"sweep values of {name}: each value once, got {', '.join(texts)}")
         for params in self.points():  # every point must be a valid scenario: fail before running anything
             scenario_of(self.base, params, self.seeds[0])
 

@@ -104,3 +104,11 @@ def test_study_training_says_it_replaces_earlier_results_before_training(tmp_pat
                  "--eval-every", "1", "--out", str(out)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == f"switchsim study training: replacing the earlier results in {out} (give another --out to keep them)"
+
+
+def test_a_repeated_value_in_a_sweep_table_is_refused(tmp_path, capsys):
+    path = _scenario(tmp_path)
+    path.write_text(path.read_text() + '[sweep]\nparam = "link.loss"\nvalues = [0.0, 0.01, 0.0]\n')
+    assert main(["sweep", str(path), "--jobs", "1", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "link.loss: each value once" in err[0], err
