@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ def _loop(args: argparse.Namespace) -> int:
     from switchsim.memory_loop import Faults, peak_bytes, run_in_memory
     from switchsim.outcome import describe, judged
     from switchsim.pipeline import wrapped_sum
+    from switchsim.pipeline.tables import describe_counters
     from switchsim.sim.memory import refuse_if_too_big
 
     refuse_if_too_big("switchsim loop", peak_bytes(args.workers, args.elements),
@@ -93,7 +95,7 @@ def _loop(args: argparse.Namespace) -> int:
         print(f"  workers {args.workers}, elements {args.elements:,} int32, k {args.elements_per_packet}, "
               f"{packets:,} packets per worker, window {args.window}, loss {args.loss:.2%} each way, "
               f"timeout {args.timeout:g} s, recovery {args.recovery}")
-        print(f"  switch counters: {result.counters}")
+        print(f"  switch counters: {describe_counters(result.counters)}")
         print(f"  retransmissions: {summary['retransmissions']:,}; simulated {result.time_s * 1e3:.3f} ms, "
               f"wall {wall_s:.2f} s")
         verdict = describe(result.completed, correct, result.stopped_by, args.max_time)
@@ -148,6 +150,10 @@ class _ProgressLine:
         self.line.close()
 
 
+#: Printed under every table with an ATE/s column.
+ATE_FOOTNOTE = "ATE/s: aggregated tensor elements per second (elements x iterations / aggregation time)"
+
+
 def _summary_table(results) -> str:
     from switchsim.outcome import describe
 
@@ -161,6 +167,7 @@ def _summary_table(results) -> str:
         lines.append(f"{r.method:10} {time_ms} {r.ate_per_s:11.3e} "
                      f"{r.goodput_per_worker_bps / 1e9:12.2f} {speedup:>10} {r.retransmissions:11,d}  "
                      f"{describe(r.completed, r.correct, r.stopped_by, limit)}")
+    lines.append(ATE_FOOTNOTE)
     return "\n".join(lines)
 
 
@@ -198,6 +205,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{r.method}: float32 decode vs exact float64 sum: relative error {r.float_relative_error:.2e}, "
                   f"max |error| {r.float_max_abs_error:.2e}")
     summary = io.write_summary(results, out)
+    table = io.write_results_csv(results, out)
     pictures = [plots.plot_methods(results, out), plots.plot_links(results, out)]
     hops = sum(r.packet_hops for r in results.results if r.method == "switchml")
     wall = sum(r.wall_time_s for r in results.results if r.method == "switchml")
@@ -207,7 +215,8 @@ def _run(args: argparse.Namespace) -> int:
               f"process, which dominates small runs: benchmarks/simulator.py measures the pace)")
     if pcap:
         print(f"wrote {pcap}: worker 0's SwitchML packets in simulated time")
-    print(f"wrote {summary} and {', '.join(str(p) for p in pictures)} (total {time.perf_counter() - started:.1f} s)")
+    print(f"wrote {summary}, {table} and {', '.join(str(p) for p in pictures)} "
+          f"(total {time.perf_counter() - started:.1f} s)")
     return exit_status(outcome(r.completed, r.correct) for r in results.results)
 
 
@@ -242,6 +251,10 @@ def _sweep_axes(args: argparse.Namespace, base) -> tuple:
         parsed = tuple(_parse_value(v) for v in text.split(",") if v.strip())
         if not parsed:
             raise ValueError(f"--values for {param}: give at least one value, comma-separated")
+        counts = Counter(json.dumps(value) for value in parsed)
+        repeated = [text for text, count in counts.items() if count > 1]
+        if repeated:
+            raise ValueError(f"--values for {param}: each value once, got {', '.join(repeated)} more than once")
         axes.append((param, parsed))
     if len({param for param, _ in axes}) != len(axes):
         raise ValueError(f"--param: each SECTION.FIELD once, got {params}")
@@ -253,17 +266,20 @@ def _sweep_table(document: dict) -> str:
 
     names = list(document["axes"])
     width = max(12, *(len(name) for name in names))
-    lines = ["".join(f"{name:>{width}} " for name in names) + f"{'method':10} {'seeds':>5} {'time (ms)':>22} "
-             f"{'ATE/s':>21}  outcome"]
+    lines = ["".join(f"{name:>{width}} " for name in names) + f"{'method':10} {'seeds':>5} "
+             f"{'time (ms) [95% interval]':>33} {'ATE/s [95% interval]':>32}  outcome"]
     for point in document["points"]:
         cells = "".join(f"{_value_text(point['params'][name]):>{width}} " for name in names)
         if point["mean_time_s"] is None:
-            time_cell, rate_cell = f"{'-':>22}", f"{'-':>21}"
+            time_cell, rate_cell = f"{'-':>33}", f"{'-':>32}"
+        elif point["completed"] == 1:  # one finished run has no interval: not a "+- 0"
+            time_cell = f"{point['mean_time_s'] * 1e3:10.3f} {'(n=1)':>22}"
+            rate_cell = f"{point['mean_ate_per_s']:9.3e} {'(n=1)':>22}"
         else:
-            half = (point["ci95_time_s"][1] - point["ci95_time_s"][0]) / 2
-            time_cell = f"{point['mean_time_s'] * 1e3:11.3f} +- {half * 1e3:8.3f}"
-            spread = (point["ci95_ate_per_s"][1] - point["ci95_ate_per_s"][0]) / 2
-            rate_cell = f"{point['mean_ate_per_s']:10.3e} +- {spread:7.1e}"
+            low, high = (1e3 * v for v in point["ci95_time_s"])
+            time_cell = f"{point['mean_time_s'] * 1e3:10.3f} [{low:9.3f}, {high:9.3f}]"
+            low, high = point["ci95_ate_per_s"]
+            rate_cell = f"{point['mean_ate_per_s']:9.3e} [{low:9.3e}, {high:9.3e}]"
         unfinished = point["seeds"] - point["completed"]
         if point["wrong"]:
             verdict = f"WRONG in {point['wrong']} of {point['seeds']}"
@@ -273,6 +289,7 @@ def _sweep_table(document: dict) -> str:
         else:
             verdict = "exact" if point["seeds"] == 1 else f"exact in all {point['seeds']}"
         lines.append(f"{cells}{point['method']:10} {point['seeds']:5d} {time_cell} {rate_cell}  {verdict}")
+    lines.append(ATE_FOOTNOTE + "; [low, high]: 95% confidence interval over the seeds (Student's t on the logarithms)")
     return "\n".join(lines)
 
 
@@ -299,10 +316,11 @@ def _sweep(args: argparse.Namespace) -> int:
     out = output_dir(args.out or f"out/{base.name}-sweep", "--out")
     scheduler = args.scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
     runs: list[dict] = []
-    if args.resume:
-        document = io.read_sweep(out)
-        if document is not None:
-            runs = resumable_runs(document, plan, out / "sweep.json")
+    document = None if args.force else io.read_sweep(out)
+    if document is not None:  # refused before any run when this sweep would discard runs it does not redo
+        kept = resumable_runs(document, plan, out / "sweep.json")
+        if args.resume:
+            runs = kept
     total = len(plan.tasks())
     axes = ", ".join(f"{name} over {list(values)}" for name, values in plan.axes)
     if scheduler:
@@ -345,8 +363,9 @@ def _sweep(args: argparse.Namespace) -> int:
     document = sweep_document(plan, runs)
     print(_sweep_table(document))
     table = io.write_sweep(document, out)
+    rows = io.write_sweep_csv(document, base.topology.job_count, out)
     figure = plots.plot_sweep(document, out)
-    print(f"wrote {table} and {figure} ({made[0]} runs made, {resumed} resumed, "
+    print(f"wrote {table}, {rows} and {figure} ({made[0]} runs made, {resumed} resumed, "
           f"{time.monotonic() - line.started:.1f} s)")
     return exit_status(outcome(r["completed"], r["correct"]) for run in runs for r in run["results"])
 
@@ -375,7 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from switchsim import __version__
+
+    parser.add_argument("--version", action="version", version=f"switchsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
         "loop",
@@ -415,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="simulate a scenario: SwitchML vs ring / parameter server / all-gather on the same links",
         description="Run a scenario (TOML) in the discrete-event simulator: every method on the same topology, "
-        "links and tensors. Prints a summary table, writes DIR/summary.json and plots (PNG). Without SCENARIO, "
+        "links and tensors. Prints a summary table, writes DIR/summary.json, DIR/results.csv (one row per method "
+        "and job, for pandas and plotting tools) and plots (PNG). Without SCENARIO, "
         "runs scenarios/quickstart.toml. Exit status: 0 every method finished with the exact sum, 1 a method's "
         "sum was wrong, 3 a method did not finish within max_time_s (2: bad input).",
     )
@@ -435,11 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser(
         "sweep",
-        help="run a scenario over a grid of values x seeds, on a Dask cluster, and plot means with 95% intervals",
+        help="run a scenario over a grid of values x seeds, on a Dask cluster, and plot means with 95%% intervals",
         description="Run SCENARIO at every combination of the --param values, once per seed, each run a task on "
         "a dask.distributed cluster: by default a local cluster of --jobs processes; with --scheduler (or "
         "$SWITCHSIM_SCHEDULER) an existing one, e.g. several machines (docs/sweeps.md). Runs are written to "
-        "DIR/sweep.json as they finish (an interrupted sweep keeps them; --resume runs only the missing ones); "
+        "DIR/sweep.json as they finish (an interrupted sweep keeps them; --resume runs only the missing ones; a "
+        "sweep that would discard runs already there is refused unless --force), and DIR/sweep.csv at the end "
+        "(one row per run, method and job); "
         "prints mean, std and 95% confidence intervals per point and method, and plots them. Without "
         "--param/--values, uses the scenario's [sweep] table. Exit status as `run`.",
         epilog="examples:\n"
@@ -468,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "cluster (default: $SWITCHSIM_SCHEDULER)")
     sweep.add_argument("--resume", action="store_true",
                        help="keep the runs already in DIR/sweep.json and run only the missing ones")
+    sweep.add_argument("--force", action="store_true",
+                       help="replace DIR/sweep.json even when it holds runs this sweep does not redo (another "
+                       "scenario, other values or seeds); without it such a sweep is refused")
     sweep.add_argument("--engine", choices=("fast", "simpy"),
                        help="SwitchML engine for every point (default: the scenario's [simulator] engine)")
     sweep.set_defaults(handler=_sweep)
@@ -502,12 +530,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``switchsim`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `switchsim`: the commands, not only "COMMAND is required"
+        parser.print_help(sys.stderr)
+        print("switchsim: error: give a COMMAND (one of the above)", file=sys.stderr)
+        return 2
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, NotImplementedError) as error:
         print(f"switchsim: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT, no traceback
+        print(f"switchsim: interrupted ({args.command} stopped by Ctrl-C)", file=sys.stderr)
+        return 130
     except MemoryError as error:  # the estimates refuse what cannot fit; this is the backstop
         print(f"switchsim: error: out of memory ({error}); give a smaller workload", file=sys.stderr)
         return 2

@@ -10,7 +10,9 @@ Components receive only their own part (``Channel(env, scenario.link)``).
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
@@ -320,6 +322,8 @@ class WorkloadConfig:
 #: The largest seed of a scenario or a command (``--seed``): seeds are signed 64-bit integers >= 0.
 MAX_SEED = 2**63 - 1
 METHODS = ("switchml", "ring", "ps", "allgather")
+#: A scenario's name: it names its output folder (out/<name>), so it is one plain path component.
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 ENGINES = ("fast", "simpy")
 
 
@@ -414,8 +418,13 @@ class Scenario:
     def __post_init__(self) -> None:
         _need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED, "seed",
               self.seed, f"an integer in 0..{MAX_SEED} (2**63 - 1)")
-        _need(len(self.methods) > 0 and all(m in METHODS for m in self.methods), "methods", list(self.methods),
-              f"a non-empty list drawn from {METHODS}")
+        _need(isinstance(self.name, str) and SCENARIO_NAME.fullmatch(self.name) is not None, "name", self.name,
+              "a plain name of letters, digits, '.', '_' and '-' (up to 100, not starting with '.'): "
+              "it names the output folder out/<name>")
+        unknown = [m for m in self.methods if m not in METHODS]
+        close = [match for m in unknown for match in difflib.get_close_matches(str(m), METHODS, 1)]
+        _need(len(self.methods) > 0 and not unknown, "methods", list(self.methods),
+              f"a non-empty list drawn from {METHODS}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
         _positive("max_time_s", self.max_time_s, MAX_TIME_LIMIT_S)
         computing = self.workload.compute_s * self.workload.iterations
         _need(computing < self.max_time_s, "max_time_s", self.max_time_s,

@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 
@@ -49,8 +51,12 @@ def read_text(path: str | Path, what: str) -> str:
 def output_dir(path: str | Path, option: str) -> Path:
     """``path`` as a folder that exists (created with its parents); ``option`` names it in errors ("--out").
 
+    The folder is also checked to accept new files (one is created and removed), so a
+    run never simulates for minutes only to fail when it writes its results.
+
     Raises:
-        PathError: when ``path`` (or a parent) is an existing file, or the folder cannot be created.
+        PathError: when ``path`` (or a parent) is an existing file, or the folder cannot be created or
+            written into.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -59,6 +65,12 @@ def output_dir(path: str | Path, option: str) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise PathError(f"{option} {path}: cannot create the folder: {error.strerror}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path, prefix=".switchsim-probe-"):
+            pass
+    except OSError as error:
+        raise PathError(f"{option} {path}: cannot write into the folder: {error.strerror}; "
+                        "give a folder you can write") from None
     return path
 
 
@@ -66,10 +78,13 @@ def output_file(path: str | Path, option: str) -> Path:
     """``path`` as a file that can be written: not a folder, its parent folders created; ``option`` names it.
 
     Raises:
-        PathError: when ``path`` is a folder, or its parent cannot be a folder.
+        PathError: when ``path`` is a folder, its parent cannot be a folder written into, or ``path`` is an
+            existing file that cannot be overwritten.
     """
     path = Path(path)
     if path.is_dir():
         raise PathError(f"{option} {path}: is a folder; give a file name")
     output_dir(path.parent, option)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PathError(f"{option} {path}: exists and cannot be overwritten; give another file name")
     return path

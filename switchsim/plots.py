@@ -1,14 +1,15 @@
-"""Plots of results (PNG). Reads `Results` or sweep rows only; never runs anything."""
+"""Plots of results (PNG). Reads `Results` or sweep rows only; never runs anything.
+
+Figures are `matplotlib.figure.Figure` objects, not pyplot ones: importing this module selects no
+backend and leaves a notebook's own (inline, widget) alone, and saving a PNG needs no display.
+Every time is in milliseconds; ATE/s is spelled out as aggregated tensor elements per second.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -16,37 +17,96 @@ from switchsim.outcome import Outcome, outcome
 from switchsim.sim.metrics import LinkSummary
 from switchsim.sim.run import Results
 
-_METRIC_LABELS = {"ate_per_s": "aggregated elements / s (ATE/s)", "time_s": "aggregation time (s)"}
+#: ATE/s, said in full wherever it is shown.
+ATE_PER_S = "ATE/s (aggregated tensor elements per second)"
+_METRIC_LABELS = {"ate_per_s": ATE_PER_S, "time_s": "aggregation time (ms)"}
+#: Readable x-axis labels (with units) of the fields a sweep usually varies; others read as the field.
+AXIS_LABELS = {
+    "link.loss": "link loss probability (per packet, each link)",
+    "link.rate_bps": "link rate (bit/s)",
+    "link.delay_s": "link propagation delay (s)",
+    "link.duplicate": "link duplication probability (per packet)",
+    "link.reorder": "link reordering probability (per packet)",
+    "switchml.window": "window (packets in flight per worker)",
+    "switchml.timeout_s": "retransmission timeout (s)",
+    "switchml.recovery": "loss recovery policy",
+    "switchml.elements_per_packet": "elements per packet (k)",
+    "switch.slots": "switch slots",
+    "topology.workers": "workers per job",
+    "workload.elements": "elements per worker",
+    "methods": "methods",
+}
+_UNIT_SUFFIXES = {"_s": "s", "_bps": "bit/s", "_bytes": "bytes"}
+
+
+def axis_label(field: str) -> str:
+    """The x-axis label of a swept ``SECTION.FIELD``: words and a unit, the field itself in brackets.
+
+    Example:
+        >>> axis_label("link.loss")
+        'link loss probability (per packet, each link) [link.loss]'
+        >>> axis_label("host.compute_s")
+        'host compute (s) [host.compute_s]'
+    """
+    if field in AXIS_LABELS:
+        return f"{AXIS_LABELS[field]} [{field}]"
+    words = field.replace(".", " ").replace("_", " ")
+    for suffix, unit in _UNIT_SUFFIXES.items():
+        if field.endswith(suffix):
+            words = f"{field[: -len(suffix)].replace('.', ' ').replace('_', ' ')} ({unit})"
+    return f"{words} [{field}]"
+
+
+def _log_if_spread(axis, values: list[float], factor: float = 10.0) -> bool:
+    """A log y axis when the positive ``values`` span ``factor`` or more (small ones stay visible)."""
+    positive = [v for v in values if v and v > 0]
+    if len(positive) >= 2 and max(positive) / min(positive) >= factor:
+        axis.set_yscale("log")
+        return True
+    return False
 _COLORS = {"switchml": "#1b9e77", "ring": "#d95f02", "ps": "#7570b3", "allgather": "#e7298a"}
 
 
 def plot_methods(results: Results, out_dir: str | Path) -> Path:
-    """Bar charts of ATE/s and aggregation time per method; returns the PNG path."""
+    """`methods_figure` as methods.png; returns the PNG path."""
+    path = Path(out_dir) / "methods.png"
+    methods_figure(results).savefig(path, dpi=DPI)
+    return path
+
+
+def methods_figure(results: Results) -> Figure:
+    """Bar charts of ATE/s and aggregation time (ms) per method, each on a log axis when values are 10 x apart."""
     records = results.results
     names = [r.method for r in records]
     colors = [_COLORS.get(n, "grey") for n in names]
-    figure, (rate, elapsed) = plt.subplots(1, 2, figsize=(10, 4))
-    rate.bar(names, [r.ate_per_s for r in records], color=colors)
-    rate.set_ylabel("aggregated elements / s")
-    rate.set_title("aggregation throughput (ATE/s)")
-    elapsed.bar(names, [r.aggregation_time_s * 1e3 for r in records], color=colors)
+    figure = Figure(figsize=(10, 4.4))
+    rate, elapsed = figure.subplots(1, 2)
+    rates = [r.ate_per_s for r in records]
+    times = [r.aggregation_time_s * 1e3 if r.completed else 0.0 for r in records]
+    rate.bar(names, rates, color=colors)
+    rate.set_ylabel("aggregated tensor elements per second")
+    rate.set_title("throughput, ATE/s (aggregated tensor elements / s)", fontsize=10)
+    elapsed.bar(names, times, color=colors)
     elapsed.set_ylabel("aggregation time (ms)")
-    elapsed.set_title("time to all-reduce")
-    for axis, values in ((rate, [r.ate_per_s for r in records]),
-                         (elapsed, [r.aggregation_time_s * 1e3 for r in records])):
+    elapsed.set_title("time to all-reduce", fontsize=10)
+    for axis, values in ((rate, rates), (elapsed, times)):
+        if _log_if_spread(axis, values):  # PS's seconds beside SwitchML's milliseconds: both readable
+            axis.set_title(axis.get_title() + ", log scale", fontsize=10)
+    for axis, values in ((rate, rates), (elapsed, times)):
         for x, (value, record) in enumerate(zip(values, records, strict=True)):
             verdict = outcome(record.completed, record.correct)
             mark = {Outcome.EXACT: "", Outcome.WRONG: " WRONG"}.get(verdict, " did not finish")
-            axis.annotate(f"{value:.3g}{mark}", (x, value), ha="center", va="bottom", fontsize=8)
+            if value > 0:
+                axis.annotate(f"{value:.3g}{mark}", (x, value), ha="center", va="bottom", fontsize=8)
+            else:  # nothing to draw (did not finish): the mark at the foot of the axis, whatever its scale
+                axis.annotate(mark.strip() or "0", (x, 0.02), xycoords=axis.get_xaxis_transform(), ha="center",
+                              va="bottom", fontsize=8)
     scenario = results.scenario
     figure.suptitle(f"{scenario.name}: {scenario.topology.workers_per_job} workers, "
                     f"{scenario.workload.elements:,} elements, {scenario.link.rate_bps / 1e9:g} Gb/s, "
                     f"seed {results.seed}")
     figure.tight_layout()
-    path = Path(out_dir) / "methods.png"
-    figure.savefig(path, dpi=DPI)
-    plt.close(figure)
-    return path
+    return figure
 
 
 #: Dots per inch of every saved plot.
@@ -58,29 +118,49 @@ MAX_LINK_BARS = 48
 _UTILISATION = "utilisation (busy time / run time)"
 
 
-def links_figure(method: str, links: list[LinkSummary]) -> Figure:
-    """Utilisation of ``links``: one named bar each when they are few, else a histogram over links.
+#: The three things links.png shows per link, with how each reads and its unit factor.
+_LINK_QUANTITIES = (("utilisation", _UTILISATION, 1.0), ("max_queue_bytes", "peak queue (KiB)", 1 / 1024),
+                    ("drops", "packets dropped (queue full + loss)", 1.0))
 
-    Either way the figure is at most `MAX_WIDTH_IN` wide and both axes are labelled.
+
+def _link_value(link: LinkSummary, quantity: str) -> float:
+    return float(link.queue_drops + link.loss_drops) if quantity == "drops" else float(getattr(link, quantity))
+
+
+def links_figure(method: str, links: list[LinkSummary]) -> Figure:
+    """Per link: utilisation, peak queue and drops; one named bar each when they are few, else histograms.
+
+    Three panels, because on a symmetric topology the utilisation alone is the same bar many times: the
+    queue peaks and drops show where the links differ (a panel whose values are all equal says so in its
+    title). The figure is at most `MAX_WIDTH_IN` wide and every axis is labelled.
     """
     color = _COLORS.get(method, "grey")
-    utilisation = [link.utilisation for link in links]
-    if len(links) <= MAX_LINK_BARS:
-        figure, axis = plt.subplots(figsize=(min(MAX_WIDTH_IN, max(6.0, 0.35 * len(links))), 4))
-        axis.bar([link.name for link in links], utilisation, color=color)
-        axis.set_xlabel("link (from->to)")
-        axis.set_ylabel(_UTILISATION)
-        axis.set_ylim(0, 1.05)
-        axis.tick_params(axis="x", rotation=90, labelsize=7)
-        axis.set_title(f"{method}: link utilisation")
+    few = len(links) <= MAX_LINK_BARS
+    width = min(MAX_WIDTH_IN, max(6.0, 0.35 * len(links))) if few else 12.0
+    figure = Figure(figsize=(width, 9.0 if few else 4.5))
+    panels = figure.subplots(3, 1, sharex=True) if few else figure.subplots(1, 3)
+    for panel, (quantity, label, factor) in zip(panels, _LINK_QUANTITIES, strict=True):
+        values = [_link_value(link, quantity) * factor for link in links]
+        same = f" (all {values[0]:.3g})" if values and min(values) == max(values) else ""
+        if few:
+            panel.bar([link.name for link in links], values, color=color)
+            panel.set_ylabel(label, fontsize=8)
+            panel.set_title(f"{method}: {label}{same}", fontsize=9)
+        else:
+            high = max(values) if values else 1.0
+            panel.hist(values, bins=50, range=(0.0, high if high > 0 else 1.0), color=color)
+            busiest = max(links, key=lambda link: _link_value(link, quantity))
+            panel.set_xlabel(label)
+            panel.set_ylabel("links")
+            panel.set_title(f"{len(links):,} links: median {float(np.median(values)):.3g}, most "
+                            f"{busiest.name} {_link_value(busiest, quantity) * factor:.3g}{same}", fontsize=8)
+        panel.grid(alpha=0.3)
+    if few:
+        panels[-1].set_xlabel("link (from->to)")
+        panels[-1].tick_params(axis="x", rotation=90, labelsize=7)
+        panels[0].set_ylim(0, 1.05)
     else:
-        figure, axis = plt.subplots(figsize=(8, 4.5))
-        axis.hist(utilisation, bins=50, range=(0.0, max(1.0, *utilisation)), color=color)
-        busiest = max(links, key=lambda link: link.utilisation)
-        axis.set_xlabel(_UTILISATION)
-        axis.set_ylabel("links")
-        axis.set_title(f"{method}: utilisation of {len(links):,} links (median {float(np.median(utilisation)):.2f}, "
-                       f"busiest {busiest.name} {busiest.utilisation:.2f})", fontsize=10)
+        figure.suptitle(f"{method}: per-link utilisation, peak queue and drops", fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -91,7 +171,6 @@ def plot_links(results: Results, out_dir: str | Path) -> Path:
     figure = links_figure(record.method, record.links)
     path = Path(out_dir) / "links.png"
     figure.savefig(path, dpi=DPI)
-    plt.close(figure)
     return path
 
 
@@ -142,7 +221,8 @@ def plot_sweep(document: dict, out_dir: str | Path) -> Path:
         numbers = (method, *((p["params"][x_name], p["mean_time_s"], p["completed"]) for p in chosen))
         label = ", ".join(f"{name}={value}" for name, value in others)
         curves.setdefault(numbers, (method, [], chosen))[1].append(label)
-    figure, panels = plt.subplots(1, 2, figsize=(12, 4.8))
+    figure = Figure(figsize=(12, 4.8))
+    panels = figure.subplots(1, 2)
     styles = ["-", "--", ":", "-."]
     markers = ["o", "s", "^", "D", "v", "P", "X"]
     for index, (method, labels_of, chosen) in enumerate(curves.values()):
@@ -159,8 +239,10 @@ def plot_sweep(document: dict, out_dir: str | Path) -> Path:
             finished = [p for p in chosen if p[f"mean_{name}"] is not None]
             xs = [where[json.dumps(p["params"][x_name], default=list)] for p in finished]
             means = [p[f"mean_{name}"] * factor for p in finished]
-            low = [m - p[f"ci95_{name}"][0] * factor for m, p in zip(means, finished, strict=True)]
-            high = [p[f"ci95_{name}"][1] * factor - m for m, p in zip(means, finished, strict=True)]
+            # the interval is of the logarithms (geometric), the dot the arithmetic mean: when the spread is
+            # tiny, rounding can leave the dot a hair outside the interval; that side's bar is then empty
+            low = [max(0.0, m - p[f"ci95_{name}"][0] * factor) for m, p in zip(means, finished, strict=True)]
+            high = [max(0.0, p[f"ci95_{name}"][1] * factor - m) for m, p in zip(means, finished, strict=True)]
             drawn = panel.errorbar(xs, means, yerr=[low, high], label=shown if panel is panels[1] else None,
                                    **style)
             style["color"] = drawn[0].get_color()
@@ -179,7 +261,7 @@ def plot_sweep(document: dict, out_dir: str | Path) -> Path:
             panel.set_xscale(scale, **({"linthresh": min(v for v in x_values if v > 0)} if scale == "symlog" else {}))
         panel.set_xticks(positions, labels)
         panel.minorticks_off()
-        panel.set_xlabel(x_name)
+        panel.set_xlabel(axis_label(x_name))
         panel.set_ylabel(title)
         means = [p[f"mean_{name}"] for p in points if p[f"mean_{name}"]]
         if means and max(means) / min(means) >= 100:  # orders of magnitude apart: a log axis shows them all
@@ -188,12 +270,11 @@ def plot_sweep(document: dict, out_dir: str | Path) -> Path:
             panel.set_ylim(bottom=0)
         panel.grid(alpha=0.3)
     seeds = len(document["seeds"])
-    figure.suptitle(f"{document['scenario']}: mean of {seeds} seed(s), bars: 95 % confidence interval; "
-                    "hollow: some seeds did not finish; x on the axis: none finished")
+    figure.suptitle(f"{document['scenario']}: mean of {seeds} seed(s), bars: 95 % confidence interval "
+                    "(t on the logarithms); hollow: some seeds did not finish; x on the axis: none finished")
     handles, names = panels[1].get_legend_handles_labels()
     figure.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     figure.tight_layout()
     path = Path(out_dir) / "sweep.png"
     figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
     return path

@@ -1,7 +1,15 @@
-"""A one-line progress display on stderr: rewritten in place, rate-limited, only on a terminal."""
+"""A one-line progress display on stderr: rewritten in place, rate-limited, only on a terminal.
+
+Kept by hand rather than tqdm or rich (a choice, issue 20): the lines say what the engines know (simulated
+milliseconds and the share of results for `run`, runs arriving out of order for `sweep`), not an iteration
+count a bar library is built around; these few lines need no dependency and print nothing off a terminal.
+What a library would add is handled here: the line is cut to the terminal's width (a wrapped line cannot be
+rewritten with a carriage return) and erased when done.
+"""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 
@@ -24,7 +32,10 @@ class StatusLine:
         if self.enabled and (force or now - self.last >= 0.2):
             self.last = now
             line = f"  {text}  [{now - self.started:6.1f} s]"
-            self.width = max(self.width, len(line))
+            columns = shutil.get_terminal_size((120, 24)).columns
+            if len(line) >= columns:  # one character short of the edge: a full line wraps on some terminals
+                line = line[: max(columns - 2, 1)] + "…"
+            self.width = min(max(self.width, len(line)), max(columns - 1, 1))
             print("\r" + line.ljust(self.width), end="", file=sys.stderr, flush=True)
 
     def counter(self, what: str):

@@ -8,8 +8,9 @@ same record wherever it runs. `execute` runs the calls serially (one run, or
 existing ``dask.distributed`` cluster given by its scheduler address (several
 machines); records come back as they finish. `summarize_points` reduces the
 runs of each point and method to mean, standard deviation and a 95 %
-confidence interval (Student's t) of aggregation time and ATE/s over the runs
-that finished.
+confidence interval (Student's t on the logarithms, `log_interval`: it never
+reaches below zero as a symmetric t interval of a skewed time can) of
+aggregation time and ATE/s over the runs that finished.
 
 The sweep document (``sweep.json``) holds every run and every point::
 
@@ -28,6 +29,8 @@ import itertools
 import json
 import math
 import os
+import sys
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 
@@ -59,6 +62,10 @@ class SweepPlan:
             raise ScenarioError("a sweep needs at least one SECTION.FIELD with values")
         if not self.seeds:
             raise ScenarioError("a sweep needs at least one seed")
+        for name, values in self.axes:  # a repeated value would run, count and print every run twice
+            texts = [json.dumps(value, default=list) for value in values]
+            if len(set(texts)) != len(texts):
+                raise ScenarioError(f"sweep values of {name}: each value once, got {', '.join(texts)}")
         for params in self.points():  # every point must be a valid scenario: fail before running anything
             scenario_of(self.base, params, self.seeds[0])
 
@@ -192,6 +199,31 @@ def mean_interval(values: list[float]) -> tuple[float, float, tuple[float, float
     return mean, std, (mean - half, mean + half)
 
 
+def log_interval(values: list[float]) -> tuple[float, float] | None:
+    """A 95 % confidence interval of positive ``values``' central value: Student's t on their logarithms.
+
+    Times and rates are positive and skewed (a few runs wait on long timeouts), and their spread is
+    multiplicative: a symmetric t interval of a few seeds can reach below zero. On the logarithms,
+    exp(mean(log v) +- t(0.975, n - 1) x std(log v) / sqrt(n)) is always positive and as wide as a t
+    interval should be for a few seeds (it is the interval of the geometric mean). One value, or all
+    equal, gives ``(value, value)``; None for no values, or any value <= 0 (no logarithm).
+
+    Example:
+        >>> low, high = log_interval([4.0, 4.0, 4.2, 500.0])
+        >>> 0 < low < 4.0 and high > 500.0
+        True
+        >>> log_interval([5.0])
+        (5.0, 5.0)
+    """
+    if not values or min(values) <= 0:
+        return None
+    if min(values) == max(values):
+        return values[0], values[0]
+    logs = [math.log(v) for v in values]
+    _, _, (low, high) = mean_interval(logs)
+    return math.exp(low), math.exp(high)
+
+
 def summarize_points(runs: list[dict], plan: SweepPlan) -> list[dict]:
     """One record per point and method, in plan order: statistics over the runs that finished.
 
@@ -212,9 +244,10 @@ def summarize_points(runs: list[dict], plan: SweepPlan) -> list[dict]:
             point = {"params": params, "method": method, "seeds": len(results)}
             for name, key in (("time_s", "aggregation_time_s"), ("ate_per_s", "ate_per_s")):
                 summary = mean_interval([r[key] for r in finished])
+                interval = log_interval([r[key] for r in finished])
                 point[f"mean_{name}"] = None if summary is None else summary[0]
                 point[f"std_{name}"] = None if summary is None else summary[1]
-                point[f"ci95_{name}"] = None if summary is None else list(summary[2])
+                point[f"ci95_{name}"] = None if interval is None else list(interval)
             outcomes = [outcome(r["completed"], r["correct"]) for r in results]
             point["completed"] = len(finished)
             point["correct"] = outcomes.count(Outcome.EXACT)
@@ -247,15 +280,37 @@ def base_fingerprint(base: Scenario) -> dict:
 
 
 def resumable_runs(document: dict, plan: SweepPlan, path: os.PathLike | str) -> list[dict]:
-    """The runs of an earlier ``sweep.json`` that belong to ``plan`` (others are dropped).
+    """The runs of an earlier ``sweep.json``, all of which belong to ``plan`` (a resumed sweep may add values
+    or seeds, never lose finished runs).
 
     Raises:
-        ScenarioError: the document was made from a different base scenario.
+        ScenarioError: the document is not a sweep document, was made from a different base scenario, or
+            holds runs that ``plan`` does not contain (writing this sweep's document would discard them).
     """
+    way_out = "give another --out, or --force to replace it"
     if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
-        raise ScenarioError(f"{path}: not a sweep document (no runs list); remove it or choose another --out")
+        raise ScenarioError(f"{path}: not a sweep document (no runs list); {way_out}")
     if document.get("base") != base_fingerprint(plan.base):
-        raise ScenarioError(f"{path}: written by a sweep of a different scenario (or other settings); "
-                            "choose another --out, or run without --resume to start over")
+        raise ScenarioError(f"{path}: written by a sweep of a different scenario ({document.get('scenario')!r}, "
+                            f"or other settings) whose {len(document['runs'])} runs this one would discard; "
+                            f"{way_out}")
     wanted = {run_key(params, seed) for params, seed in plan.tasks()}
-    return [run for run in document["runs"] if run_key(run["params"], run["seed"]) in wanted]
+    dropped = [run for run in document["runs"] if run_key(run["params"], run["seed"]) not in wanted]
+    if dropped:
+        raise ScenarioError(f"{path}: holds {len(document['runs'])} runs, {len(dropped)} of them at values or seeds "
+                            f"this sweep does not have, which it would discard; sweep a grid that includes them "
+                            f"(with --resume to keep the rest), {way_out}")
+    return list(document["runs"])
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as `switchsim.api.sweep`: ``switchsim.sweep(...)`` is the Python API's sweep
+    (the package attribute ``switchsim.sweep`` is this module once it is imported)."""
+
+    def __call__(self, *args, **kwargs):
+        from switchsim.api import sweep
+
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,4 +1,5 @@
-/* SwitchML for Tofino (TNA): BitmapChecker, duplicate detection. NOT COMPILED HERE.
+/* SwitchML for Tofino (TNA): BitmapChecker, duplicate detection.
+ * Front end checked only, not compiled for Tofino (tests/p4/test_tofino_front_end.py).
  *
  * As p4app-switchML's bitmap_checker.p4: both sets' bitmaps of a slot in one
  * register entry, so one RegisterAction updates both:

@@ -1,4 +1,5 @@
-/* SwitchML for Tofino (TNA): Exponents, the block exponents' running max. NOT COMPILED HERE.
+/* SwitchML for Tofino (TNA): Exponents, the block exponents' running max.
+ * Front end checked only, not compiled for Tofino (tests/p4/test_tofino_front_end.py).
  *
  * As p4app-switchML's exponents.p4 (which keeps one 16-bit exponent; here two
  * int<8>, as switchsim/protocol/spec.py). By op: VALUE_WRITE stores, VALUE_ADD

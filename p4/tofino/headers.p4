@@ -1,5 +1,5 @@
 /* SwitchML for Tofino (TNA): headers, bridged metadata, ingress metadata.
- * NOT COMPILED HERE (needs the Intel P4 Studio SDE); tests/p4/test_p4_headers.py
+ * Front end checked only, not compiled for Tofino (tests/p4/test_tofino_front_end.py); tests/p4/test_p4_headers.py
  * checks these header definitions against switchsim/protocol/spec.py.
  */
 #ifndef _SWITCHML_HEADERS_

@@ -1,4 +1,5 @@
-/* SwitchML for Tofino (TNA): ingress, the aggregation pipeline. NOT COMPILED HERE.
+/* SwitchML for Tofino (TNA): ingress, the aggregation pipeline.
+ * Front end checked only, not compiled for Tofino (tests/p4/test_tofino_front_end.py).
  *
  * The same steps as p4/bmv2/ingress.p4 (faithful mode, k = 64), one control
  * per concern as p4app-switchML: BitmapChecker, WorkersCounter, Values (the

@@ -1,4 +1,5 @@
-/* SwitchML for Tofino (TNA): NextStepSelector, the decision. NOT COMPILED HERE.
+/* SwitchML for Tofino (TNA): NextStepSelector, the decision.
+ * Front end checked only, not compiled for Tofino (tests/p4/test_tofino_front_end.py).
  *
  * The same const-entries table as p4/bmv2/next_step_selector.p4 (rows =
  * switchsim/pipeline/tables.DECISION_TABLE, checked by tests/p4/test_p4_program.py),

@@ -1,4 +1,5 @@
-/* SwitchML for Tofino (TNA): Processor, the running sums of two elements. NOT COMPILED HERE.
+/* SwitchML for Tofino (TNA): Processor, the running sums of two elements.
+ * Front end checked only, not compiled for Tofino (tests/p4/test_tofino_front_end.py).
  *
  * Written once, as p4app-switchML's processor.p4; the generated
  * ../common/switchml_values.p4 instantiates it per element pair (d00_d01 ...

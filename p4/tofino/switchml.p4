@@ -1,18 +1,25 @@
 /* SwitchML in-network aggregation for Tofino (P4_16, TNA).
  *
- * *** NOT COMPILED HERE. *** This program needs the Intel P4 Studio SDE
- * (bf-p4c), which is not openly available; no Tofino compiler has ever read it.
- * What was checked instead: tests/p4/test_p4_headers.py parses its headers and
- * constants against switchsim/protocol/spec.py (it includes the same generated
- * files from ../common as the bmv2 program), and tests/p4/test_p4_program.py
- * checks its next_step const entries against the pipeline model's decision
- * table and that it instantiates the shared Values (one Processor per element
- * pair). Its behaviour is the bmv2 program's (p4/bmv2, compiled and replayed
- * against switchsim/conformance/vectors.json in CI) in TNA vocabulary, faithful
- * mode, k = 64 (size 1) only: the k = 256 packets of p4app-switchML's folded
- * pipeline (recirculation across four pipes) and the hardened mode are not
- * written for Tofino. A hardware build would also have to fit the 64 value
- * registers into the stages, which nobody has tried.
+ * *** CHECKED BY P4C'S FRONT END ONLY, NOT COMPILED FOR TOFINO. *** The Tofino
+ * backend is open source in p4lang/p4c (backends/tofino); its TNA architecture
+ * headers (tna.p4, tofino1_arch.p4, ...) let p4c's front end read this program.
+ * tests/p4/test_tofino_front_end.py runs p4c-bm2-ss -D__TARGET_TOFINO__=1 with
+ * those headers: parsing, type checking, extern signatures (Register,
+ * RegisterAction, Hash) and const-entry tables are checked, and the bmv2 backend
+ * then stops with its one expected error (the main package is TNA's Switch, not
+ * V1Switch); a copy with a wrong RegisterAction type must fail it. NOT checked:
+ * no Tofino backend ran, so stage allocation, PHV allocation, register-ALU
+ * (stateful ALU) resources and whether the 64 value registers fit into the
+ * stages are unknown. Also checked: tests/p4/test_p4_headers.py parses its
+ * headers and constants against switchsim/protocol/spec.py (it includes the same
+ * generated files from ../common as the bmv2 program), and
+ * tests/p4/test_p4_program.py checks its next_step const entries against the
+ * pipeline model's decision table and that it instantiates the shared Values
+ * (one Processor per element pair). Its behaviour is the bmv2 program's (p4/bmv2,
+ * compiled and replayed against switchsim/conformance/vectors.json in CI) in TNA
+ * vocabulary, faithful mode, k = 64 (size 1) only: the k = 256 packets of
+ * p4app-switchML's folded pipeline (recirculation across four pipes) and the
+ * hardened mode are not written for Tofino.
  *
  * One control per concern, as p4app-switchML: bitmap_checker.p4, workers_counter.p4,
  * processor.p4 (one Processor, instantiated per element pair by the generated

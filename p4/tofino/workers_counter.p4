@@ -1,4 +1,5 @@
-/* SwitchML for Tofino (TNA): WorkersCounter, the down-counter. NOT COMPILED HERE.
+/* SwitchML for Tofino (TNA): WorkersCounter, the down-counter.
+ * Front end checked only, not compiled for Tofino (tests/p4/test_tofino_front_end.py).
  *
  * As p4app-switchML's workers_counter.p4; same semantics as
  * p4/bmv2/workers_counter.p4: a new contribution reads v and writes n - 1 if

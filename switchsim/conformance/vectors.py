@@ -399,7 +399,54 @@ def load(path: Path = DEFAULT_PATH) -> dict:
             f"{path}: not a {FORMAT} version {VERSION} file "
             f"(format={document.get('format')!r}, version={document.get('version')!r})"
         )
+    check_document(document, path)
     return document
+
+
+#: The keys each scenario, its switch and each step of a vector document must have.
+SCENARIO_KEYS, SWITCH_KEYS, STEP_KEYS = ("name", "switch", "workers", "steps"), \
+    ("slots", "elements_per_packet", "hardened", "mac", "ip"), ("ingress_port", "frame", "expect")
+WORKER_KEYS = ("worker_id", "mac", "ip", "port")
+
+
+def check_document(document: dict, path: Path | str) -> None:
+    """Check that every scenario of ``document`` has the keys `replay` reads and hexadecimal frames.
+
+    Raises:
+        ValueError: one line naming ``path``, the scenario (and step) and the missing key or bad frame.
+    """
+    scenarios = document.get("scenarios")
+    if not isinstance(scenarios, list):
+        raise ValueError(f"{path}: missing key 'scenarios' (a list of scenarios)")
+    for number, scenario in enumerate(scenarios):
+        where = f"{path}: scenario {number}"
+        if not isinstance(scenario, dict):
+            raise ValueError(f"{where}: not an object")
+        where = f"{path}: scenario {scenario.get('name', number)!r}"
+        _require(scenario, SCENARIO_KEYS, where)
+        _require(scenario["switch"], SWITCH_KEYS, f"{where} switch")
+        if not isinstance(scenario["workers"], list) or not isinstance(scenario["steps"], list):
+            raise ValueError(f"{where}: 'workers' and 'steps' must be lists")
+        for index, worker in enumerate(scenario["workers"]):
+            _require(worker, WORKER_KEYS, f"{where} worker {index}")
+        for index, step in enumerate(scenario["steps"]):
+            _require(step, STEP_KEYS, f"{where} step {index}")
+            frames = [("frame", step["frame"])] + [
+                (f"expect[{i}].frame", e.get("frame") if isinstance(e, dict) else None)
+                for i, e in enumerate(step["expect"] if isinstance(step["expect"], list) else [None])]
+            for key, frame in frames:
+                try:
+                    bytes.fromhex(frame)
+                except (TypeError, ValueError) as error:
+                    raise ValueError(f"{where} step {index}: {key} is not a hexadecimal string ({error})") from None
+
+
+def _require(record, keys: tuple[str, ...], where: str) -> None:
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: not an object")
+    missing = [key for key in keys if key not in record]
+    if missing:
+        raise ValueError(f"{where}: missing key {missing[0]!r} (needs {', '.join(keys)})")
 
 
 def switch_for(scenario: dict) -> FrameSwitch:

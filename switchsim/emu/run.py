@@ -37,6 +37,7 @@ from switchsim.emu.switch_server import ServerConfig, SwitchProcess
 from switchsim.outcome import describe, exit_status, outcome
 from switchsim.paths import output_file
 from switchsim.pipeline import wrapped_sum
+from switchsim.pipeline.tables import describe_counters
 from switchsim.protocol import spec
 from workers.client import UdpTransport, make_tensor, run_worker
 from workers.protocol import WorkerConfig
@@ -283,6 +284,7 @@ def emulate(
         "retransmissions": total("retransmissions"),
         "timeouts": total("timeouts"),
         "packets_sent": total("sent"),
+        "workers_reported": len(summaries),
         "injected_losses": total("injected_losses"),
         "switch_packets": int(report["processed"]) if report else 0,
         "wall_s": run_s,
@@ -359,6 +361,18 @@ def add_emulate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     return parser
 
 
+#: `format_summary` suggests a larger --timeout when retransmissions exceed this share of the sends (beyond what
+#: the injected loss explains, a timeout shorter than the real round trips retransmits needlessly).
+RETRANSMISSION_HINT_SHARE = 0.25
+
+
+def needless_retransmissions(summary: dict) -> bool:
+    """True when an `emulate` summary's retransmissions exceed `RETRANSMISSION_HINT_SHARE` of its sends plus
+    twice its injected loss rate (what the loss alone explains, with room to spare)."""
+    allowed = (RETRANSMISSION_HINT_SHARE + 2 * summary["loss"]) * summary["packets_sent"]
+    return summary["packets_sent"] > 0 and summary["retransmissions"] > allowed
+
+
 def format_summary(summary: dict) -> str:
     """The human-readable report of an `emulate` summary."""
     address = summary["switch_address"]
@@ -374,9 +388,19 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  switch: {report['processed']:,} packets in {report['busy_s']:.3f} s = "
                      f"{summary['packets_per_s']:,.0f} packets/s; multicasts {report['multicasts']:,}, "
                      f"unicasts {report['unicasts']:,}; drops: {drops or 'none'}")
-        lines.append(f"  pipeline counters: {report['pipeline']}")
+        lines.append(f"  pipeline counters: {describe_counters(report['pipeline'])}")
+    reported = summary.get("workers_reported", summary["workers"])
+    of_whom = "" if reported == summary["workers"] else (
+        f" (counted by the {reported} of {summary['workers']} workers that finished; the others were stopped "
+        "before they reported)")
     lines.append(f"  workers: {summary['packets_sent']:,} packets sent, {summary['retransmissions']:,} "
-                 f"retransmissions, {summary['injected_losses']:,} dropped on purpose; {summary['wall_s']:.3f} s")
+                 f"retransmissions, {summary['injected_losses']:,} dropped on purpose; {summary['wall_s']:.3f} s"
+                 + of_whom)
+    if needless_retransmissions(summary):
+        lines.append(f"  hint: {summary['retransmissions'] / summary['packets_sent']:.0%} of the sends were "
+                     f"retransmissions, far more than the {summary['loss']:.2%} loss asks for: the "
+                     f"{summary['timeout_s'] * 1e3:g} ms timeout is shorter than the round trips on this machine "
+                     "(a loaded one is slow); give a larger --timeout")
     if summary["pcap"]:
         frames = report["pcap_frames"] if report else 0
         lines.append(f"  pcap: {summary['pcap']} ({frames:,} frames)")

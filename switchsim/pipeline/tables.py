@@ -35,6 +35,29 @@ class Counter(IntEnum):
 
 COUNTER_COLUMNS = len(Counter)
 
+#: How reports word each counter. The official program's ``drop`` counter also counts the contributions the
+#: switch consumed (absorbed into a slot, nothing sent back), which a lossless run is full of: it keeps its
+#: official name in JSON and in the conformance vectors, and reads as what it counts in text.
+COUNTER_LABELS: dict[Counter, str] = {
+    Counter.BROADCAST: "multicast results",
+    Counter.RETRANSMIT: "unicast replies to duplicates",
+    Counter.DROP: "consumed or dropped ('drop')",
+    Counter.STALE: "stale duplicates dropped",
+    Counter.REJECTED: "rejected",
+}
+
+
+def describe_counters(counters: dict[str, int]) -> str:
+    """The totals of `Model.counters` in words, e.g. "multicast results 12, ..., consumed or dropped ('drop') 24".
+
+    Example:
+        >>> describe_counters({"broadcast": 2, "retransmit": 0, "drop": 4, "stale": 0, "rejected": 0})
+        "multicast results 2, unicast replies to duplicates 0, consumed or dropped ('drop') 4, stale duplicates \
+dropped 0, rejected 0"
+    """
+    labels = {counter.name.lower(): label for counter, label in COUNTER_LABELS.items()}
+    return ", ".join(f"{labels.get(name, name)} {count:,}" for name, count in counters.items())
+
 #: (duplicate?, set complete after this packet?) -> action, for a valid packet
 #: in faithful mode. "complete" for a new contribution means it was the last
 #: one; for a duplicate it means the down-counter reads 0.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,10 @@ class Results:
                 if r.method != "switchml" and r.completed}
 
 
+class _Stopped(Exception):
+    """Raised in the SwitchML engine thread, between chunks, once the caller was interrupted."""
+
+
 def make_tensors(scenario: Scenario) -> np.ndarray:
     """Each worker's int32 tensor (hosts x S) for an int32 scenario, drawn from its seed."""
     return make_workload(scenario).integers
@@ -61,18 +66,29 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str
     check_memory(scenario)
     synthetic = scenario.workload.source == "synthetic"
     workload = None if synthetic else make_workload(scenario)
-    report = None if progress is None else (lambda now, done: progress("switchml", now, done))
+    stop = threading.Event()  # set when this thread is interrupted (Ctrl-C): the engine thread stops too
+
+    def report(now: float, done: float) -> None:  # called by the engine between chunks of events
+        if stop.is_set():
+            raise _Stopped
+        if progress is not None:
+            progress("switchml", now, done)
+
     by_method: dict[str, MethodResult] = {}
     with ThreadPoolExecutor(max_workers=1) as pool:
         switchml = None
-        if "switchml" in scenario.methods:
-            switchml = pool.submit(_switchml, scenario, workload, report, pcap)
-        for method in scenario.methods:
-            if method != "switchml":
-                by_method[method] = run_baseline(method, scenario,
-                                                 None if synthetic else workload.baseline_integers)[0]
-        if switchml is not None:
-            by_method["switchml"] = switchml.result()
+        try:
+            if "switchml" in scenario.methods:
+                switchml = pool.submit(_switchml, scenario, workload, report, pcap)
+            for method in scenario.methods:
+                if method != "switchml":
+                    by_method[method] = run_baseline(method, scenario,
+                                                     None if synthetic else workload.baseline_integers)[0]
+            if switchml is not None:
+                by_method["switchml"] = switchml.result()
+        except BaseException:  # KeyboardInterrupt above all: leave without waiting for the whole SwitchML run
+            stop.set()
+            raise
     return Results(scenario=scenario, seed=scenario.seed, results=[by_method[m] for m in scenario.methods])
 
 

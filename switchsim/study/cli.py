@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import time
 from pathlib import Path
@@ -29,7 +30,10 @@ def _comma_list(kind, allowed=None, name="value"):
                 shown = f"{allowed.start}..{allowed.stop - 1}"
             else:
                 shown = ", ".join(map(str, allowed))
-            raise argparse.ArgumentTypeError(f"{name}: {bad or text!r} not allowed; choose from {shown}")
+            close = [match for value in bad for match in difflib.get_close_matches(str(value), map(str, allowed), 1)
+                     ] if allowed is not None and not isinstance(allowed, range) else []
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise argparse.ArgumentTypeError(f"{name}: {bad or text!r} not allowed{hint}; choose from {shown}")
         return values
 
     return parse
@@ -89,6 +93,8 @@ def _training(args: argparse.Namespace) -> int:
     from switchsim.study.training_plots import plot_time_to_accuracy, plot_training
 
     out = output_dir(args.out or "out/study-training", "--out")
+    if (out / "training.csv").exists():  # said before the runs, not discovered after them
+        print(f"switchsim study training: replacing the earlier results in {out} (give another --out to keep them)")
     # the timing scenario is read before any training, so a bad --timing fails at once
     scenario_path = find_scenario(args.timing)
     base = with_override(load_scenario(scenario_path), "topology.workers", args.workers)
@@ -258,7 +264,7 @@ def add_study_parser(sub: argparse._SubParsersAction) -> None:
     training.add_argument("--workers", type=ranged(1, 32), default=8, help="n workers (default 8)")
     training.add_argument("--batch", type=ranged(1, 256), default=16, help="samples per worker per step (default 16)")
     training.add_argument("--steps", type=ranged(1, 100_000), default=300, help="SGD steps (default 300)")
-    training.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    training.add_argument("--lr", type=_float_in(1e-6, 10.0), default=0.1, help="learning rate, 1e-6..10 (default 0.1)")
     training.add_argument("--eval-every", type=ranged(1, 100_000), default=10, help="steps between evaluations")
     training.add_argument("--per-layer", action="store_true", help="IntSGD alpha per tensor instead of global")
     training.add_argument("--through-pipeline", action="store_true",
@@ -266,12 +272,13 @@ def add_study_parser(sub: argparse._SubParsersAction) -> None:
                           "and check it equals the accumulator (slow)")
     training.add_argument("--timing", metavar="SCENARIO", help="scenario whose links time the all-reduce "
                           "(default: scenarios/quickstart.toml, 10 Gb/s); its worker count is set to --workers")
-    training.add_argument("--compute-s", type=float, default=0.0,
+    training.add_argument("--compute-s", type=_float_in(0.0, 100.0), default=0.0,
                           help="compute seconds per iteration added to every method (default 0: communication only)")
     training.add_argument("--model-elements", type=ranged(1, 1 << 26), default=None,
                           help="what-if: time an all-reduce of this many elements per iteration instead of the "
                           "model's own d (convergence still from the digits model)")
-    training.add_argument("--target", type=float, default=0.9, help="test accuracy for time to accuracy (default 0.9)")
+    training.add_argument("--target", type=_float_in(0.01, 1.0), default=0.9,
+                          help="test accuracy for time to accuracy, 0.01..1 (default 0.9)")
     training.set_defaults(handler=_training)
 
     from workers.quantizers.compressors import COMPRESSORS

@@ -10,13 +10,11 @@ _STYLES = {"float32": "-", "intsgd-random": "-", "intsgd-deterministic": "--", "
            "heuristic-sum-in-wire": "-."}
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**options):
+    """A `matplotlib.figure.Figure` (no pyplot: no backend selected, nothing left open in a notebook)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**options)
 
 
 def _colour(result: TrainingResult, bits: list[int]):
@@ -29,14 +27,13 @@ def _colour(result: TrainingResult, bits: list[int]):
 
 def plot_training(results: list[TrainingResult], out_dir: str | Path) -> list[Path]:
     """One figure per model: test accuracy and test loss against step, a line per method x bits."""
-    plt = _pyplot()
     paths = []
     for model in dict.fromkeys(r.config.model for r in results):
         runs = [r for r in results if r.config.model == model]
         bits = sorted({r.config.wire_bits for r in runs if r.config.method != "float32"})
         methods = list(dict.fromkeys(r.config.method for r in runs if r.config.method != "float32"))
-        figure, axes = plt.subplots(2, max(1, len(methods)), figsize=(4.6 * max(1, len(methods)), 7.5),
-                                    sharex=True, sharey="row", squeeze=False)
+        figure = _figure(figsize=(4.6 * max(1, len(methods)), 7.5))
+        axes = figure.subplots(2, max(1, len(methods)), sharex=True, sharey="row", squeeze=False)
         for column, method in enumerate(methods or ["float32"]):
             for r in runs:
                 if r.config.method not in (method, "float32"):
@@ -59,40 +56,55 @@ def plot_training(results: list[TrainingResult], out_dir: str | Path) -> list[Pa
         figure.tight_layout()
         path = Path(out_dir) / f"training-{model}.png"
         figure.savefig(path, dpi=110)
-        plt.close(figure)
         paths.append(path)
     return paths
 
 
 def plot_time_to_accuracy(curves: list[dict], out_dir: str | Path, target: float) -> list[Path]:
-    """Accuracy against simulated time (seconds, log scale), one figure per model.
+    """Accuracy against simulated time (milliseconds, log scale), one figure per model.
 
-    ``curves`` rows: model, label, method, wire_bits, times_s (list), accuracy (list, 0..1), iteration_s.
+    One panel per aggregation method, each with a line per wire width and the float32 run (black) as the
+    reference in every panel: a handful of lines and a short legend each, instead of every method and width
+    in one tangle. ``curves`` rows: model, label, method, wire_bits, times_s (list), accuracy (list, 0..1),
+    iteration_s.
     """
-    plt = _pyplot()
+    import matplotlib
+
     paths = []
     for model in dict.fromkeys(c["model"] for c in curves):
         rows = [c for c in curves if c["model"] == model]
         bits = sorted({c["wire_bits"] for c in rows if c["method"] != "float32"})
-        figure, axis = plt.subplots(figsize=(9, 5.5))
-        for c in rows:
-            colour = "black" if c["method"] == "float32" else plt.get_cmap("viridis")(
-                bits.index(c["wire_bits"]) / max(1, len(bits) - 1))
-            axis.plot(c["times_s"], [100 * a for a in c["accuracy"]], color=colour,
-                      linestyle=_STYLES[c["method"]], label=f"{c['label']} ({c['iteration_s'] * 1e6:.1f} µs/iter)")
-        axis.axhline(100 * target, color="grey", linewidth=0.8)
-        axis.set_xscale("log")
-        axis.set_xlabel("simulated time (s): steps x (all-reduce time + compute time)")
-        axis.set_ylabel("test accuracy (%)")
-        axis.set_ylim(max(0, 100 * target - 30), 100)
-        axis.grid(alpha=0.3, which="both")
-        # beside the axes, never over the curves (one entry per method and wire width: 20 and more)
-        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-        axis.set_title(f"digits {model}: time to accuracy; float32 = ring all-reduce, IntSGD = SwitchML "
-                       "at the narrowest wire width", fontsize=10)
+        methods = list(dict.fromkeys(c["method"] for c in rows if c["method"] != "float32")) or ["float32"]
+        columns = min(3, len(methods))
+        lines = -(-len(methods) // columns)
+        figure = _figure(figsize=(5.2 * columns, 4.2 * lines))
+        panels = figure.subplots(lines, columns, sharex=True, sharey=True, squeeze=False).ravel()
+        for panel, method in zip(panels, methods, strict=False):
+            for c in rows:
+                if c["method"] not in (method, "float32"):
+                    continue
+                colour = "black" if c["method"] == "float32" else matplotlib.colormaps["viridis"](
+                    bits.index(c["wire_bits"]) / max(1, len(bits) - 1))
+                label = "float32 (ring)" if c["method"] == "float32" else f"{c['wire_bits']} bits"
+                panel.plot([1e3 * t for t in c["times_s"]], [100 * a for a in c["accuracy"]], color=colour,
+                           linestyle=_STYLES[c["method"]], linewidth=2.0 if c["method"] == "float32" else 1.3,
+                           label=f"{label}, {c['iteration_s'] * 1e3:.3g} ms/iter")
+            panel.axhline(100 * target, color="grey", linewidth=0.8)
+            panel.set_xscale("log")
+            panel.set_title(method, fontsize=10)
+            panel.set_ylim(max(0, 100 * target - 30), 100)
+            panel.grid(alpha=0.3, which="both")
+            panel.legend(fontsize=7, loc="lower right")
+        for panel in panels[len(methods):]:
+            panel.set_visible(False)
+        for panel in panels[-columns:]:
+            panel.set_xlabel("simulated time (ms)")
+        for panel in panels[::columns]:
+            panel.set_ylabel("test accuracy (%)")
+        figure.suptitle(f"digits {model}: time to {100 * target:.0f} % accuracy (grey line); time = steps x "
+                        "(all-reduce + compute); float32 = ring all-reduce, IntSGD = SwitchML", fontsize=10)
         figure.tight_layout()
         path = Path(out_dir) / f"time-to-accuracy-{model}.png"
         figure.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(figure)
         paths.append(path)
     return paths

@@ -52,28 +52,32 @@ def test_a_bad_timing_scenario_fails_before_any_training(tmp_path, capsys, monke
     assert str(tmp_path) in capsys.readouterr().err
 
 
-def test_the_time_to_accuracy_legend_sits_beside_the_axes(tmp_path, monkeypatch):
-    """22 curves: the legend is drawn right of the plotting area, never over the data."""
+def test_time_to_accuracy_is_one_panel_per_method_with_a_short_legend(tmp_path, monkeypatch):
+    """29 curves (4 methods x 7 widths + float32): a panel per method, each with its widths and the float32
+    reference, in milliseconds; never one axis with a 29-entry legend."""
     from matplotlib.figure import Figure
 
     from switchsim.study.training_plots import plot_time_to_accuracy
 
-    extents = []
+    saved = []
     original = Figure.savefig
 
-    def save_and_measure(figure, *args, **kwargs):
+    def save_and_keep(figure, *args, **kwargs):
         original(figure, *args, **kwargs)
-        renderer = figure.canvas.get_renderer()
-        axis = figure.axes[0]
-        legend = axis.get_legend()
-        extents.append((len(legend.get_texts()), legend.get_window_extent(renderer).x0,
-                        axis.get_window_extent(renderer).x1))
+        saved.append(figure)
 
-    monkeypatch.setattr(Figure, "savefig", save_and_measure)
-    curves = [{"model": "mlp", "label": f"intsgd {b} bits #{i}", "method": "intsgd-random", "wire_bits": b,
-               "times_s": [1e-3, 2e-3, 4e-3], "accuracy": [0.5, 0.8, 0.9], "iteration_s": 1e-5}
-              for i, b in enumerate([2, 3, 4, 8, 16, 32] * 4)][:22]
+    monkeypatch.setattr(Figure, "savefig", save_and_keep)
+    methods = ("intsgd-random", "intsgd-deterministic", "heuristic", "heuristic-sum-in-wire")
+    curves = [{"model": "mlp", "label": f"{m} {b}", "method": m, "wire_bits": b, "times_s": [1e-3, 2e-3, 4e-3],
+               "accuracy": [0.5, 0.8, 0.9], "iteration_s": 1e-5} for m in methods for b in (2, 3, 4, 6, 8, 16, 32)]
+    curves.append({"model": "mlp", "label": "float32", "method": "float32", "wire_bits": 32,
+                   "times_s": [1e-3, 2e-3], "accuracy": [0.6, 0.95], "iteration_s": 2e-5})
     [path] = plot_time_to_accuracy(curves, tmp_path, 0.9)
-    [(entries, legend_left, axes_right)] = extents
-    assert entries == 22 and legend_left >= axes_right
+    [figure] = saved
+    panels = [axis for axis in figure.axes if axis.get_visible()]
+    assert [axis.get_title() for axis in panels] == list(methods)
+    for axis in panels:
+        assert len(axis.get_legend().get_texts()) == 8  # 7 widths + the float32 reference
+    assert panels[-1].get_xlabel() == "simulated time (ms)"
+    assert list(panels[0].get_lines()[0].get_xdata()) == [1.0, 2.0, 4.0]  # ms
     assert path.stat().st_size > 0
