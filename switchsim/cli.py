@@ -178,6 +178,10 @@ def _run(args: argparse.Namespace) -> int:
         scenario = replace(scenario, simulator=replace(scenario.simulator, engine=args.engine))
     if args.recovery is not None:
         scenario = with_override(scenario, "switchml.recovery", args.recovery)
+    if args.trace is not None or scenario.workload.source == "trace":  # a recorded DDP job's buckets
+        from switchsim.sim.trace_replay import run_trace_command
+
+        return run_trace_command(scenario, args.scenario, args.trace, args.out)
     out = output_dir(args.out or f"out/{scenario.name}", "--out")
     pcap = str(output_file(args.pcap, "--pcap")) if args.pcap else None
     t = scenario.topology
@@ -209,6 +213,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {pcap}: worker 0's SwitchML packets in simulated time")
     print(f"wrote {summary} and {', '.join(str(p) for p in pictures)} (total {time.perf_counter() - started:.1f} s)")
     return exit_status(outcome(r.completed, r.correct) for r in results.results)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from switchsim.torch.train import run_command
+
+    return run_command(args)
 
 
 def _parse_value(text: str):
@@ -431,6 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="SwitchML loss recovery: official (the official backoff), reset (undone after each "
                           "window of results) or rto (TCP-style estimate) (default: the scenario's "
                           "switchml.recovery, else official)")
+    simulate.add_argument("--trace", metavar="FILE",
+                          help="replay a trace of a DDP job (switchsim.torch, docs/pytorch.md) on the scenario's "
+                          "cluster: per method, iteration time and exposed communication (sets workload.source "
+                          "= \"trace\")")
     simulate.set_defaults(handler=_run)
 
     sweep = sub.add_parser(
@@ -483,6 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
     from switchsim.protocol.wireshark import add_wireshark_parser
 
     add_wireshark_parser(sub)
+
+    from switchsim.torch.train import add_train_parser  # torch itself is imported only when training runs
+
+    add_train_parser(sub).set_defaults(handler=_train)
 
     conf = sub.add_parser(
         "conformance",

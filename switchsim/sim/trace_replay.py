@@ -268,3 +268,51 @@ def format_replay(results: list[ReplayResult], trace: Trace, compute_scale: floa
                      f"{(r.forward_s + r.backward_s + r.optimizer_s) * 1e3:>11.2f} {r.communication_s * 1e3:>9.2f} "
                      f"{r.exposed_s * 1e3:>11.2f}")
     return "\n".join(lines)
+
+
+def resolve_trace(trace: str, scenario_path: Path | None) -> Path:
+    """A trace path: as given if it exists, else relative to the scenario's folder (shipped traces)."""
+    path = Path(trace)
+    if path.is_absolute() or path.exists() or scenario_path is None:
+        return path
+    return Path(scenario_path).parent / path
+
+
+def run_trace_command(scenario, scenario_arg: str | None, trace_arg: str | None, out_arg: str | None) -> int:
+    """``switchsim run`` on a trace: replay, print the table, write ``OUT/replay.json``.
+
+    Exit status: 0 replayed; 3 a bucket's collective did not finish within max_time_s.
+    """
+    import sys
+    import time
+
+    from switchsim.config import ScenarioError, find_scenario
+    from switchsim.paths import output_dir
+
+    scenario_path = find_scenario(scenario_arg)
+    path = Path(trace_arg) if trace_arg is not None else resolve_trace(scenario.workload.trace, scenario_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{'--trace' if trace_arg is not None else 'workload.trace'}: no trace file {path}")
+    try:
+        scenario = replace(scenario, workload=replace(scenario.workload, source="trace", trace=str(path)))
+    except ScenarioError as error:
+        raise ValueError(str(error)) from None
+    trace = load_trace(path)
+    out = output_dir(out_arg or f"out/{scenario.name}", "--out")
+    t = scenario.topology
+    print(f"switchsim run: {scenario.name}: trace {path} on {t.kind}, {t.workers_per_job} workers, "
+          f"{scenario.link.rate_bps / 1e9:g} Gb/s, methods {', '.join(scenario.methods)}, "
+          f"compute_scale {scenario.workload.compute_scale:g}", flush=True)
+    started = time.perf_counter()
+    try:
+        results = replay(scenario, trace, progress=lambda text: print(f"  {text}", flush=True))
+    except RuntimeError as error:
+        print(f"switchsim run: {error}", file=sys.stderr)
+        return 3
+    print(format_replay(results, trace, scenario.workload.compute_scale))
+    document = {"scenario": scenario.name, "trace": str(path), "compute_scale": scenario.workload.compute_scale,
+                "workers": t.workers_per_job, "methods": [r.as_dict() for r in results]}
+    target = out / "replay.json"
+    target.write_text(json.dumps(document, indent=1))
+    print(f"wrote {target} (total {time.perf_counter() - started:.1f} s)")
+    return 0
