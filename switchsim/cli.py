@@ -216,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from switchsim.torch.train import run_command
+    from switchsim.study.ddp_train import run_command
 
     return run_command(args)
 
@@ -498,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_wireshark_parser(sub)
 
-    from switchsim.torch.train import add_train_parser  # torch itself is imported only when training runs
+    from switchsim.study.ddp_train import add_train_parser  # torch itself is imported only when training runs
 
     add_train_parser(sub).set_defaults(handler=_train)
 

@@ -68,21 +68,17 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from switchsim.torch.methods import (
+    AGGREGATIONS,
+    ALPHA_SCOPES,
+    BITS_METHODS,
+    METHODS,
+    SWITCH_METHODS,
+)
 from workers.quantizers.compressors import COMPRESSORS, Compressor, PowerSGD
 from workers.quantizers.intsgd import AlphaState, IntSGD, layer_alphas
+from workers.quantizers.rounding import deterministic_round, randomized_round
 
-#: Methods by name: the project's compressors plus the plain float32 all-reduce.
-METHODS: tuple[str, ...] = ("float32", *(name for name in COMPRESSORS if name != "float32-ring"))
-#: Methods whose integers a switch adds.
-SWITCH_METHODS: tuple[str, ...] = tuple(name for name, c in COMPRESSORS.items()
-                                        if c.collective == "switch" or name == "int8-ring")
-#: Methods whose messages are all-gathered.
-ALLGATHER_METHODS: tuple[str, ...] = tuple(name for name, c in COMPRESSORS.items() if c.collective == "allgather")
-#: Where a switch method's integers are summed.
-AGGREGATIONS: tuple[str, ...] = ("process-group", "switch", "bmv2")
-#: Methods that take ``bits`` (the wire width of their integers).
-BITS_METHODS: tuple[str, ...] = ("intsgd-random", "intsgd-deterministic", "heuristic", "int8-ring")
-ALPHA_SCOPES: tuple[str, ...] = ("global", "layer")
 
 
 class ExactnessError(RuntimeError):
@@ -141,6 +137,7 @@ class HookState:
     names: dict[int, str] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     order: dict[str, int] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)
     iteration: int = 0
     mean_sq: dict[str, float] = field(default_factory=dict)
     pending_sq: dict[str, float] = field(default_factory=dict)
@@ -380,6 +377,9 @@ def _switch_sum(state: HookState, plan: _Plan, gradient: torch.Tensor) -> torch.
         integers = _encode_torch(state, plan, gradient, shared)
         clipped = 0
         integer_tensor = integers.cpu()
+    elif state.method in ("intsgd-random", "intsgd-deterministic", "int8-ring"):
+        integers, clipped = _encode_intsgd(state, plan, local, shared)
+        integer_tensor = torch.from_numpy(integers)
     else:
         message = compressor.encode(local, state.rank, state.iteration, shared)
         integer_tensor = torch.from_numpy(message.payload[0])
@@ -437,6 +437,28 @@ def _check_exact(state: HookState, plan: _Plan, sent: np.ndarray, total32: np.nd
         raise ExactnessError(f"bucket {plan.index}: integer sum overflowed the {bits}-bit accumulator at element "
                              f"{i} of {len(exact)} ({count} elements): exact sum {int(exact[i])}, allowed "
                              f"{-limit}..{limit - 1} (this rank sent {int(sent[i])})")
+
+
+def _encode_intsgd(state: HookState, plan: _Plan, gradient: np.ndarray, shared: AlphaState) -> tuple[np.ndarray, int]:
+    """IntSGD's integers with the project's numba kernels, one parameter tensor at a time.
+
+    Randomized rounding draws element j of parameter p from the stream (seed, rank, iteration) at p's offset
+    in the whole model plus j, so the integers do not depend on how DDP grouped the parameters into buckets
+    (they change after the first iteration, and after a restart from a checkpoint).
+    """
+    quantizer: IntSGD = plan.compressor.quantizer
+    low, high = quantizer.clip_range(state.world_size)
+    out = np.empty(gradient.size, np.int32)
+    clipped = 0
+    for i, name in enumerate(plan.names):
+        lo, hi = plan.bounds[i], plan.bounds[i + 1]
+        alpha = shared.alphas[i] if len(shared.alphas) > 1 else shared.alphas[0]  # per layer: bounds are plan's
+        if quantizer.rounding == "randomized":
+            clipped += randomized_round(gradient[lo:hi], alpha, state.seed, state.rank, state.iteration, high,
+                                        out[lo:hi], offset=state.offsets[name], low=low)
+        else:
+            clipped += deterministic_round(gradient[lo:hi], alpha, high, out[lo:hi], low=low)
+    return out, clipped
 
 
 def _encode_torch(state: HookState, plan: _Plan, gradient: torch.Tensor, shared: AlphaState) -> torch.Tensor:
@@ -574,10 +596,13 @@ def register(
     group = process_group
     state = HookState(method=method, bits=bits, aggregation=aggregation, alpha_scope=alpha_scope, check=check,
                       seed=seed, world_size=dist.get_world_size(group), rank=dist.get_rank(group), group=group)
+    offset = 0
     for position, (name, parameter) in enumerate(ddp_model.module.named_parameters()):
         state.names[id(parameter)] = name
         state.sizes[name] = parameter.numel()
         state.order[name] = position
+        state.offsets[name] = offset
+        offset += parameter.numel()
     if aggregation != "process-group" and method in SWITCH_METHODS:
         from switchsim.torch.aggregation import connect
 

@@ -122,4 +122,48 @@ def trace_job(rank: int, world_size: int, path: str) -> dict:
     return {"parameters": sum(p.numel() for p in model.parameters())}
 
 
-__all__ = ["sums_job", "trace_job", "train_job"]
+def methods_job(rank: int, world_size: int, methods: list[str], steps: int) -> dict:
+    """Each method for ``steps`` steps on a fresh model (check=True for switch methods); per method the final
+    gradients (concatenated), the float mean of the same local gradients, and the hook's report. Also the
+    messages of `register`'s argument errors."""
+    out = {}
+    for method in methods:
+        model = _small_model(0)
+        ddp = DistributedDataParallel(model, bucket_cap_mb=0.002)
+        state = switchsim.torch.register(ddp, method=method, check=True, seed=5)
+        optimizer = torch.optim.SGD(ddp.parameters(), lr=0.05)
+        for step in range(steps):
+            x, y = _batch(rank, step)
+            with ddp.no_sync():
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(ddp(x), y).backward()
+            local = torch.cat([p.grad.detach().ravel().clone() for p in model.parameters()])
+            dist.all_reduce(local)
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(ddp(x), y).backward()
+            optimizer.step()
+        grads = torch.cat([p.grad.detach().ravel() for p in model.parameters()]).numpy().copy()
+        out[method] = {"grad": grads, "float_mean": (local / world_size).numpy(), "report": state.report(),
+                       "state": state.state_dict()}
+        state.close()
+    errors = []
+    ddp = DistributedDataParallel(_small_model(0))
+    for options in ({"method": "nope"}, {"bits": 40}, {"aggregation": "switch", "method": "topk"},
+                    {"alpha_scope": "model"}):
+        try:
+            switchsim.torch.register(ddp, **options)
+        except ValueError as error:
+            errors.append(str(error))
+    out["errors"] = errors
+    tensor = torch.from_numpy(WRAP_VALUES[rank].copy())  # gloo's int32 SUM, at the edges of the range
+    dist.all_reduce(tensor)
+    out["int32_sum"] = tensor.numpy().copy()
+    return out
+
+
+#: Rows whose int32 sum wraps around (one row per rank).
+WRAP_VALUES = np.array([[2**31 - 1, -(2**31), 5], [2**31 - 1, -(2**31), 5]], np.int32)
+
+
+__all__ = ["methods_job", "sums_job", "trace_job", "train_job"]
+

@@ -54,7 +54,7 @@ class RunSpec:
     @property
     def label(self) -> str:
         """``method:bits@aggregation`` (bits only for methods that take them)."""
-        from switchsim.torch.hook import BITS_METHODS
+        from switchsim.torch.methods import BITS_METHODS
 
         bits = f":{self.bits}" if self.method in BITS_METHODS else ""
         where = "" if self.aggregation == "process-group" else f"@{self.aggregation}"
@@ -70,7 +70,7 @@ def parse_run(text: str) -> RunSpec:
     """
     rest, _, aggregation = text.partition("@")
     method, _, bits = rest.partition(":")
-    from switchsim.torch.hook import AGGREGATIONS, METHODS
+    from switchsim.torch.methods import AGGREGATIONS, METHODS
 
     if method not in METHODS:
         raise ValueError(f"--runs: method {method!r} must be one of {METHODS}")
@@ -170,7 +170,7 @@ def summarise(records: list[dict]) -> list[dict]:
 
 def format_table(rows: list[dict], world_size: int, steps: int) -> str:
     """The printed table (accuracy in %)."""
-    from switchsim.torch.hook import BITS_METHODS
+    from switchsim.torch.methods import BITS_METHODS
 
     lines = [f"digits CNN, {world_size} ranks (gloo), {steps} steps: final test accuracy over seeds",
              f"{'method':<22} {'bits':>4} {'aggregation':<14} {'seeds':>5} {'accuracy %':>15} {'overflow':>8} "
