@@ -103,8 +103,8 @@ def _number(where: str, value, low: float = 0.0) -> float:
 def trace_from_dict(document: dict, where: str = "trace") -> Trace:
     """Validate a parsed trace; `TraceError` names the field (``trace.json: iterations[2].buckets[0].ready_s``)."""
     if not isinstance(document, dict) or document.get("format") != TRACE_FORMAT:
-        raise TraceError(f"{where}: format must be {TRACE_FORMAT!r}, got "
-                         f"{document.get('format') if isinstance(document, dict) else document!r}")
+        found = document.get("format") if isinstance(document, dict) else document
+        raise TraceError(f"{where}: format must be {TRACE_FORMAT!r}, got {found!r}")
     if document.get("version") != TRACE_VERSION:
         raise TraceError(f"{where}: version must be {TRACE_VERSION}, got {document.get('version')!r}")
     raw = document.get("iterations")

@@ -87,10 +87,10 @@ class TrainConfig:
     """What `train_rank` does on every rank (picklable)."""
 
     runs: tuple[tuple[RunSpec, int], ...]
-    steps: int = 150
+    steps: int = 100
     batch: int = 32
     lr: float = 0.05
-    eval_every: int = 25
+    eval_every: int = 20
     out: str = "out/train"
 
 
@@ -234,10 +234,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                              "intsgd-random:8@switch (default: float32, intsgd-random:8, intsgd-random:4, "
                              "intsgd-deterministic:8 over the seeds and intsgd-random:8@switch on the first seed)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    parser.add_argument("--steps", type=int, default=150, help="steps per run, 1..100000 (default 150)")
+    parser.add_argument("--steps", type=int, default=100, help="steps per run, 1..100000 (default 100)")
     parser.add_argument("--batch", type=int, default=32, help="minibatch per rank, 1..1024 (default 32)")
     parser.add_argument("--lr", type=float, default=0.05, help="learning rate, > 0 (default 0.05)")
-    parser.add_argument("--eval-every", type=int, default=25, help="evaluate every this many steps (default 25)")
+    parser.add_argument("--eval-every", type=int, default=20, help="evaluate every this many steps (default 20)")
     parser.add_argument("--out", default="out/train", help="output folder (default out/train)")
     parser.add_argument("--timeout", type=float, default=900.0, help="bound on the whole job, seconds (default 900)")
     return parser

@@ -85,6 +85,22 @@ def test_switch_aggregation_gives_the_same_sums_as_the_process_group(process_gro
         assert np.array_equal(by_group["weights"], by_switch["weights"])
 
 
+@pytest.mark.bmv2
+def test_bmv2_aggregation_gives_the_same_sums_as_the_process_group(process_group_run):
+    from switchsim.p4gen import bmv2_runner
+
+    reason = bmv2_runner.can_run_bmv2()
+    if reason:
+        pytest.skip(f"cannot run simple_switch here: {reason}")
+    bmv2_run = run_ranks(f"{JOBS}:sums_job", WORKERS, ("intsgd-random", "bmv2", 3), timeout_s=600)
+    for by_group, by_bmv2 in zip(process_group_run, bmv2_run, strict=True):
+        assert len(by_group["buckets"]) == len(by_bmv2["buckets"])
+        for a, b in zip(by_group["buckets"], by_bmv2["buckets"], strict=True):
+            assert np.array_equal(a["sum"], b["sum"])
+            assert np.array_equal(a["grad"], b["grad"])
+        assert np.array_equal(by_group["weights"], by_bmv2["weights"])
+
+
 def test_training_is_deterministic_and_resumes_identically_from_a_checkpoint(tmp_path):
     plain = run_ranks(f"{JOBS}:train_job", WORKERS, ("intsgd-random", "process-group", 5, None, None),
                       timeout_s=180)

@@ -100,7 +100,7 @@ def test_representative_iteration_skips_the_first_and_takes_the_median_backward(
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d.update(format="other"), "trace: format must be 'switchsim-ddp-trace', got other"),
+    (lambda d: d.update(format="other"), "trace: format must be 'switchsim-ddp-trace', got 'other'"),
     (lambda d: d.update(version=2), "trace: version must be 1, got 2"),
     (lambda d: d.update(iterations=[]), "trace: iterations must be a non-empty list, got []"),
     (lambda d: d["iterations"][0]["buckets"][0].update(elements=0),
