@@ -1,6 +1,6 @@
 """switchsim's DDP hook against DDP's default all-reduce hook, on the same model and the same processes.
 
-    python benchmarks/torch_hook.py [--workers 2] [--steps 20] [--width 1024]
+    python benchmarks/torch_hook.py [--workers 2] [--steps 10] [--width 1024]
 
 Two gloo ranks on 127.0.0.1 (one torch thread each) train an MLP
 (``--width``: 784-W-W-W-10, 2.9 M parameters at 1,024) on random data; per
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line (module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--width", type=int, default=1024)
     args = parser.parse_args(argv)
     from switchsim.torch.launch import run_ranks

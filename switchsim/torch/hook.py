@@ -442,6 +442,8 @@ def _check_exact(state: HookState, plan: _Plan, sent: np.ndarray, total32: np.nd
 def _encode_intsgd(state: HookState, plan: _Plan, gradient: np.ndarray, shared: AlphaState) -> tuple[np.ndarray, int]:
     """IntSGD's integers with the project's numba kernels, one parameter tensor at a time.
 
+    One thread (the serial kernels): the hook runs inside the backward pass, whose own threads use the
+    cores; numba's parallel kernels there made steps several times slower on this 2-vCPU machine.
     Randomized rounding draws element j of parameter p from the stream (seed, rank, iteration) at p's offset
     in the whole model plus j, so the integers do not depend on how DDP grouped the parameters into buckets
     (they change after the first iteration, and after a restart from a checkpoint).
@@ -455,9 +457,9 @@ def _encode_intsgd(state: HookState, plan: _Plan, gradient: np.ndarray, shared: 
         alpha = shared.alphas[i] if len(shared.alphas) > 1 else shared.alphas[0]  # per layer: bounds are plan's
         if quantizer.rounding == "randomized":
             clipped += randomized_round(gradient[lo:hi], alpha, state.seed, state.rank, state.iteration, high,
-                                        out[lo:hi], offset=state.offsets[name], low=low)
+                                        out[lo:hi], offset=state.offsets[name], low=low, parallel=False)
         else:
-            clipped += deterministic_round(gradient[lo:hi], alpha, high, out[lo:hi], low=low)
+            clipped += deterministic_round(gradient[lo:hi], alpha, high, out[lo:hi], low=low, parallel=False)
     return out, clipped
 
 
