@@ -68,6 +68,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from switchsim.torch.kernels import decode_intsgd
 from switchsim.torch.methods import (
     AGGREGATIONS,
     ALPHA_SCOPES,
@@ -394,23 +395,40 @@ def _switch_sum(state: HookState, plan: _Plan, gradient: torch.Tensor) -> torch.
     keep = exact_future is not None or state.record is not None
     sent = integer_tensor.numpy().copy() if keep else integer_tensor.numpy()
     iteration = state.iteration
+    fused = state.method in ("intsgd-random", "intsgd-deterministic", "int8-ring")
+    if fused:
+        alphas = np.asarray([shared.alphas[i] if len(shared.alphas) > 1 else shared.alphas[0]
+                             for i in range(len(plan.names))], np.float64)
+        bounds = np.asarray(plan.bounds, np.int64)
 
     def finish(summed: torch.Tensor) -> torch.Tensor:
         total32 = summed.numpy()
         if exact_future is not None:
             exact_future.wait()
             _check_exact(state, plan, sent, total32, exact_future.value()[0].numpy(), bits)
-        elif bits < 32:
-            limit = 1 << (bits - 1)
-            overflowed = int(np.count_nonzero((total32 < -limit) | (total32 >= limit)))
-            state.overflow[index] = state.overflow.get(index, 0) + overflowed
-        mean = compressor.finish(_wrap(total32, bits), shared)
-        state._record_norms(plan, mean)
+        if fused:  # IntSGD: wrap, overflow count, decode and norms in one numba pass, into the bucket's buffer
+            out = local if device.type == "cpu" else np.empty(local.size, np.float32)
+            squares = np.empty(len(plan.names))
+            overflowed = decode_intsgd(total32, bits, alphas, bounds, state.world_size, out, squares)
+            if exact_future is None:
+                state.overflow[index] = state.overflow.get(index, 0) + int(overflowed)
+            for name, square in zip(plan.names, squares, strict=True):
+                state.pending_sq[name] = float(square)
+            mean = out
+        else:
+            if exact_future is None and bits < 32:
+                limit = 1 << (bits - 1)
+                overflowed = int(np.count_nonzero((total32 < -limit) | (total32 >= limit)))
+                state.overflow[index] = state.overflow.get(index, 0) + overflowed
+            mean = compressor.finish(_wrap(total32, bits), shared)
+            state._record_norms(plan, mean)
         if state.record is not None:
             state.record.append({"iteration": iteration, "index": index, "names": plan.names, "bounds": plan.bounds,
-                                 "sent": sent, "sum": _wrap(total32, bits).copy(), "mean": np.array(mean),
+                                 "sent": sent, "sum": _wrap(total32, bits).copy(), "mean": np.array(mean, copy=True),
                                  "clipped": clipped,
                                  "alphas": getattr(shared, "alphas", None)})
+        if fused and device.type == "cpu":
+            return gradient  # decoded in place: the bucket's own buffer
         return torch.from_numpy(np.ascontiguousarray(mean, np.float32)).to(device)
 
     if state.transport is not None:
