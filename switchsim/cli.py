@@ -502,6 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub).set_defaults(handler=_train)
 
+    from switchsim.torch.serve import add_serve_parser
+
+    add_serve_parser(sub)
+
     conf = sub.add_parser(
         "conformance",
         help="generate or check the conformance vectors (frames in -> frames out) the P4 switch must meet",

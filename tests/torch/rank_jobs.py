@@ -26,7 +26,8 @@ def _batch(rank: int, step: int, size: int = 16) -> tuple[torch.Tensor, torch.Te
 
 
 def sums_job(rank: int, world_size: int, method: str, aggregation: str, steps: int, bits: int = 8,
-             alpha_scope: str = "global") -> dict:
+             alpha_scope: str = "global", switch_address: str | None = None,
+             switch_options: dict | None = None) -> dict:
     """Train ``steps`` steps with the hook recording every bucket; gather every rank's integers.
 
     Returns, for each recorded bucket: every rank's sent integers, the sum received, the decoded mean, the
@@ -36,7 +37,8 @@ def sums_job(rank: int, world_size: int, method: str, aggregation: str, steps: i
     model = _small_model(0)
     ddp = DistributedDataParallel(model, bucket_cap_mb=0.002)
     state = switchsim.torch.register(ddp, method=method, bits=bits, aggregation=aggregation, check=True,
-                                     alpha_scope=alpha_scope, seed=3)
+                                     alpha_scope=alpha_scope, seed=3, switch_address=switch_address,
+                                     switch_options=switch_options)
     state.record = []
     optimizer = torch.optim.SGD(ddp.parameters(), lr=0.05)
     named = dict(model.named_parameters())

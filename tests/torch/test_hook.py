@@ -85,6 +85,57 @@ def test_switch_aggregation_gives_the_same_sums_as_the_process_group(process_gro
         assert np.array_equal(by_group["weights"], by_switch["weights"])
 
 
+def _free_udp_ports(count: int) -> int:
+    """A base port b with b .. b + count - 1 free for UDP on 127.0.0.1 right now."""
+    import random
+    import socket
+
+    for _ in range(100):
+        base = random.randint(20000, 60000)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free UDP ports")
+
+
+@pytest.mark.network
+def test_a_switch_started_by_switchsim_serve_gives_the_same_sums(process_group_run):
+    import json
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    base = _free_udp_ports(WORKERS)
+    server = subprocess.Popen([sys.executable, "-m", "switchsim.cli", "serve", "--workers", str(WORKERS),
+                               "--worker-port-base", str(base)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        address = re.match(r"switchsim serve: switch at (\S+) for 2 workers at 127.0.0.1:(\d+)", line)
+        assert address and int(address.group(2)) == base, line
+        by_serve = run_ranks(f"{JOBS}:sums_job", WORKERS, ("intsgd-random", "switch", 3, 8, "global",
+                                                           address.group(1), {"worker_port_base": base}),
+                             timeout_s=180)
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=30)[0]
+    report = json.loads(output.strip().splitlines()[-1])
+    assert report["processed"] > 0 and sum(report["drops"].values()) == 0  # every datagram from a registered rank
+    for by_group, by_switch in zip(process_group_run, by_serve, strict=True):
+        for a, b in zip(by_group["buckets"], by_switch["buckets"], strict=True):
+            assert np.array_equal(a["sum"], b["sum"])
+        assert np.array_equal(by_group["weights"], by_switch["weights"])
+
+
 @pytest.mark.bmv2
 def test_bmv2_aggregation_gives_the_same_sums_as_the_process_group(process_group_run):
     from switchsim.p4gen import bmv2_runner
