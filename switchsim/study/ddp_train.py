@@ -286,9 +286,10 @@ def run_command(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     under_torchrun = "TORCHELASTIC_RUN_ID" in os.environ or ("RANK" in os.environ and "WORLD_SIZE" in os.environ)
-    print(f"switchsim train: {len(config.runs)} runs x {config.steps} steps, "
-          f"{os.environ.get('WORLD_SIZE', args.workers)} ranks{' (torchrun)' if under_torchrun else ''}, "
-          f"out {out}", flush=True)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"switchsim train: {len(config.runs)} runs x {config.steps} steps, "
+              f"{os.environ.get('WORLD_SIZE', args.workers)} ranks{' (torchrun)' if under_torchrun else ''}, "
+              f"out {out}", flush=True)
     try:
         if under_torchrun:
             import torch.distributed as dist
