@@ -202,7 +202,8 @@ def compose(iteration: TraceIteration, collective_s: dict[int, float], compute_s
         end = start + collective_s[bucket.elements]
         timings.append(BucketTiming(bucket.index, bucket.elements, ready, start, end))
     iteration_s = forward + max(backward, end) + optimizer
-    return ReplayResult(method, forward, backward, optimizer, iteration_s, iteration_s - (forward + backward + optimizer),
+    exposed = iteration_s - (forward + backward + optimizer)
+    return ReplayResult(method, forward, backward, optimizer, iteration_s, exposed,
                         sum(collective_s[b.elements] for b in iteration.buckets), tuple(timings), simulated_sizes)
 
 

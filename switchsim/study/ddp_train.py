@@ -122,7 +122,8 @@ def train_rank(rank: int, world_size: int, config: TrainConfig) -> list[dict]:
         model = DigitsCNN()
         ddp = DistributedDataParallel(model, bucket_cap_mb=0.05)
         optimizer = torch.optim.SGD(ddp.parameters(), lr=config.lr, momentum=0.9, nesterov=True, weight_decay=1e-4)
-        trace = str(Path(config.out) / "traces" / f"{spec.label.replace('@', '-at-').replace(':', '-')}-seed{seed}.json")
+        name = spec.label.replace("@", "-at-").replace(":", "-")
+        trace = str(Path(config.out) / "traces" / f"{name}-seed{seed}.json")
         state = switchsim.torch.register(ddp, method=spec.method, bits=spec.bits, aggregation=spec.aggregation,
                                          check=True, seed=seed, trace=trace, optimizer=optimizer,
                                          trace_info={"model": "digits-cnn", "seed": seed})

@@ -598,7 +598,8 @@ def register(
         optimizer: the training's optimizer, so the trace records the optimizer step's time.
         trace_info: extra fields for the trace's header (e.g. ``{"model": "resnet50"}``).
         process_group: the process group (default: the world).
-        switch_options: for ``"switch"``/``"bmv2"``: ``window``, ``timeout_s``, ``max_wall_s``, ``job_number``.
+        switch_options: for ``"switch"``/``"bmv2"``: ``window``, ``timeout_s``, ``max_wall_s``, ``job_number``,
+            ``host`` and ``worker_port_base`` (`switchsim.torch.aggregation.connect`).
 
     Returns:
         The `HookState` (checkpoint it with ``state_dict``; `HookState.report` gives overflow counts).

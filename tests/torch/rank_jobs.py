@@ -129,10 +129,11 @@ def methods_job(rank: int, world_size: int, methods: list[str], steps: int) -> d
     gradients (concatenated), the float mean of the same local gradients, and the hook's report. Also the
     messages of `register`'s argument errors."""
     out = {}
-    for method in methods:
+    for label in methods:
+        method, _, scope = label.partition("/")  # "intsgd-random/layer": IntSGD with one alpha per tensor
         model = _small_model(0)
         ddp = DistributedDataParallel(model, bucket_cap_mb=0.002)
-        state = switchsim.torch.register(ddp, method=method, check=True, seed=5)
+        state = switchsim.torch.register(ddp, method=method, check=True, seed=5, alpha_scope=scope or "global")
         optimizer = torch.optim.SGD(ddp.parameters(), lr=0.05)
         for step in range(steps):
             x, y = _batch(rank, step)
@@ -145,8 +146,8 @@ def methods_job(rank: int, world_size: int, methods: list[str], steps: int) -> d
             nn.functional.cross_entropy(ddp(x), y).backward()
             optimizer.step()
         grads = torch.cat([p.grad.detach().ravel() for p in model.parameters()]).numpy().copy()
-        out[method] = {"grad": grads, "float_mean": (local / world_size).numpy(), "report": state.report(),
-                       "state": state.state_dict()}
+        out[label] = {"grad": grads, "float_mean": (local / world_size).numpy(), "report": state.report(),
+                      "state": state.state_dict(), "alphas": dict(state._alphas)}
         state.close()
     errors = []
     ddp = DistributedDataParallel(_small_model(0))

@@ -163,8 +163,8 @@ def test_training_is_deterministic_and_resumes_identically_from_a_checkpoint(tmp
         assert a["mean_sq"] == b["mean_sq"] and a["iteration"] == b["iteration"] == 4
 
 
-METHODS = ["float32", "heuristic", "block-exponent", "terngrad", "int8-ring", "intsgd-deterministic", "topk", "qsgd",
-           "signsgd", "natural", "powersgd"]
+METHODS = ["float32", "intsgd-random/layer", "heuristic", "block-exponent", "terngrad", "int8-ring",
+           "intsgd-deterministic", "topk", "qsgd", "signsgd", "natural", "powersgd"]
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +183,14 @@ def test_every_method_gives_every_rank_the_same_gradient(methods_run, method):
     else:
         assert relative > 0  # compressed: not the float mean ...
         assert np.dot(a["grad"], a["float_mean"]) > 0  # ... but a descent direction for it
+
+
+def test_intsgd_alpha_per_layer_differs_between_tensors_and_agrees_between_ranks(methods_run):
+    per_layer = methods_run[0]["intsgd-random/layer"]["alphas"]
+    assert per_layer == methods_run[1]["intsgd-random/layer"]["alphas"]
+    assert len(per_layer) == 6 and len(set(per_layer.values())) == 6  # one alpha per parameter tensor
+    state = methods_run[0]["intsgd-random/layer"]["state"]
+    assert set(state["mean_sq"]) == set(per_layer) and state["iteration"] == 2
 
 
 def test_error_feedback_memory_is_in_the_checkpoint(methods_run):
