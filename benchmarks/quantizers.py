@@ -5,7 +5,7 @@ runs (``--warmup`` seconds; numba compilation excluded), the best of ``--repeats
 
 1. randomized rounding, prange kernel (`randomized_round(..., parallel=True)`);
 2. randomized rounding, serial kernel (one core);
-3. deterministic rounding (half away from zero), prange kernel;
+3. deterministic rounding (half to even since issue 19; half away from zero before), prange kernel;
 4. deterministic rounding, serial kernel;
 5. the NumPy reference of randomized rounding (same uniforms, vectorized NumPy).
 

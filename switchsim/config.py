@@ -19,6 +19,7 @@ from typing import Any
 from switchsim.paths import read_text
 from switchsim.protocol import spec
 from switchsim.resources import scenarios_dir
+from switchsim.topology import BUILDERS, Topology, TopologyError, build_topology
 from workers.protocol import DEFAULT_RTO_MIN_S
 from workers.protocol_state import RECOVERY_POLICIES
 
@@ -100,26 +101,39 @@ class LinkConfig:
         _non_negative("link.reorder_delay_s", self.reorder_delay_s)
 
 
-TOPOLOGIES = ("one_rack", "two_level", "multi_job")
+#: Registered topology builders (`switchsim.topology.registry.BUILDERS`): a new shape is one module + one entry.
+TOPOLOGIES = tuple(BUILDERS)
 
 
 @dataclass(frozen=True, slots=True)
 class TopologyConfig:
-    """Which hosts and switches, and how they connect.
+    """Which hosts and switches, and how they connect: a registered builder and its parameters.
+
+    The shape itself (hosts, switches, links, jobs, aggregation trees, paths) is
+    the `switchsim.topology.Topology` the builder makes; everything that needs a
+    count or a path asks it (`Scenario.built_topology`).
 
     Attributes:
-        kind: "one_rack" (n workers, one switch), "two_level" (racks of workers
-            under ToR switches under one spine, hierarchical aggregation) or
-            "multi_job" (``jobs`` jobs of n workers sharing one switch).
+        kind: the builder (`switchsim.topology.registry.BUILDERS`): "one_rack" (n workers, one
+            switch), "two_level" (racks of workers under ToRs under one spine), "multi_job" (``jobs``
+            jobs of n workers sharing one switch), "fat_tree" (k-ary three-tier fat-tree) or "tree"
+            (a tree of any depth).
         workers: workers per job (one_rack, multi_job) or per rack (two_level).
         racks: racks (two_level).
-        jobs: concurrent jobs (multi_job).
+        jobs: concurrent jobs (multi_job; fat_tree and tree split their hosts into equal jobs).
+        k: switch radix of a fat_tree (even; k^3/4 hosts).
+        oversubscription: r in "r:1 at the ToR uplinks": a ToR's host-facing bandwidth is r times
+            its uplink bandwidth (fat_tree, tree, two_level; 1 = none).
+        fanout: a tree's fan-outs from the bottom: hosts per ToR, ToRs per tier-1 switch, ...
     """
 
     kind: str = "one_rack"
     workers: int = 8
     racks: int = 2
-    jobs: int = 2
+    jobs: int = 1
+    k: int = 4
+    oversubscription: float = 1.0
+    fanout: tuple = (4, 4)
 
     def __post_init__(self) -> None:
         _need(self.kind in TOPOLOGIES, "topology.kind", self.kind, f"one of {TOPOLOGIES}")
@@ -127,26 +141,36 @@ class TopologyConfig:
               self.workers, f"an integer in 1..{spec.MAX_WORKERS}")
         _need(isinstance(self.racks, int) and 1 <= self.racks <= spec.MAX_WORKERS, "topology.racks", self.racks,
               f"an integer in 1..{spec.MAX_WORKERS}")
-        _need(isinstance(self.jobs, int) and 1 <= self.jobs <= 64, "topology.jobs", self.jobs, "an integer in 1..64")
+        jobs_limit = 64 if self.kind == "multi_job" else 1 << 16
+        _need(isinstance(self.jobs, int) and not isinstance(self.jobs, bool) and 1 <= self.jobs <= jobs_limit,
+              "topology.jobs", self.jobs, f"an integer in 1..{jobs_limit}")
+        _within("topology.oversubscription", self.oversubscription, 1.0, 64.0, "(r in r:1)")
+        _need(self.kind != "one_rack" and self.kind != "two_level" or self.jobs == 1, "topology.jobs", self.jobs,
+              f"1 with kind = {self.kind!r} (use multi_job, fat_tree or tree for several jobs)")
+        try:
+            self.shape
+        except TopologyError as error:
+            raise ScenarioError(str(error)) from None
+
+    @property
+    def shape(self) -> Topology:
+        """The topology at the default link settings: its counts, jobs and paths (rates come from `Scenario`)."""
+        return build_topology(self, LinkConfig())
 
     @property
     def total_workers(self) -> int:
         """Worker hosts in the whole topology."""
-        if self.kind == "two_level":
-            return self.workers * self.racks
-        if self.kind == "multi_job":
-            return self.workers * self.jobs
-        return self.workers
+        return self.shape.hosts
 
     @property
     def job_count(self) -> int:
         """Concurrent jobs."""
-        return self.jobs if self.kind == "multi_job" else 1
+        return len(self.shape.jobs)
 
     @property
     def workers_per_job(self) -> int:
-        """Workers taking part in one all-reduce."""
-        return self.workers * self.racks if self.kind == "two_level" else self.workers
+        """Workers taking part in one all-reduce (every job has as many)."""
+        return len(self.shape.jobs[0].hosts)
 
     @property
     def job_groups(self) -> list[list[int]]:
@@ -156,8 +180,7 @@ class TopologyConfig:
             >>> TopologyConfig(kind="multi_job", workers=2, jobs=3).job_groups
             [[0, 1], [2, 3], [4, 5]]
         """
-        n = self.workers_per_job
-        return [list(range(j * n, (j + 1) * n)) for j in range(self.job_count)]
+        return self.shape.job_groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,6 +445,11 @@ class Scenario:
               f">= switchml.window x jobs = {needed} (each job's workers use window slots)")
 
     @property
+    def built_topology(self) -> Topology:
+        """The simulated network: ``topology``'s builder with this scenario's link rates, delays and queues."""
+        return build_topology(self.topology, self.link)
+
+    @property
     def element_bits(self) -> int:
         """Bits of each integer element on the wire (workload.element_bits)."""
         return self.workload.element_bits
@@ -464,6 +492,13 @@ def _coerce(section: str, cls: type, table: dict) -> Any:
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise ScenarioError(f"[{section}] has unknown keys {unknown}; known keys: {sorted(known)}")
+    if section == "topology":
+        kind = table.get("kind", TopologyConfig.kind)
+        if kind in BUILDERS:
+            unread = sorted(set(table) - {"kind", *BUILDERS[kind].parameters})
+            if unread:
+                raise ScenarioError(f"topology.{unread[0]} is not read by kind = {kind!r}; it reads "
+                                    f"{list(BUILDERS[kind].parameters)}")
     values = {}
     for name, value in table.items():
         if section == "sweep" and name == "grid" and isinstance(value, dict):

@@ -24,7 +24,7 @@ def build_scenario(kind: str = "one_rack", *, methods: tuple[str, ...] = ("switc
     link = link or LinkConfig()
     return Scenario(
         methods=methods,
-        topology=TopologyConfig(kind=kind, workers=workers, racks=racks, jobs=jobs),
+        topology=TopologyConfig(kind=kind, workers=workers, racks=racks, jobs=jobs if kind == "multi_job" else 1),
         link=link if loss is None else replace(link, loss=loss),
         switch=SwitchConfigSection(slots=slots, hardened=hardened),
         switchml=SwitchMLConfig(window=window, timeout_s=timeout_s, elements_per_packet=elements_per_packet),

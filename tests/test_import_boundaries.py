@@ -18,6 +18,8 @@ ALLOWED: dict[str, set[str]] = {
     "workers.client": {"workers", "switchsim.protocol", "switchsim.pipeline"},
     "switchsim.frame_switch": {"switchsim.pipeline", "switchsim.protocol"},
     "switchsim.memory_loop": {"switchsim.pipeline", "switchsim.protocol", "workers.protocol"},
+    # the shape of the world: nothing but itself (the config classes only in type hints)
+    "switchsim.topology": {"switchsim.topology", "switchsim.config"},
     "switchsim.conformance": {"switchsim.conformance", "switchsim.frame_switch", "switchsim.paths",
                               "switchsim.pipeline", "switchsim.protocol"},
 }

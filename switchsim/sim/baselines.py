@@ -289,7 +289,7 @@ def run_baseline(method: str, scenario: Scenario, tensors: np.ndarray | None) ->
     started = time.perf_counter()
     env = simpy.Environment()
     extra = 1 if method == "ps" else 0
-    fabric = build_fabric(env, scenario.topology, scenario.link, extra_hosts=extra)
+    fabric = build_fabric(env, scenario, extra_hosts=extra)
     net = MessageNet(env, MessageCosts.of(scenario), fabric, np.random.default_rng(scenario.seed))
     workload = scenario.workload
     hosts = scenario.topology.total_workers

@@ -21,8 +21,9 @@ Events:
 * ``BEGIN`` (host): start the host's next iteration (a fresh protocol instance).
 * ``TIMER`` (host): the host's earliest timer may have expired.
 * ``REQUEST`` (switch): a worker's packet (``payload`` = packet number, values
-  regenerated from the workload) or a ToR's partial (``payload`` = buffer) arrives.
-* ``RESULT_AT_TOR`` (ToR): the spine's result arrives; multicast to the rack.
+  regenerated from the workload) or a lower switch's partial (``payload`` = buffer) arrives.
+* ``RESULT_AT_SWITCH`` (switch): a result comes down the job's aggregation tree;
+  multicast to the job's children at this switch (hosts or switches further down).
 * ``RESULT`` (host): a result arrives at a worker's NIC.
 * ``RESULT_SEEN`` (host): the protocol sees it, ``host.receive_overhead_s`` later.
 
@@ -57,7 +58,7 @@ from workers.quantizers.rng import counter_uniform, counter_word
 BEGIN = 0
 TIMER = 1
 REQUEST = 2
-RESULT_AT_TOR = 3
+RESULT_AT_SWITCH = 3
 RESULT = 4
 RESULT_SEEN = 5
 #: columns of an event row
@@ -68,30 +69,26 @@ EVENT_FIELDS = 6
 P_ELEMENTS_PER_PACKET = 0
 P_ELEMENT_BITS = 1
 P_WIRE_BYTES = 2
-P_SERIALIZATION = 3  #: ps per packet on every link
-P_DELAY = 4  #: propagation, ps
-P_QUEUE = 5  #: queue capacity in ps of transmission (queue_bytes at the line rate)
-P_LATENCY = 6  #: switch pipeline, ps
-P_SEND_OVERHEAD = 7
-P_RECEIVE_OVERHEAD = 8
-P_DUPLICATE_DELAY = 9
-P_REORDER_DELAY = 10
-P_HARDENED = 11
-P_WINDOW = 12
-P_TIMEOUT = 13
-P_BACKOFF_THRESHOLD = 14
-P_BACKOFF_INCREMENT = 15
-P_ITERATIONS = 16
-P_COMPUTE = 17
-P_TOTAL_PACKETS = 18
-P_WORKERS = 19  #: n at each worker's switch (protocol num_workers)
-P_SYNTHETIC = 20  #: 1: values from the counter-based generator; 0: from ``tensors``
-P_ELEMENTS = 21  #: S, tensor elements per worker (synthetic)
-P_CAPTURE_HOST = 22  #: host whose links are captured, -1 for none
-P_KEEP_RESULTS = 23  #: 1: write the last iteration's results to ``final``
-P_RECOVERY = 24  #: loss-recovery policy (`workers.protocol_state.RECOVERY_POLICIES` index)
-P_RTO_MIN = 25  #: the ``rto`` policy's floor, ps
-PARAMETERS = 26
+P_LATENCY = 3  #: switch pipeline, ps
+P_SEND_OVERHEAD = 4
+P_RECEIVE_OVERHEAD = 5
+P_DUPLICATE_DELAY = 6
+P_REORDER_DELAY = 7
+P_HARDENED = 8
+P_WINDOW = 9
+P_TIMEOUT = 10
+P_BACKOFF_THRESHOLD = 11
+P_BACKOFF_INCREMENT = 12
+P_ITERATIONS = 13
+P_COMPUTE = 14
+P_TOTAL_PACKETS = 15
+P_SYNTHETIC = 16  #: 1: values from the counter-based generator; 0: from ``tensors``
+P_ELEMENTS = 17  #: S, tensor elements per worker (synthetic)
+P_CAPTURE_HOST = 18  #: host whose links are captured, -1 for none
+P_KEEP_RESULTS = 19  #: 1: write the last iteration's results to ``final``
+P_RECOVERY = 20  #: loss-recovery policy (`workers.protocol_state.RECOVERY_POLICIES` index)
+P_RTO_MIN = 21  #: the ``rto`` policy's floor, ps
+PARAMETERS = 22
 
 # --- probabilities (float64 array) and their random-stream purposes -----------
 F_LOSS, F_DUPLICATE, F_REORDER = range(3)
@@ -145,9 +142,12 @@ class SimState(NamedTuple):
     channels: np.ndarray  #: int64 (C, CHANNEL_FIELDS): `switchsim.sim.network` layout
     channel_counters: np.ndarray  #: int64 (C, CHANNEL_COUNTERS)
     channel_keys: np.ndarray  #: uint64 (C, 3): random-stream key per purpose
+    channel_serialization: np.ndarray  #: int64 (C, 1): ps to put a SwitchML packet on each channel (its rate)
+    channel_delay: np.ndarray  #: int64 (C,): propagation, ps
+    channel_queue: np.ndarray  #: int64 (C,): queue capacity in ps of transmission (queue_bytes at its rate)
     port_channel: np.ndarray  #: int64 (switches, ports)
     members: np.ndarray  #: int64 (switches, G, 33)
-    switch_uplink: np.ndarray  #: int64 (switches,)
+    switch_uplink: np.ndarray  #: int64 (switches, G): a job's partial sums go up this channel, -1 at its root
     groups: np.ndarray  #: int64 (G, n)
     bitmap: np.ndarray  #: SlotPool arrays with a leading switch axis
     counter: np.ndarray
@@ -374,11 +374,11 @@ def channel_send(state, channel, ready, header, payload, is_buffer, out, count):
     parameters = state.parameters
     stats = state.channel_counters
     busy = stats[channel, C_BUSY_UNTIL]
-    serialization = parameters[P_SERIALIZATION]
+    serialization = state.channel_serialization[channel, 0]
     start = ready
     if busy > ready:
         backlog = busy - ready
-        if backlog + serialization > parameters[P_QUEUE]:
+        if backlog + serialization > state.channel_queue[channel]:
             stats[channel, C_QUEUE_DROPS] += 1
             return count
         if backlog > stats[channel, C_MAX_BACKLOG]:
@@ -391,7 +391,7 @@ def channel_send(state, channel, ready, header, payload, is_buffer, out, count):
     stats[channel, C_BYTES] += parameters[P_WIRE_BYTES]
     if parameters[P_CAPTURE_HOST] >= 0:
         _capture(state, channel, departure, header, payload)
-    arrival = departure + parameters[P_DELAY]
+    arrival = departure + state.channel_delay[channel]
     probabilities = state.probabilities
     keys = state.channel_keys
     if probabilities[F_LOSS] > 0.0 and counter_uniform(keys[channel, F_LOSS], index) < probabilities[F_LOSS]:
@@ -444,9 +444,9 @@ def _begin(state, host, now, out, count):
     iteration = hosts[host, H_ITERATION]
     window = parameters[P_WINDOW]
     total = parameters[P_TOTAL_PACKETS]
-    workers = parameters[P_WORKERS]
-    protocol.configure(state.protocol_config, state.protocol_status, state.protocol_lanes, host, host % workers,
-                       workers, window, hosts[host, H_GROUP] * window, parameters[P_ELEMENTS_PER_PACKET],
+    uplink = state.channels[hosts[host, H_UPLINK]]
+    protocol.configure(state.protocol_config, state.protocol_status, state.protocol_lanes, host,
+                       uplink[CH_WORKER_ID], uplink[CH_NUM_WORKERS], window, hosts[host, H_GROUP] * window, parameters[P_ELEMENTS_PER_PACKET],
                        iteration & 0xFF, (iteration * total) % (2 * window), total, parameters[P_TIMEOUT],
                        parameters[P_BACKOFF_THRESHOLD], parameters[P_BACKOFF_INCREMENT], parameters[P_RECOVERY],
                        parameters[P_RTO_MIN])
@@ -564,8 +564,8 @@ def _request(state, switch, now, header, channel, payload, out, count):
             out_values[i] = to_element_bits(out_values[i], bits)
     buffer = allocate_buffer(state, out_values, out_exponents)
     ready = now + parameters[P_LATENCY]
-    uplink = state.switch_uplink[switch]
-    if uplink >= 0:  # ToR: the completed (or re-requested) partial goes up as one contribution
+    uplink = state.switch_uplink[switch, entry[CH_GROUP]]
+    if uplink >= 0:  # below the job's root: the completed (or re-requested) partial goes up as one contribution
         count = channel_send(state, uplink, ready, header, buffer, True, out, count)
     elif recipients == _JOB:
         count = _multicast(state, switch, entry[CH_GROUP], ready, header, buffer, out, count)
@@ -594,8 +594,9 @@ def handle_event(state, now, kind, target, header, channel, payload, out):
         return _worker_result(state, target, now, header, payload, out, 0)
     if kind == TIMER:
         return _timer(state, target, now, out, 0)
-    if kind == RESULT_AT_TOR:
-        count = _multicast(state, target, 0, now + state.parameters[P_LATENCY], header, payload, out, 0)
+    if kind == RESULT_AT_SWITCH:
+        count = _multicast(state, target, state.channels[channel, CH_GROUP], now + state.parameters[P_LATENCY],
+                           header, payload, out, 0)
         release_buffer(state, payload)
         return count
     return _begin(state, target, now, out, 0)

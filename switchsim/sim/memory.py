@@ -15,14 +15,15 @@ FLOAT_COPIES = 3
 
 def estimate_bytes(scenario: Scenario) -> tuple[int, str]:
     """Bytes a run of ``scenario`` needs at its peak, and what drives that number."""
-    topology, workload, switchml = scenario.topology, scenario.workload, scenario.switchml
-    hosts = topology.total_workers
+    topology, workload, switchml = scenario.topology.shape, scenario.workload, scenario.switchml
+    hosts = topology.hosts
+    jobs = len(topology.jobs)
     k = scenario.elements_per_packet
-    switches = topology.racks + 1 if topology.kind == "two_level" else 1
+    switches = len(topology.switches)
     window = switchml.window
     fixed = (switches * scenario.switch.slots * 2 * (k * 4 + 16)  # slot pools
              + hosts * window * 4 * 8 * 2  # protocol lanes, calendar
-             + topology.job_count * 2 * window * k * 4  # synthetic expected sums
+             + jobs * 2 * window * k * 4  # synthetic expected sums
              + 4 * (hosts + switches) * min(window, 64) * (k * 4 + 26))  # payload buffers
     if workload.source == "synthetic":
         # baselines: ring keeps the chunks in flight and their sums (2 S), ps the server's sum and its
@@ -33,7 +34,7 @@ def estimate_bytes(scenario: Scenario) -> tuple[int, str]:
         return fixed + baselines, (f"{switches} switch(es) x {scenario.switch.slots} slots, {hosts} hosts x window "
                                    f"{window}, and the baselines' working tensors ({', '.join(scenario.methods)})")
     copies = TENSOR_COPIES + (FLOAT_COPIES if workload.dtype == "float32" else 0)
-    tensors = copies * hosts * workload.elements * 4 + topology.job_count * workload.elements * 4
+    tensors = copies * hosts * workload.elements * 4 + jobs * workload.elements * 4
     return fixed + tensors, (f"{hosts} hosts x {workload.elements:,} elements x 4 bytes x {copies} copies "
                              f"(workload.source = \"tensors\" holds every worker's tensor in memory)")
 

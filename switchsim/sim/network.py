@@ -1,16 +1,14 @@
 """The packet-level network of a scenario as arrays: channels, switches, worker tables, job groups.
 
-Both SwitchML engines (`switchsim.sim.fast_engine`, `switchsim.sim.simpy_engine`)
-run on this one description, so they number channels, ports and groups alike.
+Both engines run on this one lowering of the scenario's `switchsim.topology.Topology`
+(the shape is declared there and nowhere else), so they number channels, ports and
+groups alike. Channels are numbered as the topology numbers them: every host's
+uplink, every host's downlink, then every switch-to-switch link up, then down.
 
-* one_rack: hosts 0..n-1 on switch 0;
-* multi_job: ``jobs`` x n hosts on switch 0; job j owns hosts j*n .. j*n+n-1;
-* two_level: ``racks`` x n hosts; rack r's hosts on ToR switch r; switch
-  ``racks`` is the spine, whose "workers" are the ToRs (ToR r is bit r).
-
-Channels, in this order (the order of reports and of the random streams):
-``h{i}->{switch}`` for every host, ``{switch}->h{i}`` for every host, then
-``tor{r}->spine`` and ``spine->tor{r}`` for every rack.
+A channel's columns say what its arrival is (a request at a switch, a result at
+a switch on its way down a job's tree, a result at a host) and, for a channel
+that is part of a job's aggregation tree, the sender's bit and the job's child
+count at the receiving switch.
 """
 
 from __future__ import annotations
@@ -19,16 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from switchsim.config import TopologyConfig
+from switchsim.topology import Topology, TopologyError
 
 # channel columns (int64): what arrives where, and who the sender is in the receiver's worker table
-CH_DESTINATION_KIND = 0  #: an event kind of `switchsim.sim.events` (request at a switch, result at a ToR or host)
+CH_DESTINATION_KIND = 0  #: an event kind of `switchsim.sim.handlers` (request at a switch, result at a switch or host)
 CH_DESTINATION = 1  #: switch or host index at the far end
 CH_SOURCE_HOST = 2  #: the sending host (host uplinks), else -1
 CH_WORKER_ID = 3  #: the sender's bitmap bit at the receiving switch (uplinks only)
 CH_NUM_WORKERS = 4  #: n of the sender's job at the receiving switch
-CH_GROUP = 5  #: the sender's job (multicast group)
-CH_PORT = 6  #: the receiving switch's port towards the sender
+CH_GROUP = 5  #: the job whose aggregation tree the channel is part of (either direction), else -1
+CH_PORT = 6  #: the receiving switch's port towards the sender (uplinks only)
 CHANNEL_FIELDS = 7
 
 #: Most ports of one switch's job group: one bitmap bit each.
@@ -45,11 +43,16 @@ class Network:
         host_uplink / host_downlink: int64 (H,): channel of each host's links.
         host_group: int64 (H,): each host's job.
         groups: int64 (G, n): the hosts of each job, in bitmap order.
-        port_channel: int64 (switches, ports): the downlink channel of each switch port.
-        members: int64 (switches, G, MAX_GROUP_PORTS + 1): count, then the ports of each job at each switch.
-        switch_uplink: int64 (switches,): a ToR's channel to the spine, else -1.
+        port_channel: int64 (switches, ports): the channel leaving each switch port.
+        members: int64 (switches, G, MAX_GROUP_PORTS + 1): count, then the ports of each job's children at
+            each switch (a switch outside a job's tree has none).
+        switch_uplink: int64 (switches, G): the channel a switch sends a job's partial sums up, -1 at the job's
+            root (and where the switch is not in the job's tree).
         switch_names: per switch, its name.
         rack_of: int64 (H,): each host's switch.
+        channel_rate_bps: float64 (C,): each channel's rate, bits/s.
+        channel_delay_s: float64 (C,): each channel's propagation delay, seconds.
+        channel_queue_bytes: int64 (C,): each channel's egress queue, bytes.
     """
 
     names: list[str]
@@ -63,6 +66,9 @@ class Network:
     switch_uplink: np.ndarray
     switch_names: list[str]
     rack_of: np.ndarray
+    channel_rate_bps: np.ndarray
+    channel_delay_s: np.ndarray
+    channel_queue_bytes: np.ndarray
 
     @property
     def hosts(self) -> int:
@@ -71,55 +77,64 @@ class Network:
 
     @property
     def switches(self) -> int:
-        """Switches (ToRs first, spine last on two levels)."""
+        """Switches."""
         return len(self.switch_names)
 
 
-def build_network(topology: TopologyConfig, request_kind: int, tor_result_kind: int, host_result_kind: int) -> Network:
-    """The arrays of ``topology``; the kinds are the event kinds a channel's arrival becomes."""
-    n = topology.workers
-    two_level = topology.kind == "two_level"
-    racks = topology.racks if two_level else 1
-    hosts = topology.total_workers
-    rack_of = np.array([h // n for h in range(hosts)] if two_level else [0] * hosts, np.int64)
-    host_group = np.zeros(hosts, np.int64) if two_level else np.array([h // n for h in range(hosts)], np.int64)
-    groups = np.array(topology.job_groups, dtype=np.int64)
-    switch_names = [f"tor{r}" for r in range(racks)] + ["spine"] if two_level else ["sw0"]
-    switches = len(switch_names)
-    count = 2 * hosts + (2 * racks if two_level else 0)
+def build_network(topology: Topology, request_kind: int, switch_result_kind: int, host_result_kind: int) -> Network:
+    """The arrays of ``topology``; the kinds are the event kinds a channel's arrival becomes.
+
+    Raises:
+        TopologyError: two jobs' aggregation trees share a link (a channel's worker-table row is per job).
+    """
+    hosts, switches = topology.hosts, topology.switches
+    count = topology.channels
     channels = np.full((count, CHANNEL_FIELDS), -1, np.int64)
-    names = [""] * count
-    ports = max(n if two_level else hosts, racks)
-    port_channel = np.full((switches, ports), -1, np.int64)
-    members = np.zeros((switches, len(groups), MAX_GROUP_PORTS + 1), np.int64)
-    switch_uplink = np.full(switches, -1, np.int64)
-
-    def join(switch: int, group: int, port: int) -> None:
-        size = members[switch, group, 0]
-        members[switch, group, 1 + size] = port
-        members[switch, group, 0] = size + 1
-
-    for h in range(hosts):
-        switch = int(rack_of[h])
-        port = h - switch * n if two_level else h
-        up, down = h, hosts + h
-        names[up], names[down] = f"h{h}->{switch_names[switch]}", f"{switch_names[switch]}->h{h}"
-        channels[up, :] = (request_kind, switch, h, h % n, n, host_group[h], port)
-        channels[down, :CH_SOURCE_HOST + 1] = (host_result_kind, h, -1)
-        port_channel[switch, port] = down
-        join(switch, int(host_group[h]), port)
-    if two_level:
-        spine = racks
-        for r in range(racks):
-            up, down = 2 * hosts + r, 2 * hosts + racks + r
-            names[up], names[down] = f"tor{r}->spine", f"spine->tor{r}"
-            channels[up, :] = (request_kind, spine, -1, r, racks, 0, r)
-            channels[down, :CH_SOURCE_HOST + 1] = (tor_result_kind, r, -1)
-            port_channel[spine, r] = down
-            switch_uplink[r] = up
-            join(spine, 0, r)
+    ports = max(len(s.children) + len(s.parents) for s in switches)
+    port_channel = np.full((len(switches), ports), -1, np.int64)
+    groups = np.array(topology.job_groups, dtype=np.int64)
+    members = np.zeros((len(switches), len(groups), MAX_GROUP_PORTS + 1), np.int64)
+    switch_uplink = np.full((len(switches), len(groups)), -1, np.int64)
+    host_group = np.full(hosts, -1, np.int64)
+    rates = np.zeros(count, np.float64)
+    delays = np.zeros(count, np.float64)
+    queues = np.zeros(count, np.int64)
+    port_of: dict[tuple[int, int], int] = {}  # (switch, neighbour node) -> port
+    for s, switch in enumerate(switches):
+        for port, node in enumerate((*switch.children, *(hosts + p for p in switch.parents))):
+            port_of[s, node] = port
+    for i, link in enumerate(topology.links):
+        up, down = topology.up_channel(i), topology.down_channel(i)
+        upper = link.upper - hosts
+        lower_is_host = link.lower < hosts
+        channels[up, :CH_SOURCE_HOST + 1] = (request_kind, upper, link.lower if lower_is_host else -1)
+        channels[up, CH_PORT] = port_of[upper, link.lower]
+        channels[down, :CH_SOURCE_HOST + 1] = (host_result_kind if lower_is_host else switch_result_kind,
+                                               link.lower if lower_is_host else link.lower - hosts, -1)
+        port_channel[upper, port_of[upper, link.lower]] = down
+        if not lower_is_host:
+            port_channel[link.lower - hosts, port_of[link.lower - hosts, link.upper]] = up
+        rates[up] = rates[down] = link.rate_bps
+        delays[up] = delays[down] = link.delay_s
+        queues[up] = queues[down] = link.queue_bytes
+    for g, job in enumerate(topology.jobs):
+        host_group[list(job.hosts)] = g
+        for s, children in job.children.items():
+            for bit, child in enumerate(children):
+                i = topology.link_between(child, hosts + s)
+                up, down = topology.up_channel(i), topology.down_channel(i)
+                if channels[up, CH_GROUP] >= 0:
+                    raise TopologyError(f"{topology.kind}: jobs {int(channels[up, CH_GROUP])} and {g} both aggregate "
+                                        f"over link {topology.channel_names()[up]}; give each job its own racks")
+                channels[up, CH_WORKER_ID:CH_GROUP + 1] = (bit, len(children), g)
+                channels[down, CH_GROUP] = g
+                size = members[s, g, 0]
+                members[s, g, 1 + size] = port_of[s, child]
+                members[s, g, 0] = size + 1
+        for s, parent in job.parent.items():
+            switch_uplink[s, g] = topology.up_channel(topology.link_between(hosts + s, hosts + parent))
     return Network(
-        names=names,
+        names=topology.channel_names(),
         channels=channels,
         host_uplink=np.arange(hosts, dtype=np.int64),
         host_downlink=np.arange(hosts, 2 * hosts, dtype=np.int64),
@@ -128,6 +143,9 @@ def build_network(topology: TopologyConfig, request_kind: int, tor_result_kind: 
         port_channel=port_channel,
         members=members,
         switch_uplink=switch_uplink,
-        switch_names=switch_names,
-        rack_of=rack_of,
+        switch_names=[switch.name for switch in switches],
+        rack_of=np.array(topology.host_switch, np.int64),
+        channel_rate_bps=rates,
+        channel_delay_s=delays,
+        channel_queue_bytes=queues,
     )

@@ -49,6 +49,12 @@ def transmission_ticks(size_bytes: int, rate_bps: float, round_up: bool = True) 
     return math.ceil(exact) if round_up else math.floor(exact)
 
 
+def channel_timing(rates_bps: np.ndarray, size_bytes: int) -> np.ndarray:
+    """int64 ps to transmit ``size_bytes`` on each channel (`transmission_ticks`, computed once per distinct rate)."""
+    by_rate = {rate: transmission_ticks(size_bytes, rate) for rate in set(rates_bps.tolist())}
+    return np.array([by_rate[rate] for rate in rates_bps.tolist()], np.int64)
+
+
 @dataclass(frozen=True, slots=True)
 class RunInputs:
     """What a SwitchML run carries: in-memory tensors, or a synthetic generator.
@@ -86,9 +92,6 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     parameters[h.P_ELEMENTS_PER_PACKET] = k
     parameters[h.P_ELEMENT_BITS] = bits
     parameters[h.P_WIRE_BYTES] = wire
-    parameters[h.P_SERIALIZATION] = transmission_ticks(wire, link.rate_bps)
-    parameters[h.P_DELAY] = ticks(link.delay_s)
-    parameters[h.P_QUEUE] = transmission_ticks(link.queue_bytes, link.rate_bps, round_up=False)
     parameters[h.P_LATENCY] = ticks(scenario.switch.pipeline_latency_s)
     parameters[h.P_SEND_OVERHEAD] = ticks(scenario.host.send_overhead_s)
     parameters[h.P_RECEIVE_OVERHEAD] = ticks(scenario.host.receive_overhead_s)
@@ -104,7 +107,6 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     parameters[h.P_ITERATIONS] = scenario.workload.iterations
     parameters[h.P_COMPUTE] = ticks(scenario.workload.compute_s)
     parameters[h.P_TOTAL_PACKETS] = total_packets
-    parameters[h.P_WORKERS] = scenario.topology.workers
     parameters[h.P_SYNTHETIC] = int(inputs.tensors is None)
     parameters[h.P_ELEMENTS] = inputs.elements
     parameters[h.P_CAPTURE_HOST] = capture_host
@@ -151,6 +153,11 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
         channels=network.channels,
         channel_counters=np.zeros((channel_count, h.CHANNEL_COUNTERS), np.int64),
         channel_keys=channel_keys,
+        channel_serialization=channel_timing(network.channel_rate_bps, wire)[:, np.newaxis],
+        channel_delay=np.array([ticks(d) for d in network.channel_delay_s], np.int64),
+        channel_queue=np.array([transmission_ticks(int(q), r, round_up=False)
+                                for q, r in zip(network.channel_queue_bytes, network.channel_rate_bps, strict=True)],
+                               np.int64),
         port_channel=network.port_channel,
         members=network.members,
         switch_uplink=network.switch_uplink,

@@ -1,85 +1,82 @@
-"""Topologies: which channels exist and which path a host-to-host message takes.
+"""The message-level baselines' channels, one per direction of every link of the scenario's `Topology`.
 
-A `Fabric` holds every `Channel` of a topology; each method (SwitchML or a
-baseline) builds its own fabric from the same `TopologyConfig` and
-`LinkConfig`, so all methods see identical links.
-
-* one_rack: hosts 0..n-1 on switch ``sw0``;
-* multi_job: ``jobs`` x n hosts on ``sw0``; job j owns hosts j*n .. j*n+n-1;
-* two_level: ``racks`` x n hosts; rack r's hosts on ``tor{r}``; every ToR
-  linked to ``spine``.
-
-Extra hosts (a parameter server) attach to the first switch (``sw0``/``tor0``).
+A `Fabric` holds a `Channel` per channel of `switchsim.topology.Topology` (same
+numbering and names as the packet-level engines), each at its own link's rate,
+delay and queue, and answers host-to-host paths from the topology (ECMP by a
+flow hash). Extra hosts (a parameter server) attach to the first switch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import simpy
 
-from switchsim.config import LinkConfig, TopologyConfig
+from switchsim.config import Scenario
 from switchsim.sim.link import Channel
+from switchsim.topology import Topology
 
 
 @dataclass(slots=True)
 class Fabric:
-    """Channels of one topology instance.
+    """Channels of one topology instance, plus extra hosts on the first switch.
 
     Attributes:
-        host_up / host_down: per host, host -> its switch and back.
-        rack_of: per host, the index of its switch (rack; 0 on one switch).
-        rack_up / rack_down: per rack, ToR -> spine and back (two_level only).
+        topology: the shape.
+        topology_channels: per topology channel, its `Channel`.
+        extra_up / extra_down: per extra host, its links to and from the first switch.
         groups: per job, the hosts taking part.
     """
 
     env: simpy.Environment
-    host_up: list[Channel] = field(default_factory=list)
-    host_down: list[Channel] = field(default_factory=list)
-    rack_of: list[int] = field(default_factory=list)
-    rack_up: list[Channel] = field(default_factory=list)
-    rack_down: list[Channel] = field(default_factory=list)
+    topology: Topology
+    topology_channels: list[Channel] = field(default_factory=list)
+    extra_up: list[Channel] = field(default_factory=list)
+    extra_down: list[Channel] = field(default_factory=list)
     groups: list[list[int]] = field(default_factory=list)
 
     @property
     def channels(self) -> list[Channel]:
-        """Every channel, hosts first."""
-        return [*self.host_up, *self.host_down, *self.rack_up, *self.rack_down]
+        """Every channel in report order: host uplinks (extra hosts last), host downlinks likewise, switch links."""
+        hosts, ups = self.topology.hosts, self.topology_channels
+        return [*ups[:hosts], *self.extra_up, *ups[hosts:2 * hosts], *self.extra_down, *ups[2 * hosts:]]
 
-    def path(self, source: int, destination: int) -> list[Channel]:
-        """Channels a message from host ``source`` to host ``destination`` crosses, in order."""
-        rack_s, rack_d = self.rack_of[source], self.rack_of[destination]
-        if rack_s == rack_d or not self.rack_up:
-            return [self.host_up[source], self.host_down[destination]]
-        return [self.host_up[source], self.rack_up[rack_s], self.rack_down[rack_d], self.host_down[destination]]
+    def path(self, source: int, destination: int, flow_hash: int | None = None) -> list[Channel]:
+        """Channels a message from host ``source`` to host ``destination`` crosses, in order.
+
+        The flow hash defaults to ``source * hosts + destination`` (one ECMP choice per host pair).
+        """
+        hosts = self.topology.hosts
+        flow = source * (hosts + len(self.extra_up)) + destination if flow_hash is None else flow_hash
+        if source >= hosts or destination >= hosts:
+            return self._extra_path(source, destination, flow)
+        return [self.topology_channels[c] for c in self.topology.path(source, destination, flow)]
+
+    def _extra_path(self, source: int, destination: int, flow: int) -> list[Channel]:
+        """A path with an extra host at one end: through the first switch, whose first host stands in for it."""
+        hosts = self.topology.hosts
+        anchor = self.topology.switches[0].children[0]  # a host on the first switch
+        if source >= hosts:
+            rest = [] if destination == anchor else self.topology.path(anchor, destination, flow)[1:]
+            tail = [self.topology_channels[c] for c in rest] or [self.topology_channels[hosts + anchor]]
+            return [self.extra_up[source - hosts], *tail]
+        head = [] if source == anchor else self.topology.path(source, anchor, flow)[:-1]
+        lead = [self.topology_channels[c] for c in head] or [self.topology_channels[anchor]]
+        return [*lead, self.extra_down[destination - hosts]]
 
 
-def build_fabric(
-    env: simpy.Environment,
-    topology: TopologyConfig,
-    link: LinkConfig,
-    extra_hosts: int = 0,
-) -> Fabric:
-    """Channels for ``topology`` (+ ``extra_hosts`` on the first switch), receivers unwired."""
-    fabric = Fabric(env)
-    n = topology.workers
-    if topology.kind == "two_level":
-        racks = topology.racks
-        rack_of = [h // n for h in range(n * racks)]
-    else:
-        racks = 1
-        rack_of = [0] * topology.total_workers
-    fabric.groups = topology.job_groups
-    fabric.rack_of = rack_of + [0] * extra_hosts
-    def channel(name: str) -> Channel:
-        return Channel(env, name, link)
-
-    for host, rack in enumerate(fabric.rack_of):
-        switch = f"tor{rack}" if topology.kind == "two_level" else "sw0"
-        fabric.host_up.append(channel(f"h{host}->{switch}"))
-        fabric.host_down.append(channel(f"{switch}->h{host}"))
-    if topology.kind == "two_level":
-        for rack in range(racks):
-            fabric.rack_up.append(channel(f"tor{rack}->spine"))
-            fabric.rack_down.append(channel(f"spine->tor{rack}"))
+def build_fabric(env: simpy.Environment, scenario: Scenario, extra_hosts: int = 0) -> Fabric:
+    """Channels for ``scenario``'s topology (+ ``extra_hosts`` on the first switch), receivers unwired."""
+    topology = scenario.built_topology
+    fabric = Fabric(env, topology, groups=topology.job_groups)
+    names = topology.channel_names()
+    for c, name in enumerate(names):
+        link = topology.links[topology.channel_link(c)]
+        config = replace(scenario.link, rate_bps=link.rate_bps, delay_s=link.delay_s, queue_bytes=link.queue_bytes)
+        fabric.topology_channels.append(Channel(env, name, config))
+    first = topology.switches[0].name
+    for e in range(extra_hosts):
+        host = topology.hosts + e
+        fabric.extra_up.append(Channel(env, f"h{host}->{first}", scenario.link))
+        fabric.extra_down.append(Channel(env, f"{first}->h{host}", scenario.link))
     return fabric

@@ -8,9 +8,10 @@ Methods (IntSGD, Mishchenko et al., ICLR 2022, and its heuristic baseline):
   from the previous model update (global, or per layer with ``per_layer``);
   the first step uses IntSGD's ``initial_alpha`` (100, as the paper's code);
 * ``heuristic``: SwitchML-style scaling ("Heuristic IntSGD"): an extra
-  all-reduce of max|g| gives e = floor(log2 max), alpha = c / 2^e with c
-  IntSGD's per-worker upper clip bound (the **same per-worker integer budget**
-  as IntSGD), deterministic rounding and the same clip;
+  all-reduce of max|g| gives e = floor(log2 max), alpha = c / 2^e with
+  c = (2^(a-1) - 1) / n unfloored (127 / n for int8, the authors' formula; at most
+  the wire's 2^(b-1) - 1; `workers.quantizers.compressors.integer_methods.heuristic_budget`),
+  deterministic rounding (half to even) and IntSGD's clip;
 * ``heuristic-sum-in-wire``: the earlier variant, alpha = (2^(b-1) - 1) / (n 2^e):
   it squeezes the n-way sum into b bits even when the accumulator is wider,
   so at b <= 4 bits it sends far fewer levels per worker than IntSGD may.
@@ -108,11 +109,13 @@ class Aggregator:
             self.state = self.quantizer.next_state(self.state, delta, learning_rate, self.num_workers)
 
     def heuristic_budget(self) -> float:
-        """The largest integer one worker sends at max|g| = 2^e: IntSGD's upper clip bound for ``heuristic``,
+        """The integer one worker sends at max|g| = 2^e: `heuristic_budget` for ``heuristic``,
         ``(2^(b-1) - 1) / n`` for ``heuristic-sum-in-wire``."""
+        from workers.quantizers.compressors.integer_methods import heuristic_budget
+
         if self.method == "heuristic-sum-in-wire":
             return (2 ** (self.wire_bits - 1) - 1) / self.num_workers
-        return float(self.quantizer.clip(self.num_workers))
+        return float(heuristic_budget(self.num_workers, self.wire_bits, self.quantizer.accumulator_bits))
 
     def _heuristic_state(self, gradients: np.ndarray) -> AlphaState:
         largest = float(np.abs(gradients).max())  # the extra all-reduce (MAX) of every worker's max|g|

@@ -147,12 +147,12 @@ def _training(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from switchsim.config import find_scenario, load_scenario, with_override
-    from switchsim.study.collective_time import transfers_seconds
+    from switchsim.config import find_scenario, load_scenario
     from switchsim.study.compare import (
         CompareConfig,
+        add_communication,
+        best_runs,
         measure_compression,
-        model_transfers,
         table_rows,
         train_all,
         write_csv,
@@ -162,48 +162,37 @@ def _compare(args: argparse.Namespace) -> int:
 
     config = CompareConfig(models=("softmax", "mlp") if args.model == "both" else (args.model,),
                            methods=args.methods, seeds=args.seeds, workers=args.workers, steps=args.steps,
-                           learning_rate=args.lr, target=args.target, model_elements=args.model_elements,
+                           learning_rates=args.lr, target=args.target, paper_models=args.paper_models,
                            model_workers=args.model_workers, measure_elements=args.measure_elements,
                            per_layer=args.per_layer,
                            **({} if args.compute_s is None else {"model_compute_s": args.compute_s}))
     out = Path(args.out or "out/study-compare")
     scenario_path = find_scenario(args.timing)
     base = load_scenario(scenario_path)  # before any training: a bad --timing fails at once
-    runs = len(config.models) * len(config.methods) * len(config.seeds)
-    print(f"switchsim study compare: {len(config.methods)} methods x {', '.join(config.models)} x seeds "
-          f"{', '.join(map(str, config.seeds))} = {runs} training runs of {config.steps} steps, {config.workers} "
-          f"workers; links of {scenario_path}")
+    runs = len(config.models) * len(config.methods) * len(config.seeds) * len(config.learning_rates)
+    print(f"switchsim study compare: {len(config.methods)} methods x {', '.join(config.models)} x learning rates "
+          f"{', '.join(map(str, config.learning_rates))} x seeds {', '.join(map(str, config.seeds))} = {runs} "
+          f"training runs of {config.steps} steps, {config.workers} workers; links of {scenario_path}")
     started = time.perf_counter()
     status = StatusLine()
     try:
-        status.update("measuring compression speed", force=True)
-        compression = measure_compression(config.methods, config.workers, config.measure_elements)
-        table = train_all(config, status.counter("training run"))
-        seconds = transfers_seconds(with_override(base, "topology.workers", config.workers),
-                                    [t for r in table for t in r.results[0].transfers] +
-                                    [t for r in table for t in _main(r)], status.counter("simulated collective"))
-        model_seconds = None
-        if config.model_elements is not None:
-            model_seconds = transfers_seconds(with_override(base, "topology.workers", config.model_workers),
-                                              model_transfers(config, table),
-                                              status.counter(f"simulated collective at {config.model_elements} "
-                                                             "elements"))
+        compression = {}
+        for workers in dict.fromkeys((config.workers,) + ((config.model_workers,) if config.paper_models else ())):
+            status.update(f"measuring compression speed at {workers} workers", force=True)
+            compression[workers] = measure_compression(config.methods, workers, config.measure_elements)
+        swept = train_all(config, status.counter("training run"))
+        table = best_runs(swept)
+        rows = add_communication(table_rows(config, table, compression), base,
+                                 status.counter("simulated collective"))
     finally:
         status.close()
-    rows = table_rows(config, table, compression, seconds, model_seconds)
     written = [write_csv(rows, out / "compare.csv")]
     wall_s = time.perf_counter() - started
-    written.append(write_markdown(config, rows, table, compression, wall_s, out / "compare.md"))
+    written.append(write_markdown(config, rows, table, compression, wall_s, out / "compare.md", swept))
     written += plot_compare(table, rows, out)
     print(markdown_table(rows, config.target))
     print(f"wall time {wall_s:.1f} s; wrote {len(written)} files in {out}: " + ", ".join(p.name for p in written))
     return 0
-
-
-def _main(runs):
-    from switchsim.study.compare import main_transfers
-
-    return main_transfers(runs)
 
 
 def _seed_table(results) -> str:
@@ -292,11 +281,13 @@ def add_study_parser(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="every compressor (IntSGD and the field) trained on the digits and timed on the collective it needs",
         description="Train the digits models with each compressor (" + ", ".join(names) + ") over several seeds "
-        "(momentum and weight decay before the reduce), measure each method's compression + decompression time "
-        "on this machine, simulate its communication on --timing's links with the collective it needs (switch "
-        "all-reduce, ring all-reduce at its element width, or all-gather), and write DIR/compare.csv, "
-        "DIR/compare.md and plots of accuracy vs time and vs bits per element. See docs/quantizers.md.",
-        epilog="example: switchsim study compare --seeds 0,1,2,3,4 --model-elements 11200000",
+        "and learning rates (each method reported at its best), momentum placed as each method's paper does, "
+        "measure each method's compression + decompression time on this machine at each row's worker count, "
+        "simulate its communication on --timing's links with the collectives it needs (switch-int32: official "
+        "SwitchML; switch-int8: switchsim's narrow-element extension; ring at its element width; all-gather), "
+        "and write DIR/compare.csv, DIR/compare.md and plots of accuracy vs time and vs bits per element. "
+        "See docs/quantizers.md.",
+        epilog="example: switchsim study compare --seeds 0,1,2,3,4 --paper-models resnet18,resnet50",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compare.add_argument("--out", help="output folder (default: out/study-compare)")
@@ -308,18 +299,20 @@ def add_study_parser(sub: argparse._SubParsersAction) -> None:
                          help=f"comma-separated, from {', '.join(names)} (default: all)")
     compare.add_argument("--steps", type=ranged(1, 100_000), default=100, help="SGD steps per run (default 100)")
     compare.add_argument("--workers", type=ranged(1, 32), default=8, help="n workers of the digits runs (default 8)")
-    compare.add_argument("--lr", type=_float_in(1e-6, 10.0), default=0.1,
-                         help="learning rate, 1e-6..10 (default 0.1)")
+    compare.add_argument("--lr", type=_comma_list(float, None, "--lr"), default=(0.05, 0.1, 0.2),
+                         help="learning rates swept for every method, comma-separated, 1..5 values in (0, 10] "
+                         "(default 0.05,0.1,0.2); each method is reported at its best")
     compare.add_argument("--target", type=_float_in(0.01, 1.0), default=0.9,
                          help="test accuracy for time to target, 0.01..1 (default 0.9)")
     compare.add_argument("--timing", metavar="SCENARIO", help="scenario whose links time the collectives "
                          "(default: scenarios/quickstart.toml, 10 Gb/s); its worker count is set per row")
-    compare.add_argument("--model-elements", type=ranged(1, 1 << 26), default=None,
-                         help="also time every method at this many elements, e.g. 11200000 (ResNet-18)")
+    compare.add_argument("--paper-models", type=_comma_list(str, ("resnet18", "resnet50"), "--paper-models"),
+                         default=(), help="also time every method on these models' real tensor shapes, "
+                         "comma-separated from resnet18, resnet50 (default: none)")
     compare.add_argument("--model-workers", type=ranged(1, 32), default=16,
-                         help="n for the --model-elements rows (default 16, the paper's)")
+                         help="n for the --paper-models rows (default 16, the paper's)")
     compare.add_argument("--compute-s", type=_float_in(0.0, 100.0), default=None,
-                         help="compute seconds per iteration of the --model-elements rows (default 0.05584: the "
+                         help="compute seconds per iteration of the --paper-models rows (default 0.05584: the "
                          "paper's ResNet-18 SGD total 74.32 ms minus its communication 18.48 ms)")
     compare.add_argument("--per-layer", action="store_true",
                          help="IntSGD (and the int8 ring) with one alpha per tensor instead of one for the model")

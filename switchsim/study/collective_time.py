@@ -6,6 +6,10 @@ SwitchML (`run_switchml`), ``ring`` and ``allgather`` to the host baselines
 (`run_baseline`), each at the transfer's element width (8, 16 or 32 bits). The
 workload is synthetic (each element a pure function of seed, worker and index,
 checked against its exact sum), so memory does not grow with the model size.
+
+`communication_seconds` is the one function the comparison takes every row's
+communication time from (`switchsim.study.compare.add_communication`); it sums
+`transfer_seconds`, the one place a transfer meets the simulator.
 """
 
 from __future__ import annotations
@@ -43,6 +47,29 @@ def transfer_seconds(base: Scenario, transfer: Transfer) -> float:
     if not (result.completed and result.correct):
         raise RuntimeError(f"{transfer}: the simulated collective did not complete correctly")
     return float(result.aggregation_time_s)
+
+
+def with_workers(base: Scenario, workers: int) -> Scenario:
+    """``base`` with ``workers`` workers (the same links and switch)."""
+    from switchsim.config import with_override
+
+    return with_override(base, "topology.workers", workers)
+
+
+def communication_seconds(base: Scenario, transfers: Iterable[Transfer],
+                          cache: dict[Transfer, float] | None = None) -> float:
+    """Simulated seconds of one iteration's ``transfers`` on ``base``, one after the other (their sum).
+
+    ``cache`` (optional) holds `transfer_seconds` already simulated on ``base`` (`transfers_seconds`); a
+    transfer not in it is simulated now.
+    """
+    cache = {} if cache is None else cache
+    total = 0.0
+    for transfer in transfers:
+        if transfer not in cache:
+            cache[transfer] = transfer_seconds(base, transfer)
+        total += cache[transfer]
+    return total
 
 
 def transfers_seconds(base: Scenario, transfers: Iterable[Transfer],

@@ -26,18 +26,20 @@ def plot_compare(table: list[MethodRuns], rows: list[dict], out: str | Path) -> 
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for model in dict.fromkeys(r.model for r in table):
-        runs = [r for r in table if r.model == model]
-        by_method = {r["method"]: r for r in rows if r["model"] == model}
+        runs = {r.method: r for r in table if r.model == model}
+        model_rows = [r for r in rows if r["model"] == model]
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for index, r in enumerate(runs):
-            steps, curve = r.mean_curve()
-            ax.plot(steps * by_method[r.method]["total_s"] * 1e3, 100 * curve, label=r.method, **_style(index))
+        for index, row in enumerate(model_rows):  # one curve per method and collective (both switches)
+            steps, curve = runs[row["method"]].mean_curve()
+            label = f"{row['method']} ({row['collective']}{'*' if row['collective'] == 'switch-int8' else ''})"
+            ax.plot(steps * row["total_s"] * 1e3, 100 * curve, label=label, **_style(index))
         ax.set_xscale("log")
-        written.append(_finish(plt, fig, ax, "time per iteration x iterations (ms, log scale)",
+        written.append(_finish(plt, fig, ax, "time per iteration x iterations (ms, log scale)\n"
+                               "* switch-int8: switchsim's narrow-element extension (no hardware implements it)",
                                "test accuracy % (mean over seeds)", f"{model}: accuracy vs time",
                                out / f"compare-{model}-accuracy-vs-time.png"))
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for index, r in enumerate(runs):
+        for index, r in enumerate(runs.values()):
             style = _style(index)
             ax.errorbar(r.bits_per_element, 100 * r.accuracies.mean(),
                         yerr=100 * r.accuracies.std(ddof=1) if len(r.accuracies) > 1 else 0, label=r.method,

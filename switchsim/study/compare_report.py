@@ -10,14 +10,25 @@ from switchsim.study.compare import CompareConfig, MethodRuns, exceeds_spread
 from workers.quantizers.compressors import COMPRESSORS
 
 
+#: The footnote every table with a switch-int8 row carries.
+INT8_FOOTNOTE = ("switch-int8 is switchsim's narrow-element extension (int8 elements, 256 per 256-byte payload; "
+                 "docs/narrow-elements.md): no hardware implements it. switch-int32 is official SwitchML "
+                 "(int32 elements, 64 per 256-byte payload), where 8-bit integers travel as int32.")
+
+
 def _time(seconds: float | None, unit: float) -> str:
     return "never" if seconds is None else f"{seconds / unit:.3f}" if seconds / unit < 10 else f"{seconds / unit:.1f}"
+
+
+def _label(collective: str) -> str:
+    return "switch-int8*" if collective == "switch-int8" else collective
 
 
 def markdown_table(rows: list[dict], target: float) -> str:
     """One Markdown table per model: accuracy (mean ± std), bits, compression, communication, compute, total, target.
 
-    Digits rows are in microseconds, ``N-elements`` rows in milliseconds (as the paper's table).
+    Digits rows are in microseconds, paper-sized rows in milliseconds (as the paper's table); one row per
+    method and collective; a footnote marks the int8 switch as switchsim's extension.
     """
     out = []
     for model in dict.fromkeys(r["model"] for r in rows):
@@ -27,24 +38,30 @@ def markdown_table(rows: list[dict], target: float) -> str:
         first = group[0]
         if digits:
             out.append(f"### {model} (d = {first['elements']}, n = {first['workers']}, {first['steps']} steps, "
-                       f"{first['seeds']} seeds)\n")
+                       f"{first['seeds']} seeds, each method at its best learning rate)\n")
         else:
-            out.append(f"### {model} (n = {first['workers']}; times only: accuracy is not trained at this size)\n")
-        header = ["method", "collective", "switch sums it", "bits/element", "test accuracy %", f"compression ({name})",
-                  f"communication ({name})", f"compute ({name})", f"total ({name})"]
+            out.append(f"### {model} (d = {first['elements']:,}, n = {first['workers']}; times only: accuracy is not "
+                       "trained at this size)\n")
+        header = ["method", "collective", "bits/element", "bytes/worker"]
+        header += ["lr", "test accuracy %"] if digits else []
+        header += [f"compression ({name})", f"communication ({name})", f"compute ({name})", f"total ({name})"]
         if digits:
             header += [f"steps to {100 * target:.0f} %", f"time to {100 * target:.0f} % (ms)"]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "|".join("---" for _ in header) + "|")
         for r in group:
-            accuracy = (f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}" if digits else "-")
-            cells = [r["method"], r["collective"], "yes" if r["switch_summable"] else "no",
-                     f"{r['bits_per_element']:.2f}", accuracy, _time(r["compression_s"], unit),
-                     _time(r["communication_s"], unit), _time(r["compute_s"], unit), _time(r["total_s"], unit)]
+            cells = [r["method"], _label(r["collective"]), f"{r['bits_per_element']:.2f}", f"{r['wire_bytes']:,.0f}"]
+            if digits:
+                cells += [f"{r['learning_rate']:g}", f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}"]
+            cells += [_time(r["compression_s"], unit), _time(r["communication_s"], unit), _time(r["compute_s"], unit),
+                      _time(r["total_s"], unit)]
             if digits:
                 cells += ["never" if r["steps_to_target"] is None else str(r["steps_to_target"]),
                           _time(r["time_to_target_s"], 1e-3)]
             out.append("| " + " | ".join(cells) + " |")
+        if any(r["collective"] == "switch-int8" for r in group):
+            out.append("")
+            out.append("\\* " + INT8_FOOTNOTE)
         out.append("")
     return "\n".join(out)
 
@@ -78,41 +95,67 @@ def accuracy_notes(table: list[MethodRuns]) -> list[str]:
 
 
 def time_notes(rows: list[dict]) -> list[str]:
-    """The communication split: float32 ring -> int8 ring (32 -> 8 bits) and int8 ring -> switch (the collective)."""
+    """IntSGD's communication: float32 ring -> int8 ring (32 -> 8 bits) -> deployed switch -> int8 switch."""
     notes = []
     for model in dict.fromkeys(r["model"] for r in rows):
-        by = {r["method"]: r for r in rows if r["model"] == model}
-        if not {"float32-ring", "int8-ring", "intsgd-random"} <= set(by):
+        by = {(r["method"], r["collective"]): r["communication_s"] for r in rows if r["model"] == model}
+        keys = [("float32-ring", "float32-ring"), ("int8-ring", "int8-ring"), ("intsgd-random", "switch-int32"),
+                ("intsgd-random", "switch-int8")]
+        if not set(keys) <= set(by):
             continue
-        f32, i8, sw = (by[m]["communication_s"] for m in ("float32-ring", "int8-ring", "intsgd-random"))
-        notes.append(f"- {model}: communication float32 ring {f32 * 1e6:.1f} µs -> int8 ring {i8 * 1e6:.1f} µs "
-                     f"({f32 / i8:.2f}x, 32 -> 8 bits) -> int8 switch {sw * 1e6:.1f} µs ({i8 / sw:.2f}x, ring -> "
-                     f"switch); in all {f32 / sw:.2f}x.")
+        f32, i8, sw32, sw8 = (by[k] for k in keys)
+        unit, name = (1e-3, "ms") if f32 > 1e-3 else (1e-6, "µs")
+        notes.append(f"- {model}: communication float32 ring {f32 / unit:.1f} {name} -> int8 ring {i8 / unit:.1f} "
+                     f"{name} ({f32 / i8:.2f}x, 32 -> 8 bits) -> deployed switch (int32 elements) {sw32 / unit:.1f} "
+                     f"{name} (int8 ring / switch-int32 = {i8 / sw32:.2f}x) -> int8 switch extension {sw8 / unit:.1f} "
+                     f"{name} (int8 ring / switch-int8 = {i8 / sw8:.2f}x).")
     return notes
 
 
-def write_markdown(config: CompareConfig, rows: list[dict], table: list[MethodRuns], compression: dict[str, float],
-                   wall_s: float, path: str | Path) -> Path:
+def learning_rate_table(swept: list[MethodRuns]) -> list[str]:
+    """Final accuracy (mean ± std) of every method at every learning rate of the sweep, per model."""
+    rates = sorted({r.learning_rate for r in swept})
+    lines = []
+    for model in dict.fromkeys(r.model for r in swept):
+        lines += [f"#### {model}", "", "| method | " + " | ".join(f"lr {r:g}" for r in rates) + " |",
+                  "|---|" + "---|" * len(rates)]
+        for method in dict.fromkeys(r.method for r in swept if r.model == model):
+            cells = {r.learning_rate: _pct(r.accuracies) if len(r.accuracies) > 1 else f"{100 * r.accuracies[0]:.2f} %"
+                     for r in swept if r.model == model and r.method == method}
+            lines.append(f"| {method} | " + " | ".join(cells.get(rate, "-") for rate in rates) + " |")
+        lines.append("")
+    return lines
+
+
+def write_markdown(config: CompareConfig, rows: list[dict], table: list[MethodRuns],
+                   compression: dict[int, dict[str, float]], wall_s: float, path: str | Path,
+                   swept: list[MethodRuns] | None = None) -> Path:
     """``compare.md``: how it was run, the tables, the measured compression speeds and the notes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Compressors compared on the collective each needs",
         "",
-        f"Digits models, {config.workers} workers x batch {config.batch}, {config.steps} steps, learning rate "
-        f"{config.learning_rate}, Nesterov momentum 0.9 and weight decay 1e-4 before the reduce; IntSGD alpha "
+        f"Digits models, {config.workers} workers x batch {config.batch}, {config.steps} steps, learning rates "
+        f"{', '.join(map(str, config.learning_rates))} (each method at its best), Nesterov momentum 0.9 after the "
+        "aggregation (before it for signSGD, as Signum), weight decay 1e-4 on each gradient; IntSGD alpha "
         f"{'per layer' if config.per_layer else 'global'}; seeds "
         f"{', '.join(map(str, config.seeds))}; accuracy is the final test accuracy, mean ± sample standard "
-        "deviation over seeds. Times are per iteration: compression measured on this machine, communication "
+        "deviation over seeds. Times are per iteration: compression measured on this machine (CPU time, one "
+        "thread, at each row's worker count), communication "
         "simulated on the same links, compute measured (digits) or given (paper-sized rows).",
         "",
         markdown_table(rows, config.target),
-        "## Compression + decompression measured on this machine (once per run)",
+        "## Compression + decompression measured on this machine (once per run, at each row's worker count)",
         "",
-        "| method | ns per element |",
-        "|---|---|",
-        *[f"| {m} | {compression[m] * 1e9:.2f} |" for m in config.methods],
+        "| method | " + " | ".join(f"ns per element, n = {w}" for w in compression) + " |",
+        "|---|" + "---|" * len(compression),
+        *[f"| {m} | " + " | ".join(f"{compression[w][m] * 1e9:.2f}" for w in compression) + " |"
+          for m in config.methods],
         "",
+        "## Learning-rate sweep (final test accuracy %, mean ± std over seeds)",
+        "",
+        *(learning_rate_table(swept) if swept else []),
         "## Notes (claims only beyond the seed spread)",
         "",
         *accuracy_notes(table),

@@ -11,6 +11,12 @@ reduce**, as the IntSGD authors' runs do (`worker_directions`):
 The `Aggregator` (or a `workers.quantizers.compressors.Compressor`) averages the
 n directions — exactly (float32) or compressed — and every worker applies
 ``x <- x - eta mean``; IntSGD's alpha is advanced from that update.
+
+A compressor whose ``momentum_before_reduce`` is False (the IntSGD authors'
+default ``mom_before_reduce=False``; PowerSGD's Algorithm 2) receives instead
+each worker's gradient plus weight decay, ``d_w = g_w + weight_decay x``
+(error feedback, if any, acts on that), and the momentum is applied once to
+the aggregated mean, identically on every worker (`momentum_after_reduce`).
 """
 
 from __future__ import annotations
@@ -175,6 +181,21 @@ def worker_directions(gradients: np.ndarray, params: np.ndarray, buffers: np.nda
     return directions + np.float32(momentum) * buffers if nesterov else buffers.copy()
 
 
+def momentum_after_reduce(mean: np.ndarray, buffer: np.ndarray, momentum: float, nesterov: bool) -> np.ndarray:
+    """The step direction from the aggregated ``mean`` (PowerSGD's Algorithm 2): ``buffer <- mu buffer + mean``.
+
+    Returns ``mean + mu buffer`` with Nesterov, else ``buffer`` (a copy); ``buffer`` (float32[d]) is updated in place.
+
+    Example:
+        >>> b = np.zeros(2, np.float32)
+        >>> momentum_after_reduce(np.ones(2, np.float32), b, 0.5, True).tolist(), b.tolist()
+        ([1.5, 1.5], [1.0, 1.0])
+    """
+    buffer *= np.float32(momentum)
+    buffer += mean
+    return mean + np.float32(momentum) * buffer if nesterov else buffer.copy()
+
+
 def train(config: TrainingConfig, progress: Callable[[int, int], None] | None = None,
           data: Dataset | None = None, reducer=None) -> TrainingResult:
     """Run ``config``; ``progress(step, steps)`` is called after each step.
@@ -196,14 +217,21 @@ def train(config: TrainingConfig, progress: Callable[[int, int], None] | None = 
     alphas: list[float] = []
     bits: list[float] = []
     buffers = np.zeros((config.workers, model.dim), np.float32)
+    before = getattr(reducer, "momentum_before_reduce", True)
+    shared_buffer = np.zeros(model.dim, np.float32)
     eta = np.float32(config.learning_rate)
     for step in range(config.steps):
         tick = time.perf_counter()
         gradients, train_loss = worker_gradients(model, params, data, parts, config.batch, config.seed, step)
         result.gradient_s += time.perf_counter() - tick
-        directions = worker_directions(gradients, params, buffers, config.momentum, config.weight_decay,
-                                       config.nesterov)
+        if before:
+            directions = worker_directions(gradients, params, buffers, config.momentum, config.weight_decay,
+                                           config.nesterov)
+        else:
+            directions = gradients + np.float32(config.weight_decay) * params
         mean, stats = reducer.reduce(directions, step)
+        if not before:
+            mean = momentum_after_reduce(mean, shared_buffer, config.momentum, config.nesterov)
         delta = -eta * mean
         params += delta
         reducer.observe(delta, config.learning_rate)

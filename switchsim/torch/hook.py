@@ -252,7 +252,7 @@ class HookState:
         if self.method in BITS_METHODS:
             options["wire_bits"] = self.bits
         if self.method == "powersgd":
-            options["shapes"] = [s if len(s) != 4 else (s[0], math.prod(s[1:])) for s in shapes]
+            options["shapes"] = [tuple(s) for s in shapes]  # PowerSGD reshapes convolutions itself
         return cls(self.world_size, bounds, seed, **options)
 
     def _restore_memory(self, plan: _Plan) -> None:

@@ -121,11 +121,26 @@ def test_integers_and_exact_halves_are_handled_exactly():
     x = np.array([0.0, 1.0, -1.0, 3.0, 2.5, -2.5, 0.5, -0.5, 1.5, 0.49999997, -0.49999997], np.float32)
     out = np.empty(x.size, np.int32)
     deterministic_round(x, 1.0, 100, out)
-    assert out.tolist() == [0, 1, -1, 3, 3, -3, 1, -1, 2, 0, 0]  # half away from zero
+    assert out.tolist() == [0, 1, -1, 3, 2, -2, 0, 0, 2, 0, 0]  # half to even
     randomized_round(x[:4], 1.0, 0, 0, 0, 100, out[:4])
     assert out[:4].tolist() == [0, 1, -1, 3]  # integers never move
     assert rounding.round_half_away(0.49999999999999994) == 0.0
     assert rounding.round_half_away(-4503599627370497.0) == -4503599627370497.0
+
+
+def test_deterministic_rounding_ties_to_even_as_torch_round():
+    # torch.round (the IntSGD authors' rounding) sends ties to the even neighbour; -0.5 -> 0, 0.5 -> 0.
+    x = np.array([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5, -3.5, 2.5000002], np.float32)
+    out = np.empty(x.size, np.int32)
+    deterministic_round(x[:9], 1.0, 100, out[:9])
+    assert out[:9].tolist() == [0, 2, 2, 4, 0, -2, -2, -4, 3]
+    reference = np.empty(9, np.int32)
+    deterministic_round_reference(x[:9], 1.0, 100, reference)
+    assert reference.tolist() == out[:9].tolist()
+    for t in (0.5, 1.5, -2.5, 4503599627370497.0, 4503599627370496.5, -4503599627370495.5, 0.49999999999999994):
+        assert rounding.round_half_even(t) == np.rint(t)
+    # block exponent keeps SwitchML's std::round (half away from zero)
+    assert rounding.round_half_away(2.5) == 3.0 and rounding.round_half_away(-2.5) == -3.0
 
 
 def test_clipping_counts_exactly_including_infinities():

@@ -38,7 +38,7 @@ def test_paper_scenarios_match_the_issue():
     [
         ({"link": {"loss": 1.5}}, r"link\.loss = 1\.5 is out of range: must be a probability in \[0, 1\)"),
         ({"topology": {"workers": 40}}, r"topology\.workers = 40 is out of range: must be an integer in 1\.\.32"),
-        ({"topology": {"kind": "mesh"}}, r"topology\.kind = 'mesh' .* one of \('one_rack', 'two_level', 'multi_job'\)"),
+        ({"topology": {"kind": "mesh"}}, r"topology\.kind = 'mesh' .* one of \('one_rack', 'two_level', 'multi_job', 'fat_tree', 'tree'\)"),
         ({"switchml": {"elements_per_packet": 100}}, r"switchml\.elements_per_packet = 100"),
         ({"switch": {"slots": 64}, "switchml": {"window": 128}}, r"switch\.slots = 64 .* >= switchml\.window x jobs"),
         ({"link": {"speed": 1}}, r"\[link\] has unknown keys \['speed'\]"),

@@ -35,6 +35,10 @@ def scaled_down(scenario):
     topology = scenario.topology
     if topology.kind == "two_level":
         topology = replace(topology, workers=min(topology.workers, 4), racks=min(topology.racks, 3))
+    elif topology.kind == "fat_tree":
+        topology = replace(topology, k=4, jobs=min(topology.jobs, 2))
+    elif topology.kind == "tree":
+        topology = replace(topology, fanout=tuple(min(f, 2) for f in topology.fanout), jobs=1)
     else:
         topology = replace(topology, workers=min(topology.workers, 8))
     window = min(scenario.switchml.window, 32)
@@ -75,6 +79,8 @@ faults = st.fixed_dictionaries({
 topologies = st.sampled_from([
     {"kind": "one_rack", "workers": 1}, {"kind": "one_rack", "workers": 5},
     {"kind": "two_level", "workers": 2, "racks": 3}, {"kind": "multi_job", "workers": 3, "jobs": 2},
+    {"kind": "fat_tree", "k": 2}, {"kind": "fat_tree", "k": 4, "jobs": 2, "oversubscription": 2.0},
+    {"kind": "tree", "fanout": [2, 2, 2]}, {"kind": "tree", "fanout": [1, 3], "jobs": 3},
 ])
 
 
@@ -88,7 +94,7 @@ def test_engines_agree_under_loss_duplication_and_reordering(link, topology, win
     scenario = scenario_from_dict({
         "seed": seed, "methods": ["switchml"], "max_time_s": 0.05,
         "topology": topology, "link": link,
-        "switch": {"slots": 2 * window, "hardened": hardened},
+        "switch": {"slots": 3 * window, "hardened": hardened},
         "switchml": {"window": window, "timeout_s": 2e-5, "backoff_threshold": 20, "recovery": recovery,
                      "rto_min_s": 2e-6},
         "host": {"send_overhead_s": 1e-7 if overheads else 0.0, "receive_overhead_s": 2e-7 if overheads else 0.0},

@@ -21,5 +21,5 @@ def test_job_groups_and_the_engines_agree(topology, groups):
     assert topology.job_groups == groups
     scenario = build_scenario(topology.kind, workers=topology.workers, racks=topology.racks, jobs=topology.jobs,
                               window=16, slots=64)
-    assert build_fabric(simpy.Environment(), scenario.topology, scenario.link).groups == groups
-    assert build_network(scenario.topology, 0, 1, 2).groups.tolist() == groups
+    assert build_fabric(simpy.Environment(), scenario).groups == groups
+    assert build_network(scenario.built_topology, 0, 1, 2).groups.tolist() == groups

@@ -13,6 +13,7 @@ from switchsim.config import (
     SwitchConfigSection,
     TopologyConfig,
     WorkloadConfig,
+    scenario_from_dict,
 )
 from switchsim.sim.metrics import switchml_ate_closed_form, switchml_line_rate_ate
 from switchsim.sim.run import make_tensors, run_scenario
@@ -164,3 +165,21 @@ def test_pcap_of_simulated_traffic_dissects_with_the_project_layer(tmp_path):
     first = min(results, key=lambda p: p[SwitchML].tsi)
     assert first[SwitchMLData].values == sums[0, :64].tolist()
     assert [float(p.time) for p in packets] == sorted(float(p.time) for p in packets)
+
+
+@pytest.mark.parametrize("topology", [
+    {"kind": "fat_tree", "k": 4}, {"kind": "fat_tree", "k": 4, "jobs": 2, "oversubscription": 4.0},
+    {"kind": "tree", "fanout": [2, 3, 2]}, {"kind": "tree", "fanout": [2, 2, 2, 2], "jobs": 2},
+])
+def test_switchml_aggregates_exactly_at_every_level_of_deeper_trees(topology):
+    s = scenario_from_dict({"methods": ["switchml"], "topology": topology, "switch": {"slots": 64},
+                            "switchml": {"window": 16}, "workload": {"elements": 64 * 40}})
+    shape = s.built_topology
+    result, final, tensors = run(s)
+    assert result.completed and result.correct
+    for group in shape.job_groups:
+        expected = tensors[group].sum(axis=0, dtype=np.int64).astype(np.int32)
+        assert (final[group] == expected).all()
+    # every switch of every job's tree completes each of the 40 chunks once (lossless): one broadcast each
+    switches_in_trees = sum(len(job.children) for job in shape.jobs)
+    assert result.switch_counters["broadcast"] == 40 * switches_in_trees

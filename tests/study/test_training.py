@@ -1,6 +1,7 @@
 """Models, digits, aggregation methods and data-parallel training: gradients, accuracy, overflow, reproducibility."""
 
 import csv
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -80,9 +81,10 @@ def test_intsgd_at_8_bits_matches_float32(seed):
 def test_heuristic_gets_intsgds_per_worker_budget():
     # 2-bit wire in an int8 element: IntSGD may send up to min(127 // 8, 1) = 1 per worker, and so may
     # the heuristic; the sum-in-wire variant only (2^1 - 1) / 8 = 1/8.
-    for bits, budget in ((2, 1.0), (4, 7.0), (8, 15.0)):
+    # at 8 bits the authors' 127 / n, unfloored: 15.875 (IntSGD's clip is its floor, 15)
+    for bits, budget in ((2, 1.0), (4, 7.0), (8, 15.875)):
         fair = Aggregator("heuristic", bits, 8, (0, 10))
-        assert fair.heuristic_budget() == budget == fair.quantizer.clip(8)
+        assert fair.heuristic_budget() == budget and math.floor(budget) == fair.quantizer.clip(8)
         assert Aggregator("heuristic-sum-in-wire", bits, 8, (0, 10)).heuristic_budget() == (2 ** (bits - 1) - 1) / 8
     gradients = np.full((8, 10), 3.0, np.float32)  # max 3: e = 1, alpha = budget / 2
     assert Aggregator("heuristic", 4, 8, (0, 10))._heuristic_state(gradients).alphas == (3.5,)
@@ -228,3 +230,40 @@ def test_every_method_has_a_plot_style(tmp_path, data):
     results = [train(TrainingConfig(model="softmax", method=m, wire_bits=8, steps=2, eval_every=1), data=data)
                for m in METHODS]
     assert [p.name for p in plot_training(results, tmp_path)] == ["training-softmax.png"]
+
+
+def test_powersgd_gets_the_raw_gradient_and_momentum_acts_after_aggregation():
+    # PowerSGD's Algorithm 2 (and the IntSGD authors' mom_before_reduce=False): the compressor sees
+    # g_w + weight decay x; Nesterov momentum is applied to the aggregated mean.
+    from switchsim.study.digits import load_digits_split, shards
+    from switchsim.study.models import init_params, make_model
+    from switchsim.study.train import TrainingConfig, train, worker_gradients
+    from workers.quantizers.compressors import PowerSGD
+
+    class Recording(PowerSGD):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            self.inputs, self.means, self.deltas = [], [], []
+
+        def reduce(self, gradients, step):
+            self.inputs.append(gradients.copy())
+            mean, traffic = super().reduce(gradients, step)
+            self.means.append(mean.copy())
+            return mean, traffic
+
+        def observe(self, delta, learning_rate):
+            self.deltas.append(delta.copy())
+
+    config = TrainingConfig(model="mlp", workers=4, steps=2, weight_decay=0.0, momentum=0.9, nesterov=True, seed=3)
+    data = load_digits_split(3)
+    model = make_model("mlp")
+    reducer = Recording(4, model.layer_bounds, 3, shapes=model.shapes)
+    train(config, data=data, reducer=reducer)
+    params = init_params(model, 3)
+    gradients, _ = worker_gradients(model, params, data, shards(len(data.y_train), 4), 16, 3, 0)
+    assert np.array_equal(reducer.inputs[0], gradients)  # no momentum in what is compressed
+    eta, mu = np.float32(0.1), np.float32(0.9)
+    m0 = reducer.means[0]
+    assert np.array_equal(reducer.deltas[0], -eta * (m0 + mu * m0))
+    buffer = mu * m0 + reducer.means[1]
+    assert np.array_equal(reducer.deltas[1], -eta * (reducer.means[1] + mu * buffer))

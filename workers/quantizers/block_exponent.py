@@ -35,6 +35,7 @@ from workers.quantizers._checks import need, need_array, need_int
 from workers.quantizers._parallel import use_parallel
 from workers.quantizers.base import Context, Encoded
 from workers.quantizers.rounding import clip_value, round_half_away, round_half_away_reference
+from workers.quantizers.scaling import divide_blocks
 
 #: Exponent of an all-zero block (biased exponent 0).
 MIN_EXPONENT = -126
@@ -214,12 +215,19 @@ class BlockExponent:
 
     def decode(self, integer_sum: np.ndarray, metadata: np.ndarray, num_workers: int) -> np.ndarray:
         """The decoded sum ``integer_sum / f`` per block, float32[d]."""
+        return self.decode_mean(integer_sum, metadata, num_workers, count=1)
+
+    def decode_mean(self, integer_sum: np.ndarray, metadata: np.ndarray, num_workers: int,
+                    count: int | None = None) -> np.ndarray:
+        """``float32(integer_sum / f) / float32(count)`` per block in one pass (count: n by default, the mean)."""
         integer_sum = need_array("integer_sum", integer_sum, np.int32)
         blocks = _num_blocks(integer_sum.size, self.block_size)
         ok = isinstance(metadata, np.ndarray) and metadata.dtype == np.int8 and metadata.shape == (blocks,)
         need("metadata", type(metadata).__name__, ok, f"an int8 ndarray of {blocks} global exponents")
-        f = np.repeat(scaling_factors(metadata, num_workers), self.block_size)[: integer_sum.size]
-        return (integer_sum / f).astype(np.float32)
+        out = np.empty(integer_sum.size, np.float32)
+        divide_blocks(integer_sum, self.block_size, np.asarray(scaling_factors(metadata, num_workers), np.float64),
+                      float(num_workers if count is None else count), out)
+        return out
 
 
 def quantize_reference(tensor: np.ndarray, exponents: np.ndarray, num_workers: int, block_size: int) -> np.ndarray:

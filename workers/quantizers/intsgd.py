@@ -44,6 +44,7 @@ from switchsim.protocol import spec
 from workers.quantizers._checks import need, need_array, need_int
 from workers.quantizers.base import Context, Encoded
 from workers.quantizers.rounding import deterministic_round, randomized_round
+from workers.quantizers.scaling import divide_layers, layer_sum_squares
 
 Rounding = Literal["randomized", "deterministic"]
 ROUNDINGS: tuple[str, ...] = ("randomized", "deterministic")
@@ -197,7 +198,7 @@ class IntSGD:
         wire_bits: b, bits of one integer on the wire, 2..32.
         accumulator_bits: a, bits of the aggregator's accumulator, 8..32; None (default): the wire
             element width that carries b bits (8, 16 or 32), the width the switch returns the sum in.
-        rounding: ``"randomized"`` (unbiased) or ``"deterministic"`` (half away from zero).
+        rounding: ``"randomized"`` (unbiased) or ``"deterministic"`` (half to even, as the authors' ``torch.round``).
         safe: clip so the n-way sum cannot overflow a bits (True), or only to the wire width (False).
         eps: epsilon of the alpha formula, > 0.
         beta: moving-average weight of ``r_k`` in 0 <= beta < 1 (the authors' default 0.9; 0: no averaging).
@@ -254,8 +255,9 @@ class IntSGD:
         """
         delta = np.asarray(delta)
         need("delta.size", delta.size, delta.size == state.dim, f"equal to the state's dimension {state.dim}")
-        d64 = delta.astype(np.float64, copy=False).ravel()
-        sq = np.add.reduceat(d64 * d64, np.asarray(state.bounds[:-1])) / float(eta) ** 2
+        sums = np.empty(len(state.bounds) - 1, np.float64)
+        layer_sum_squares(np.ascontiguousarray(delta.ravel()), np.asarray(state.bounds, np.int64), sums)
+        sq = sums / float(eta) ** 2
         if state.mean_sq is not None:
             sq = self.beta * np.asarray(state.mean_sq) + (1 - self.beta) * sq
         # r is already divided by eta**2; layer_alphas divides by eta**2 again, so pass eta = 1.
@@ -292,11 +294,16 @@ class IntSGD:
 
     def decode(self, integer_sum: np.ndarray, metadata: AlphaState, num_workers: int) -> np.ndarray:
         """The decoded sum ``integer_sum / alpha_i`` per layer, float32[d] (divide by n for the mean)."""
+        return self.decode_mean(integer_sum, metadata, num_workers, count=1)
+
+    def decode_mean(self, integer_sum: np.ndarray, metadata: AlphaState, num_workers: int,
+                    count: int | None = None) -> np.ndarray:
+        """``float32(integer_sum / alpha_i) / float32(count)`` in one pass (count: n by default, the mean)."""
         integer_sum = need_array("integer_sum", integer_sum, np.int32)
         need("metadata", type(metadata).__name__, isinstance(metadata, AlphaState), "an AlphaState")
         need_int("num_workers", num_workers, 1, spec.MAX_WORKERS)
         need("integer_sum.size", integer_sum.size, integer_sum.size == metadata.dim, f"equal to {metadata.dim}")
-        if len(metadata.alphas) == 1:  # one layer: divide by the scalar (the same values, no repeated array)
-            return (integer_sum / metadata.alphas[0]).astype(np.float32)
-        scale = np.repeat(np.asarray(metadata.alphas), metadata.sizes)
-        return (integer_sum / scale).astype(np.float32)
+        out = np.empty(integer_sum.size, np.float32)
+        divide_layers(integer_sum, np.asarray(metadata.bounds, np.int64), np.asarray(metadata.alphas, np.float64),
+                      float(num_workers if count is None else count), out)
+        return out

@@ -10,9 +10,12 @@ to an integer, clip it to ``[low, clip]`` (``low = -clip`` unless given) and wri
   the grid adds at most 2**-25 of bias, and rounding ``t + u`` to 53 bits can
   move at most one grid point while ``|t| < 2**27``, so ``|E[Int(t)] - t| < 2**-23``
   there (int8..int16 wires are far inside). Variance ``frac(1 - frac) <= 1/4``.
-* **deterministic**: round half **away from zero** (2.5 -> 3, -2.5 -> -3), as
-  SwitchML's client (``std::round``); computed as ``trunc(t + copysign(0.5 - 2**-54, t))``,
-  which is exact for every double (LLVM's own lowering of ``round``).
+* **deterministic**: round half **to even** (2.5 -> 2, 3.5 -> 4, -2.5 -> -2), as the IntSGD
+  authors' ``torch.round``; computed as ``f = floor(t)``, ``d = t - f`` (exact for every
+  double), ``f + 1`` if ``d > 1/2`` or (``d == 1/2`` and f odd), else ``f``.
+  `round_half_away` (2.5 -> 3, -2.5 -> -3; SwitchML's ``std::round``, computed as
+  ``trunc(t + copysign(0.5 - 2**-54, t))``, exact for every double) is kept for the
+  block-exponent quantizer, which follows SwitchML's client.
 
 Clipping: results beyond ``[low, clip]`` (``+-inf`` included) are set to the
 bound and counted; every function returns that count. NaN inputs are counted
@@ -55,6 +58,16 @@ _GAMMA = np.uint64(GAMMA)
 def round_half_away(t):
     """Round a float64 to the nearest integer, ties away from zero (float64 result)."""
     return np.trunc(t + np.copysign(HALF_DOWN, t))
+
+
+@numba.njit(cache=True)
+def round_half_even(t):
+    """Round a float64 to the nearest integer, ties to even (``torch.round``, ``np.rint``; float64 result)."""
+    f = np.floor(t)
+    d = t - f  # exact: t and floor(t) share the exponent range
+    if d > 0.5 or (d == 0.5 and np.fmod(f, 2.0) != 0.0):
+        return f + 1.0
+    return f
 
 
 @numba.njit(cache=True)
@@ -125,10 +138,10 @@ def randomized_round_span(x, alpha, key, offset, low, high, out):
 
 @numba.njit(cache=True)
 def deterministic_round_span(x, alpha, low, high, out):
-    """Serial kernel: ``out[i] = clip(round_half_away(alpha*x[i]), low, high)``; returns the clipped count."""
+    """Serial kernel: ``out[i] = clip(round_half_even(alpha*x[i]), low, high)``; returns the clipped count."""
     clipped = 0
     for i in range(x.shape[0]):
-        r = round_half_away(np.float64(x[i]) * alpha)
+        r = round_half_even(np.float64(x[i]) * alpha)
         kept = clip_between(r, low, high)
         clipped += np.int64(kept != r)
         out[i] = np.int32(kept)
@@ -235,7 +248,7 @@ def randomized_round(
 def deterministic_round(
     x: np.ndarray, alpha: float, clip: int, out: np.ndarray, *, parallel: bool | None = None, low: int | None = None
 ) -> int:
-    """Deterministic rounding ``out = clip(round_half_away(alpha * x))``.
+    """Deterministic rounding ``out = clip(round_half_even(alpha * x))`` (ties to even, as ``torch.round``).
 
     Args:
         x: float32[n], C-contiguous.
@@ -286,10 +299,15 @@ def round_half_away_reference(t: np.ndarray) -> np.ndarray:
         return np.copysign(f + (a - f >= 0.5), t)
 
 
+def round_half_even_reference(t: np.ndarray) -> np.ndarray:
+    """Round half to even with NumPy's ``rint`` (IEEE round-to-nearest-even), independent of the kernels."""
+    return np.rint(t)
+
+
 def deterministic_round_reference(
     x: np.ndarray, alpha: float, clip: int, out: np.ndarray, *, low: int | None = None
 ) -> int:
     """NumPy reference of `deterministic_round`; bit-identical."""
     lower = _check(x, alpha, clip, out, low)
-    r = round_half_away_reference(x.astype(np.float64) * float(alpha))
+    r = round_half_even_reference(x.astype(np.float64) * float(alpha))
     return _reject_nan(x, _clip_reference(r, lower, clip, out))

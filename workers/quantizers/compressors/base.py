@@ -111,6 +111,10 @@ class Compressor(ABC):
         switch_summable: True if an integer-summing switch can aggregate the payload.
         switch_reason: one sentence: why it can or cannot.
         unbiased: True if E[decoded mean] equals the mean of the inputs.
+        momentum_before_reduce: True if each worker applies its momentum before compressing (signSGD's
+            Signum); False (the default) if the workers send gradient + weight decay and the momentum acts on
+            the aggregated mean, as the IntSGD authors' default (``mom_before_reduce=False``) and PowerSGD's
+            Algorithm 2 (error feedback, where a method has it, then works on the raw gradient).
     """
 
     name: ClassVar[str]
@@ -118,6 +122,7 @@ class Compressor(ABC):
     switch_summable: ClassVar[bool]
     switch_reason: ClassVar[str]
     unbiased: ClassVar[bool]
+    momentum_before_reduce: ClassVar[bool] = False
 
     def __init__(self, num_workers: int, layer_bounds: tuple[int, ...], seed: int = 0) -> None:
         if not 1 <= num_workers <= spec.MAX_WORKERS:

@@ -9,9 +9,9 @@ holds. What differs is where the scale comes from:
   Compression of Stochastic Gradients", ICLR 2022): alpha from the previous model
   update, no extra communication; clip to ``[-2**(a-1)/n, (2**(a-1)-1)/n]``.
 * **heuristic** (the paper's "Heuristic IntSGD", SwitchML-style): an extra MAX
-  all-reduce of max|g| gives e = floor(log2 max), alpha = high / 2**e with
-  ``high`` IntSGD's per-worker upper clip bound, so both have the **same
-  per-worker integer budget**; deterministic rounding and IntSGD's clip.
+  all-reduce of max|g| gives e = floor(log2 max), alpha = (2**(a-1) - 1) / (n 2**e)
+  (for int8, 127 / (n 2**e), the authors' formula; capped at the wire's
+  2**(b-1) - 1 below 8 bits); deterministic rounding and IntSGD's clip.
   `HeuristicSumInWire` is the earlier variant, alpha = (2**(b-1) - 1) / (n 2**e)
   (it squeezes the n-way sum into b bits whatever the accumulator).
 * **block-exponent** (Sapio et al., "Scaling Distributed Machine Learning with
@@ -35,7 +35,21 @@ from workers.quantizers.accumulate import accumulate
 from workers.quantizers.base import Context
 from workers.quantizers.block_exponent import BlockExponent, global_exponents
 from workers.quantizers.compressors.base import Compressor, Message, Transfer
+from workers.quantizers.compressors.kernels import method_key, terngrad_encode
 from workers.quantizers.intsgd import AlphaState, IntSGD
+from workers.quantizers.scaling import multiply_layers
+
+
+def heuristic_budget(num_workers: int, wire_bits: int, accumulator_bits: int) -> float:
+    """The heuristic's per-worker integer budget: ``(2**(a-1) - 1) / n`` unfloored, at most the wire's ``2**(b-1) - 1``.
+
+    alpha = budget / 2**e; for int8 (a = b = 8) this is the authors' 127 / (n 2**e).
+
+    Example:
+        >>> heuristic_budget(16, 8, 8), heuristic_budget(8, 2, 8)
+        (7.9375, 1)
+    """
+    return min((2 ** (accumulator_bits - 1) - 1) / num_workers, 2 ** (wire_bits - 1) - 1)
 
 
 class _SwitchSum(Compressor):
@@ -105,8 +119,8 @@ class IntSGDRandom(_SwitchSum):
         return Message((encoded.integers,), self.dim * spec.container_bits(self.wire_bits), encoded.clipped)
 
     def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
-        """Sum / alpha / n."""
-        return self.quantizer.decode(integer_sum, shared, self.num_workers) / np.float32(self.num_workers)
+        """Sum / alpha / n (one pass, `workers.quantizers.scaling.divide_layers`)."""
+        return self.quantizer.decode_mean(integer_sum, shared, self.num_workers)
 
     def observe(self, delta: np.ndarray, learning_rate: float) -> None:
         """Advance alpha from the update every worker applied (moving average with beta)."""
@@ -114,7 +128,7 @@ class IntSGDRandom(_SwitchSum):
 
 
 class IntSGDDeterministic(IntSGDRandom):
-    """IntSGD with deterministic rounding (half away from zero); otherwise as `IntSGDRandom`."""
+    """IntSGD with deterministic rounding (half to even, the authors' ``torch.round``); otherwise as `IntSGDRandom`."""
 
     name = "intsgd-deterministic"
     rounding = "deterministic"
@@ -124,8 +138,8 @@ class IntSGDDeterministic(IntSGDRandom):
 class Heuristic(_SwitchSum):
     """SwitchML-style scaling from a MAX all-reduce, with IntSGD's per-worker integer budget.
 
-    alpha = high / 2**e, e = floor(log2 max_w max|g_w|), ``high`` = IntSGD's upper clip bound at
-    (n, b, a); deterministic rounding; IntSGD's clip range (the scaled max can reach 2 high).
+    alpha = budget / 2**e, e = floor(log2 max_w max|g_w|), budget = (2**(a-1) - 1) / n (`budget`);
+    deterministic rounding (half to even); IntSGD's clip range (the scaled max can reach 2 budget).
     """
 
     name = "heuristic"
@@ -141,8 +155,12 @@ class Heuristic(_SwitchSum):
         self.accumulator_bits = self.quantizer.accumulator_bits
 
     def budget(self) -> float:
-        """The largest integer one worker may send: IntSGD's upper clip bound."""
-        return float(self.quantizer.clip(self.num_workers))
+        """Per-worker integer budget, unfloored: ``(2**(a-1) - 1) / n``, at most the wire's ``2**(b-1) - 1``.
+
+        For int8 this is the paper's alpha numerator, alpha = 127 / (n 2**e) (not floor(127 / n) / 2**e,
+        which is 5.5 % lower at n = 8 and 11.8 % at n = 16).
+        """
+        return float(heuristic_budget(self.num_workers, self.wire_bits, self.accumulator_bits))
 
     def prepare(self, gradients: np.ndarray) -> AlphaState:
         """The MAX all-reduce of every worker's max|g| and the alpha from it."""
@@ -194,7 +212,7 @@ class BlockExponentMethod(_SwitchSum):
 
     def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
         """Sum / f / n."""
-        return self.quantizer.decode(integer_sum, shared, self.num_workers) / np.float32(self.num_workers)
+        return self.quantizer.decode_mean(integer_sum, shared, self.num_workers)
 
 
 class TernGrad(_SwitchSum):
@@ -218,13 +236,19 @@ class TernGrad(_SwitchSum):
         return np.repeat(shared, np.diff(self.layer_bounds))
 
     def encode(self, gradient: np.ndarray, worker: int, step: int, shared: object) -> Message:
-        """sign(g) * Bernoulli(|g| / s) as int32; ``bits`` = 8 d (int8 switch elements; 2 bits of information)."""
-        s = self._scales(shared)
-        probability = np.divide(np.abs(gradient), s, out=np.zeros(self.dim), where=s > 0)
-        uniform = np.random.default_rng([self.seed, worker, step, 0x7E2]).random(self.dim)
-        values = (np.sign(gradient) * (uniform < probability)).astype(np.int32)
-        return Message((values,), 8 * self.dim)
+        """sign(g) * Bernoulli(|g| / s) as int32; ``bits`` = 2 d + 32 L, as TernGrad sends it on an all-gather.
+
+        Two bits per ternary value and a float32 scale per layer (the paper's message); on the switch each
+        value travels in an 8-bit (or, deployed, 32-bit) element: see `transfers`.
+        """
+        values = np.empty(self.dim, np.int32)
+        terngrad_encode(gradient, np.asarray(self.layer_bounds, np.int64), np.asarray(shared, np.float64),
+                        method_key(self.seed, 0x7E2, worker, step), values)
+        return Message((values,), 2 * self.dim + 32 * (len(self.layer_bounds) - 1))
 
     def finish(self, integer_sum: np.ndarray, shared: object) -> np.ndarray:
-        """s * sum / n."""
-        return (self._scales(shared) * integer_sum / self.num_workers).astype(np.float32)
+        """s * sum / n (one pass, `workers.quantizers.scaling.multiply_layers`)."""
+        out = np.empty(self.dim, np.float32)
+        multiply_layers(integer_sum, np.asarray(self.layer_bounds, np.int64), np.asarray(shared, np.float64),
+                        float(self.num_workers), out)
+        return out

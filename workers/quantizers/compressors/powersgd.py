@@ -26,6 +26,44 @@ import numpy as np
 from workers.quantizers.compressors.base import Compressor, Message, Transfer
 
 
+def matrix_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The matrix PowerSGD compresses for a tensor: (out, the rest) for 2 or more dimensions, as the authors' code.
+
+    Example:
+        >>> matrix_shape((64, 3, 7, 7)), matrix_shape((10,))
+        ((64, 147), (10,))
+    """
+    return tuple(shape) if len(shape) < 2 else (int(shape[0]), int(np.prod(shape[1:])))
+
+
+def is_compressed(shape: tuple[int, ...], rank: int) -> bool:
+    """True if PowerSGD compresses this (matrix) shape: r (rows + cols) < rows cols."""
+    return len(shape) == 2 and rank * (shape[0] + shape[1]) < shape[0] * shape[1]
+
+
+def powersgd_floats(shapes: list[tuple[int, ...]], rank: int) -> tuple[int, int]:
+    """Floats per worker of the two all-reduces: (every P and the uncompressed tensors, every Q).
+
+    Example (rank 2: a 64 x 147 conv matrix gives P 64 x 2 and Q 147 x 2; a 64-bias travels whole):
+        >>> powersgd_floats([(64, 3, 7, 7), (64,)], 2)
+        (192, 294)
+    """
+    first = second = 0
+    for shape in map(matrix_shape, shapes):
+        if is_compressed(shape, rank):
+            first += shape[0] * rank
+            second += shape[1] * rank
+        else:
+            first += int(np.prod(shape))
+    return first, second
+
+
+def powersgd_transfers(shapes: list[tuple[int, ...]], rank: int) -> list[Transfer]:
+    """The two float32 ring all-reduces of one step (the second omitted if nothing is compressed)."""
+    first, second = powersgd_floats(shapes, rank)
+    return [Transfer("ring", max(1, first), 32)] + ([Transfer("ring", second, 32)] if second else [])
+
+
 class PowerSGD(Compressor):
     """PowerSGD of rank ``rank`` with error feedback; ``shapes`` gives each layer's tensor shape."""
 
@@ -46,11 +84,10 @@ class PowerSGD(Compressor):
         if len(shapes) != len(sizes) or any(int(np.prod(s)) != z for s, z in zip(shapes, sizes, strict=True)):
             raise ValueError(f"shapes must match the layer sizes {sizes.tolist()}, got {shapes!r}")
         self.rank = rank
-        self.shapes = shapes
+        self.shapes = [matrix_shape(s) for s in shapes]  # convolutions as (out, in x kh x kw), as the authors
         rng = np.random.default_rng([seed, 0x9057])
         #: layer index -> shared Q (cols x r), for the matrices worth compressing
-        self.q = {i: rng.standard_normal((s[1], rank)) for i, s in enumerate(shapes)
-                  if len(s) == 2 and rank * (s[0] + s[1]) < s[0] * s[1]}
+        self.q = {i: rng.standard_normal((s[1], rank)) for i, s in enumerate(self.shapes) if is_compressed(s, rank)}
         self.residuals = np.zeros((num_workers, self.dim), np.float32)
         self._matrices: list[np.ndarray] = []
 

@@ -4,7 +4,8 @@
 Worker w adds its residual e_w to the gradient, sends the k entries of largest
 magnitude as (index, value) pairs, and keeps what it did not send:
 ``p = g + e_w``, ``c = top_k(p)``, ``e_w <- p - c``. Every worker averages the
-gathered sparse vectors. Bits: k x (32-bit index + 32-bit float value).
+gathered sparse vectors. Bits: k x (ceil(log2 d)-bit index + 32-bit float value)
+(`index_bits`; the indices are packed at the width d needs, not int32).
 
 Collective: all-gather. A switch cannot sum it: each worker picks different
 indices, so the sparse vectors do not line up element by element.
@@ -12,9 +13,22 @@ indices, so the sparse vectors do not line up element by element.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from workers.quantizers.compressors.base import Compressor, Message, Transfer, packed
+from workers.quantizers.compressors.kernels import add_sparse
+
+
+def index_bits(dim: int) -> int:
+    """Bits of one index into d elements: ceil(log2 d), at least 1.
+
+    Example:
+        >>> index_bits(2), index_bits(650), index_bits(11_689_512)
+        (1, 10, 24)
+    """
+    return max(1, math.ceil(math.log2(dim)))
 
 
 class TopK(Compressor):
@@ -41,15 +55,15 @@ class TopK(Compressor):
         values = corrected[indices]
         self.residuals[worker] = corrected
         self.residuals[worker, indices] = 0.0
-        return Message((indices, values), 64 * self.k)
+        return Message((indices, values), (index_bits(self.dim) + 32) * self.k)
 
     def decode(self, messages: list[Message], step: int, shared: object) -> np.ndarray:
         """Mean of the gathered sparse vectors."""
         total = np.zeros(self.dim, np.float64)
         for indices, values in (m.payload for m in messages):
-            np.add.at(total, indices, values)
+            add_sparse(indices, values, total)
         return (total / len(messages)).astype(np.float32)
 
     def transfers(self, messages: list[Message]) -> list[Transfer]:
-        """All-gather of 64 k bits per worker."""
+        """All-gather of (ceil(log2 d) + 32) k bits per worker, packed in bytes."""
         return [packed(max(m.bits for m in messages))]
