@@ -494,7 +494,7 @@ def _encode_torch(state: HookState, plan: _Plan, gradient: torch.Tensor, shared:
         rounded = torch.floor(scaled + torch.rand(scaled.shape, generator=generator, device=gradient.device,
                                                   dtype=torch.float64))
     else:
-        rounded = torch.sign(scaled) * torch.floor(scaled.abs() + 0.5)
+        rounded = torch.round(scaled)  # half to even, as the CPU kernel (`deterministic_round`)
     return rounded.clamp_(low, high).to(torch.int32)
 
 
