@@ -185,6 +185,10 @@ def _run(args: argparse.Namespace) -> int:
         scenario = replace(scenario, simulator=replace(scenario.simulator, engine=args.engine))
     if args.recovery is not None:
         scenario = with_override(scenario, "switchml.recovery", args.recovery)
+    if args.trace is not None or scenario.workload.source == "trace":  # a recorded DDP job's buckets
+        from switchsim.sim.trace_replay import run_trace_command
+
+        return run_trace_command(scenario, args.scenario, args.trace, args.out)
     out = output_dir(args.out or f"out/{scenario.name}", "--out")
     pcap = str(output_file(args.pcap, "--pcap")) if args.pcap else None
     t = scenario.topology
@@ -218,6 +222,12 @@ def _run(args: argparse.Namespace) -> int:
     print(f"wrote {summary}, {table} and {', '.join(str(p) for p in pictures)} "
           f"(total {time.perf_counter() - started:.1f} s)")
     return exit_status(outcome(r.completed, r.correct) for r in results.results)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from switchsim.study.ddp_train import run_command
+
+    return run_command(args)
 
 
 def _parse_value(text: str):
@@ -454,6 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="SwitchML loss recovery: official (the official backoff), reset (undone after each "
                           "window of results) or rto (TCP-style estimate) (default: the scenario's "
                           "switchml.recovery, else official)")
+    simulate.add_argument("--trace", metavar="FILE",
+                          help="replay a trace of a DDP job (switchsim.torch, docs/pytorch.md) on the scenario's "
+                          "cluster: per method, iteration time and exposed communication (sets workload.source "
+                          "= \"trace\")")
     simulate.set_defaults(handler=_run)
 
     sweep = sub.add_parser(
@@ -511,6 +525,14 @@ def build_parser() -> argparse.ArgumentParser:
     from switchsim.protocol.wireshark import add_wireshark_parser
 
     add_wireshark_parser(sub)
+
+    from switchsim.study.ddp_train import add_train_parser  # torch itself is imported only when training runs
+
+    add_train_parser(sub).set_defaults(handler=_train)
+
+    from switchsim.torch.serve import add_serve_parser
+
+    add_serve_parser(sub)
 
     conf = sub.add_parser(
         "conformance",

@@ -265,8 +265,9 @@ class HostConfig:
 
 
 DTYPES = ("int32", "float32")
-#: Where a workload's integers come from: whole tensors in memory, or a counter-based generator.
-SOURCES = ("tensors", "synthetic")
+#: Where a workload's integers come from: whole tensors in memory, a counter-based generator, or the
+#: buckets of a recorded DDP job (`switchsim.sim.trace_replay`).
+SOURCES = ("tensors", "synthetic", "trace")
 QUANTIZERS = ("identity", "block_exponent")
 
 
@@ -286,7 +287,13 @@ class WorkloadConfig:
         source: "tensors" (default): every worker's tensor is drawn and held in memory (small runs,
             float32). "synthetic": element i of worker w is a pure function of (seed, w, i), regenerated
             whenever a packet is (re)sent, and each result is checked against its exact sum computed from
-            the same generator; memory does not grow with ``elements`` (int32 only).
+            the same generator; memory does not grow with ``elements`` (int32 only). "trace": the
+            buckets of a recorded DDP job (``trace``), each all-reduced (synthetic integers) when the
+            trace says it is ready (`switchsim.sim.trace_replay`); ``elements``, ``iterations`` and
+            ``compute_s`` are not used.
+        trace: the trace file (JSON, docs/pytorch.md) when ``source = "trace"``; a relative path is
+            relative to the scenario file, or a trace shipped with switchsim (``switchsim/traces/``).
+        compute_scale: factor on the trace's compute times (0.1 models an accelerator 10x faster), > 0.
     """
 
     elements: int = 1 << 20
@@ -296,9 +303,17 @@ class WorkloadConfig:
     compute_s: float = 0.0
     element_bits: int = 32
     source: str = "tensors"
+    trace: str = ""
+    compute_scale: float = 1.0
 
     def __post_init__(self) -> None:
         _need(self.source in SOURCES, "workload.source", self.source, f"one of {SOURCES}")
+        _need(self.source != "trace" or bool(self.trace), "workload.trace", self.trace,
+              'a trace file (JSON) when workload.source = "trace"')
+        _need(self.source == "trace" or not self.trace, "workload.trace", self.trace,
+              'empty unless workload.source = "trace"')
+        _need(_number(self.compute_scale) and 0 < self.compute_scale <= 1000, "workload.compute_scale",
+              self.compute_scale, "a number in (0, 1000]")
         _need(self.source == "tensors" or self.dtype == "int32", "workload.source", self.source,
               "tensors when workload.dtype is float32 (the synthetic generator draws integers)")
         _need(isinstance(self.elements, int) and 1 <= self.elements <= 1 << 31, "workload.elements", self.elements,
