@@ -38,6 +38,23 @@ from switchsim.outcome import Outcome, outcome
 SCHEDULER_VARIABLE = "SWITCHSIM_SCHEDULER"
 #: Seeds a sweep may run per point.
 MAX_SEEDS = 10_000
+#: How long a sweep waits for a Dask scheduler to answer, and then for it to have a worker (seconds).
+SCHEDULER_TIMEOUT_S = 5.0
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster failed (scheduler lost, unreachable, or without workers): an infrastructure failure,
+    not a wrong sum; the runs that finished are kept (exit status 4, `switchsim.outcome.EXIT_INFRASTRUCTURE`).
+
+    Attributes:
+        address: the scheduler's address (or "a local Dask cluster").
+        failure: what failed, e.g. "did not answer within 5 s".
+    """
+
+    def __init__(self, address: str, failure: str) -> None:
+        super().__init__(f"Dask scheduler {address}: {failure}")
+        self.address = address
+        self.failure = failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,47 +139,119 @@ def run_key(params: dict, seed: int) -> str:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None, jobs: int) -> Iterator:
+def dask_client(scheduler: str | None, jobs: int, timeout_s: float = SCHEDULER_TIMEOUT_S) -> Iterator:
     """A ``dask.distributed.Client``: to ``scheduler`` when given, else to a new ``LocalCluster``.
 
     The local cluster has ``jobs`` worker processes of one thread each (the
-    engines are single-threaded) and no dashboard.
+    engines are single-threaded) and no dashboard; its processes ignore
+    SIGINT (this process alone stops them, so Ctrl-C prints no worker
+    tracebacks).
+
+    Raises:
+        ClusterError: ``scheduler`` did not answer within ``timeout_s``, or had no worker ``timeout_s`` later.
     """
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler, timeout="30s") as client:
+        try:
+            client = Client(scheduler, timeout=f"{timeout_s}s")
+        except (OSError, TimeoutError) as error:
+            raise ClusterError(scheduler, f"did not answer within {timeout_s:g} s ({type(error).__name__})") from None
+        with _quiet(), client:
+            try:
+                client.wait_for_workers(1, timeout=timeout_s)
+            except (OSError, TimeoutError):
+                raise ClusterError(scheduler, f"has no workers (waited {timeout_s:g} s); start some with "
+                                   f"`dask worker {scheduler}`") from None
             yield client
         return
-    with (LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-          Client(cluster) as client):
+    with _sigint_ignored():  # the worker processes start now and inherit it
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+    with _quiet(), cluster, Client(cluster) as client:
         yield client
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator:
+    """SIGINT ignored in this process for the block (main thread only), so the processes started in it
+    inherit "ignore": a terminal's Ctrl-C then reaches only this process, which stops them in order."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator:
+    """Dask's log silenced while the sweep runs: the sweep reports every outcome itself, in one line, and
+    Dask's messages when a cluster fails (a closed connection's traceback, its attempts to reconnect,
+    "Worker process still alive after 4.0 seconds, killing") are about the machinery, not the sweep."""
+    import logging
+
+    # Dask sets levels on some of its loggers (distributed.client ...): each one is silenced.
+    names = ["distributed", *(name for name in logging.root.manager.loggerDict if name.startswith("distributed."))]
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
 def execute(plan: SweepPlan, done: Callable[[dict], None], *, skip: frozenset[str] = frozenset(),
-            scheduler: str | None = None, jobs: int = 2) -> int:
+            scheduler: str | None = None, jobs: int = 2, scheduler_timeout_s: float = SCHEDULER_TIMEOUT_S) -> int:
     """Run the plan's tasks not in ``skip`` (`run_key`s); call ``done(record)`` as each finishes.
 
     Serial in this process when there is one task to run, or ``jobs`` is 1 and
     no ``scheduler`` is given; otherwise each task is submitted to Dask (see
     `dask_client`) and records arrive in the order they finish. Returns the
     number of runs made.
+
+    Raises:
+        ClusterError: the scheduler was unreachable, had no workers, or was lost during the sweep
+            (the records already passed to ``done`` stand).
     """
     tasks = [(params, seed) for params, seed in plan.tasks() if run_key(params, seed) not in skip]
     if len(tasks) <= 1 or (jobs == 1 and not scheduler):
         for params, seed in tasks:
             done(run_point(plan.base, params, seed))
         return len(tasks)
-    from dask.distributed import as_completed
+    from concurrent.futures import CancelledError
 
-    with dask_client(scheduler, jobs) as client:
-        base = client.scatter(plan.base, broadcast=True)
-        futures = [client.submit(run_point, base, params, seed, pure=False) for params, seed in tasks]
+    from dask.distributed import as_completed
+    from distributed.comm import CommClosedError
+
+    # Dask cancels every future when it loses its scheduler. Only Dask's calls are guarded: an error in
+    # `done` (writing sweep.json) is not the cluster's.
+    lost = (CancelledError, CommClosedError, OSError, TimeoutError)
+    address = scheduler or "a local Dask cluster"
+    with dask_client(scheduler, jobs, scheduler_timeout_s) as client:
+        futures = []
         try:
-            for future in as_completed(futures):
-                done(future.result())
+            try:
+                base = client.scatter(plan.base, broadcast=True)
+                futures = [client.submit(run_point, base, params, seed, pure=False) for params, seed in tasks]
+                finished = as_completed(futures)
+            except lost as error:
+                raise ClusterError(address, f"lost before the sweep started ({type(error).__name__})") from None
+            for future in finished:
+                try:
+                    record = future.result()
+                except lost as error:
+                    raise ClusterError(address, f"lost during the sweep ({type(error).__name__})") from None
+                done(record)
         finally:
-            client.cancel(futures)
+            with contextlib.suppress(Exception):
+                client.cancel(futures)
     return len(tasks)
 
 
@@ -246,14 +335,36 @@ def base_fingerprint(base: Scenario) -> dict:
     return json.loads(json.dumps(asdict(replace(base, seed=0, sweep=SweepConfig())), default=list))
 
 
+def check_runs(document: object, path: os.PathLike | str) -> None:
+    """Refuse a sweep document whose runs are not what `run_point` writes, naming the first thing wrong.
+
+    Raises:
+        ScenarioError: not an object with a ``runs`` list of ``{"params": {...}, "seed": int, "results":
+            [{"method": str, "completed": bool, "correct": bool | null, ...}]}``.
+    """
+    def refuse(what: str) -> None:
+        raise ScenarioError(f"{path}: not a sweep document ({what}); remove it or choose another --out")
+
+    if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
+        refuse("no runs list")
+    for index, run in enumerate(document["runs"]):
+        if not isinstance(run, dict):
+            refuse(f"runs[{index}] is {type(run).__name__}, not an object")
+        for key, kind in (("params", dict), ("seed", int), ("results", list)):
+            if not isinstance(run.get(key), kind) or isinstance(run.get(key), bool):
+                refuse(f"runs[{index}] has no {key!r} {kind.__name__}")
+        for number, result in enumerate(run["results"]):
+            if not isinstance(result, dict) or not {"method", "completed", "correct"} <= set(result):
+                refuse(f"runs[{index}].results[{number}] is not a result object (method, completed, correct)")
+
+
 def resumable_runs(document: dict, plan: SweepPlan, path: os.PathLike | str) -> list[dict]:
     """The runs of an earlier ``sweep.json`` that belong to ``plan`` (others are dropped).
 
     Raises:
         ScenarioError: the document was made from a different base scenario.
     """
-    if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
-        raise ScenarioError(f"{path}: not a sweep document (no runs list); remove it or choose another --out")
+    check_runs(document, path)
     if document.get("base") != base_fingerprint(plan.base):
         raise ScenarioError(f"{path}: written by a sweep of a different scenario (or other settings); "
                             "choose another --out, or run without --resume to start over")
