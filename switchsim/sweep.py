@@ -144,8 +144,9 @@ def dask_client(scheduler: str | None, jobs: int, timeout_s: float = SCHEDULER_T
 
     The local cluster has ``jobs`` worker processes of one thread each (the
     engines are single-threaded) and no dashboard; its processes ignore
-    SIGINT (this process alone stops them, so Ctrl-C prints no worker
-    tracebacks).
+    SIGINT and log only critical messages (this process alone stops them and
+    reports, so Ctrl-C prints no worker tracebacks), and are killed at once
+    after Ctrl-C or a failure.
 
     Raises:
         ClusterError: ``scheduler`` did not answer within ``timeout_s``, or had no worker ``timeout_s`` later.
@@ -165,10 +166,41 @@ def dask_client(scheduler: str | None, jobs: int, timeout_s: float = SCHEDULER_T
                                    f"`dask worker {scheduler}`") from None
             yield client
         return
-    with _sigint_ignored():  # the worker processes start now and inherit it
+    with _sigint_ignored(), _environment(DASK_LOGGING__DISTRIBUTED="critical"):  # the processes start now
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
     with _quiet(), cluster, Client(cluster) as client:
-        yield client
+        try:
+            yield client
+        except BaseException:
+            _kill_workers(cluster)  # Ctrl-C or a failure: a busy worker would take 4 s to close
+            raise
+
+
+def _kill_workers(cluster) -> None:
+    """SIGKILL the local cluster's worker processes (not restarted), so that closing it does not wait on
+    workers busy with a run that nobody will read."""
+    import signal
+
+    for nanny in list(cluster.workers.values()):
+        with contextlib.suppress(Exception):
+            nanny.auto_restart = False
+            if nanny.pid:
+                os.kill(nanny.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _environment(**variables: str) -> Iterator:
+    """``variables`` set in the environment for the block (processes started in it inherit them)."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager

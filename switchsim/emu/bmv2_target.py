@@ -220,9 +220,11 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
         except (TimeoutError, RuntimeError, OSError, subprocess.SubprocessError) as failure:
             error = str(failure)
             timed_out = timed_out or isinstance(failure, TimeoutError | subprocess.TimeoutExpired)
-            if isinstance(failure, ChildDiedError) and failure.name == SIMPLE_SWITCH and switch is not None:
+            dead = switch is not None and switch.process is not None and switch.process.poll() is not None
+            if dead:  # whatever failed first (a Thrift call, a worker), the switch's death is the reason
                 last = switch.last_log_line()
-                error += f"; its last log line: {last}" if last else ""
+                error = (f"{SIMPLE_SWITCH} died ({describe_exit(switch.process.returncode)})"
+                         + (f"; its last log line: {last}" if last else ""))
         finally:
             supervisor.shutdown(processes=processes)
     verdict = judge_results(results, summaries, workers, seed, elements, error, timed_out)

@@ -34,7 +34,7 @@ def _start(program, tmp_path) -> tuple[subprocess.Popen, str, str]:
     folder = tmp_path / "tmp"
     folder.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-m", "switchsim.emu", "--target", "bmv2", "--workers", "3", "--elements", "200000",
+        [sys.executable, "-m", "switchsim.emu", "--target", "bmv2", "--workers", "3", "--elements", "600000",
          "--window", str(vectors.SLOTS), "--program", str(program), "--max-wall", "120"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(folder)})
     tag = f"{process.pid % 0xFFFF:04x}"
