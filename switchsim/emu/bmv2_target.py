@@ -42,6 +42,7 @@ from switchsim.emu.run import (
     judge_results,
     report_failure,
     serve_worker,
+    stop_forkserver,
     worker_context,
     worker_stop_at,
 )
@@ -147,6 +148,7 @@ def emulate_bmv2(workers: int, elements: int, loss: float = 0.0, seed: int = 0, 
     stats = None
     run_s = 0.0
     with Supervisor() as supervisor:
+        supervisor.callback(stop_forkserver)  # last, once every worker is stopped
         build = tempfile.TemporaryDirectory(prefix="switchsim-bmv2-build-")
         supervisor.callback(build.cleanup)
         processes: list = []

@@ -300,6 +300,8 @@ class Bmv2Switch:
             sock.close()
         self._sockets = []
         if self.session is not None:
+            if self.process is not None and self.process.poll() is not None:
+                self.session.process.kill()  # the switch is gone: its CLI has nobody to talk to
             self.session.close()
             self.session = None
         if self.process is not None and self.process.poll() is None:
@@ -312,7 +314,8 @@ class Bmv2Switch:
         self._kill_namespace_processes()
         subprocess.run(["ip", "netns", "del", self.plan.namespace], capture_output=True, timeout=30, check=False)
         for name in self.plan.host_ends:  # normally gone with their peers
-            subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=30, check=False)
+            if Path("/sys/class/net", name).exists():
+                subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=30, check=False)
         self._folder.cleanup()
 
     def last_log_line(self) -> str:
