@@ -70,6 +70,18 @@ def test_cli_json_output(capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["correct"] is True and summary["workers"] == 2 and summary["elements"] == 1000
     assert {"packets_per_s", "retransmissions", "switch", "error"} <= set(summary)
+    assert [worker["worker"] for worker in summary["per_worker"]] == [0, 1]
+    for worker in summary["per_worker"]:  # what each worker's socket set aside, and its protocol counters
+        assert worker["foreign_datagrams"] == worker["malformed_replies"] == 0
+        assert worker["completed"] is True and worker["sent"] >= 16
+
+
+@pytest.mark.network
+def test_hardened_switch_gives_the_exact_sum(capsys):
+    assert run.main(["--workers", "3", "--elements", "5000", "--loss", "0.05", "--hardened", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["hardened"] is True and summary["correct"] is True
+    assert summary["switch"]["pipeline"]["broadcast"] == -(-5000 // 64)
 
 
 @pytest.mark.network

@@ -32,7 +32,7 @@ def _start(port: int, *extra: str) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "switchsim.emu", "--workers", "8", "--elements", "2000000", "--port", str(port),
          "--max-wall", "60", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     if not wait_until(lambda: udp_owner(port) or process.poll() is not None, 60) or process.poll() is not None:
         out, err = process.communicate()
         pytest.fail(f"emulate did not start its switch: {out}{err}")
@@ -64,7 +64,10 @@ def test_a_signal_stops_every_process_and_frees_the_port(signum):
     children = descendants(process.pid)
     assert len(children) >= 9  # 8 workers and the switch (and the forkserver)
     sent = time.monotonic()
-    process.send_signal(signum)
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # as a terminal's Ctrl-C: every process of the group gets it
+    else:
+        process.send_signal(signum)  # as `kill PID`
     out, err = process.communicate(timeout=30)
     took = time.monotonic() - sent
     assert process.returncode == 128 + signum, out + err

@@ -177,3 +177,26 @@ def test_a_malformed_sweep_document_is_refused_with_exit_2(tiny, tmp_path, capsy
     error = capsys.readouterr().err
     assert f"sweep.json: not a sweep document ({message})" in error and "Traceback" not in error
     assert (out / "sweep.json").read_text() == text  # left as it was
+
+
+def test_ctrl_c_on_a_local_cluster_sweep_is_one_line_and_keeps_the_runs(tiny, tmp_path):
+    """SIGINT to the whole process group, as a terminal sends it: the Dask workers ignore it (no worker
+    tracebacks, no "still alive after 4.0 seconds"), the sweep keeps its runs, exit 130."""
+    from tests.emu.processes import descendants, wait_until
+
+    out = tmp_path / "out"
+    sweep = subprocess.Popen([*SWEEP, str(tiny), "--param", "link.loss", "--values", "0,0.01", "--seeds", "0..999",
+                              "--jobs", "2", "--out", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert wait_until(lambda: len(descendants(sweep.pid)) >= 2 or sweep.poll() is not None, 120)
+    time.sleep(3.0)  # the workers run
+    assert sweep.poll() is None
+    sent = time.monotonic()
+    os.killpg(sweep.pid, signal.SIGINT)
+    _, err = sweep.communicate(timeout=120)
+    took = time.monotonic() - sent
+    assert sweep.returncode == 130, err
+    line = _one_line(err)
+    kept = int(re.search(r"^interrupted: (\d+) of 2000 runs kept in ", line).group(1))
+    assert len(json.loads((out / "sweep.json").read_text())["runs"]) == kept
+    print(f"Ctrl-C: the sweep ended {took:.1f} s later with {kept} runs kept")
