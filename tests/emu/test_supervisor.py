@@ -90,14 +90,19 @@ def test_shutdown_stops_every_child_in_parallel_within_one_grace():
     assert all(child.exitcode == -signal.SIGKILL for child in children)
 
 
-def test_a_signal_raises_stopped_and_the_cleanups_run_in_reverse_order():
-    order = []
-    previous = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(StoppedError) as stopped, Supervisor() as supervisor:
+def _supervise_until_sigterm(order: list) -> None:
+    with Supervisor() as supervisor:
         supervisor.callback(order.append, "first registered")
         supervisor.callback(order.append, "last registered")
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # interrupted by the handler
+
+
+def test_a_signal_raises_stopped_and_the_cleanups_run_in_reverse_order():
+    order = []
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(StoppedError) as stopped:
+        _supervise_until_sigterm(order)
     assert (stopped.value.name, stopped.value.exit_status) == ("SIGTERM", 143)
     assert order == ["last registered", "first registered"]
     assert signal.getsignal(signal.SIGTERM) == previous  # restored
