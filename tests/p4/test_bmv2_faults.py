@@ -36,7 +36,8 @@ def _start(program, tmp_path) -> tuple[subprocess.Popen, str, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "switchsim.emu", "--target", "bmv2", "--workers", "3", "--elements", "600000",
          "--window", str(vectors.SLOTS), "--program", str(program), "--max-wall", "120"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(folder)})
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(folder)},
+        start_new_session=True)
     tag = f"{process.pid % 0xFFFF:04x}"
     namespace = f"switchsim-bmv2-{tag}"
     started = wait_until(lambda: process.poll() is not None or (
@@ -61,7 +62,10 @@ def test_a_signal_removes_the_namespace_the_switch_and_the_folders(bmv2_programs
     process, namespace, tag = _start(bmv2_programs[False], tmp_path)
     children = descendants(process.pid)
     sent = time.monotonic()
-    process.send_signal(signum)
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # as a terminal's Ctrl-C: every process of the group gets it
+    else:
+        process.send_signal(signum)  # as `kill PID`
     out, err = process.communicate(timeout=60)
     took = time.monotonic() - sent
     assert process.returncode == 128 + signum, out + err
