@@ -268,23 +268,76 @@ def execute(plan: SweepPlan, done: Callable[[dict], None], *, skip: frozenset[st
     address = scheduler or "a local Dask cluster"
     with dask_client(scheduler, jobs, scheduler_timeout_s) as client:
         futures = []
+        watchdog = _WorkerWatchdog(client, futures, scheduler_timeout_s)
         try:
             try:
-                base = client.scatter(plan.base, broadcast=True)
-                futures = [client.submit(run_point, base, params, seed, pure=False) for params, seed in tasks]
+                # The scenario goes with each task (a few kB), not scattered: data held by workers dies with
+                # them, while a task that lost its worker is simply run again on another.
+                futures += [client.submit(run_point, plan.base, params, seed, pure=False) for params, seed in tasks]
                 finished = as_completed(futures)
             except lost as error:
-                raise ClusterError(address, f"lost before the sweep started ({type(error).__name__})") from None
+                raise ClusterError(address, f"lost before the sweep started ({_why(error)})") from None
+            watchdog.start()
             for future in finished:
                 try:
                     record = future.result()
                 except lost as error:
-                    raise ClusterError(address, f"lost during the sweep ({type(error).__name__})") from None
+                    raise ClusterError(address, watchdog.reason or f"lost during the sweep ({_why(error)})") from None
                 done(record)
         finally:
+            watchdog.stop()
             with contextlib.suppress(Exception):
                 client.cancel(futures)
     return len(tasks)
+
+
+def _why(error: BaseException) -> str:
+    """``"CommClosedError"``, or with Dask's reason for a cancelled future: ``"FutureCancelledError: ..."``."""
+    reason = getattr(error, "reason", None)
+    return f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+
+
+class _WorkerWatchdog:
+    """Cancels a sweep's futures when its cluster has had no worker for ``timeout_s`` (checked every second,
+    in a thread): without it a sweep whose workers all died would wait forever. The cancelled futures
+    then end the sweep as a `ClusterError` with `reason`."""
+
+    def __init__(self, client, futures: list, timeout_s: float) -> None:
+        import threading
+
+        self.client = client
+        self.futures = futures
+        self.timeout_s = timeout_s
+        self.reason: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="switchsim-sweep-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+
+    def _watch(self) -> None:
+        import time
+
+        alone_since = None
+        while not self._stop.wait(1.0):
+            try:
+                workers = self.client.scheduler_info().get("workers", {})
+            except Exception:  # the scheduler itself is gone: the futures say so
+                return
+            if workers:
+                alone_since = None
+                continue
+            alone_since = alone_since or time.monotonic()
+            if time.monotonic() - alone_since >= self.timeout_s:
+                self.reason = f"lost all its workers (none for {self.timeout_s:g} s)"
+                with contextlib.suppress(Exception):
+                    self.client.cancel(self.futures)
+                return
 
 
 # --- statistics ---------------------------------------------------------------------------------
