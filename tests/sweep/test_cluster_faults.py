@@ -157,6 +157,32 @@ def test_a_scheduler_killed_mid_sweep_is_exit_4_and_resume_finishes_identically(
         (p["params"], p["method"], p["completed"], p["correct"], p["wrong"]) for p in whole["points"]]
 
 
+def test_a_cluster_that_loses_all_its_workers_is_exit_4_not_a_wait_forever(tiny, tmp_path, scheduler):
+    from dask.distributed import Client
+
+    address, _ = scheduler
+    worker = _start([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                     "--nworkers", "1", "--no-dashboard"])
+    try:
+        sweep = subprocess.Popen([*SWEEP, str(tiny), "--param", "link.loss", "--values", "0,0.01", "--seeds",
+                                  f"0..{RUNS // 2 - 1}", "--scheduler", address, "--scheduler-timeout", "2",
+                                  "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        with Client(address, timeout="10s") as watcher:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and sweep.poll() is None and _runs_done(watcher) < 3:
+                time.sleep(0.02)
+        assert sweep.poll() is None, "the sweep ended before its worker was killed"
+    finally:
+        _stop(worker)  # the worker, its nanny and the command: the cluster has no worker left
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == EXIT_INFRASTRUCTURE, err
+    line = _one_line(err)
+    assert f"Dask scheduler {address}: lost all its workers (none for 2 s); " in line
+    kept = int(re.search(rf"; (\d+) of {RUNS} runs kept in ", line).group(1))
+    assert len(json.loads((tmp_path / "out" / "sweep.json").read_text())["runs"]) == kept
+
+
 @pytest.mark.parametrize(
     ("runs", "message"),
     [
