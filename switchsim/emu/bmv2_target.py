@@ -48,6 +48,7 @@ from switchsim.emu.run import (
 )
 from switchsim.emu.supervisor import (
     ChildDiedError,
+    StoppedError,
     Supervisor,
     command_age_s,
     describe_exit,
@@ -342,6 +343,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-emulator", action="store_true", help="bmv2 only, no emulator run beside it")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    try:
+        return _main(args)
+    except StoppedError as stop:
+        print(f"{stop.name}: stopped every process and removed the namespace", file=sys.stderr)
+        return stop.exit_status
+
+
+def _main(args: argparse.Namespace) -> int:
     options = {"window": args.window, "timeout_s": args.timeout}
     if args.no_emulator:
         result = {"bmv2": emulate_bmv2(args.workers, args.elements, args.loss, args.seed, **options)}
