@@ -53,6 +53,7 @@ from switchsim.emu.supervisor import (
     command_age_s,
     describe_exit,
     ignore_interrupts,
+    started_as_command,
 )
 from switchsim.frame_switch import worker_entries
 from switchsim.outcome import describe, exit_status, outcome
@@ -322,7 +323,8 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     try:
         result = compare(args.workers, args.elements, args.loss, args.seed,
-                         deadline=time.monotonic() + max_wall_s - command_age_s(), **options)
+                         deadline=time.monotonic() + max_wall_s
+                         - (command_age_s() if started_as_command() else 0.0), **options)
     except RuntimeError as error:
         print(f"switchsim emulate: error: {error}", file=sys.stderr)
         return 2

@@ -43,6 +43,7 @@ from switchsim.emu.supervisor import (
     command_age_s,
     describe_exit,
     ignore_interrupts,
+    started_as_command,
 )
 from switchsim.emu.switch_server import SWITCH_NAME, ServerConfig, SwitchProcess
 from switchsim.outcome import describe, exit_status, outcome
@@ -530,7 +531,7 @@ def run_command(args: argparse.Namespace) -> int:
         summary = emulate(args.workers, args.elements, loss=args.loss, seed=args.seed,
                           elements_per_packet=args.elements_per_packet, window=window, timeout_s=timeout_s,
                           pcap=args.pcap, max_wall_s=max_wall_s, port=args.port, hardened=args.hardened,
-                          deadline=time.monotonic() + max_wall_s - command_age_s())
+                          deadline=time.monotonic() + max_wall_s - (command_age_s() if started_as_command() else 0.0))
     except StoppedError as stop:
         print(stopped_line(stop), file=sys.stderr, flush=True)
         return stop.exit_status

@@ -33,6 +33,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -103,6 +104,16 @@ def command_age_s() -> float:
         return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError, AttributeError):
         return 0.0
+
+
+def started_as_command() -> bool:
+    """True when this process was started to run a switchsim command (the ``switchsim`` script, or
+    ``python -m switchsim...``), False when a caller (a test, a notebook) runs one in a process of its own:
+    only then is the process's age part of the command's time (`command_age_s`)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if (getattr(spec, "name", None) or "").startswith("switchsim"):
+        return True
+    return bool(sys.argv) and os.path.basename(sys.argv[0]) == "switchsim"
 
 
 def ignore_interrupts() -> None:

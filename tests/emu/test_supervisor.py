@@ -18,6 +18,7 @@ from switchsim.emu.supervisor import (
     command_age_s,
     describe_exit,
     ignore_interrupts,
+    started_as_command,
 )
 
 CONTEXT = multiprocessing.get_context("spawn")
@@ -106,6 +107,12 @@ def test_a_signal_raises_stopped_and_the_cleanups_run_in_reverse_order():
     assert (stopped.value.name, stopped.value.exit_status) == ("SIGTERM", 143)
     assert order == ["last registered", "first registered"]
     assert signal.getsignal(signal.SIGTERM) == previous  # restored
+
+
+def test_a_process_started_for_a_command_counts_its_age_a_caller_does_not():
+    assert started_as_command() is False  # pytest calls commands in its own process
+    probe = "import sys; sys.argv = ['switchsim']; from switchsim.emu.supervisor import started_as_command; print(started_as_command())"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "True"
 
 
 def test_describe_exit_and_command_age():
