@@ -166,14 +166,29 @@ def dask_client(scheduler: str | None, jobs: int, timeout_s: float = SCHEDULER_T
                                    f"`dask worker {scheduler}`") from None
             yield client
         return
-    with _sigint_ignored(), _environment(DASK_LOGGING__DISTRIBUTED="critical"):  # the processes start now
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
-    with _quiet(), cluster, Client(cluster) as client:
-        try:
-            yield client
-        except BaseException:
-            _kill_workers(cluster)  # Ctrl-C or a failure: a busy worker would take 4 s to close
-            raise
+    from switchsim.emu.supervisor import sigint_ignored
+
+    # Worker processes (and any the nanny restarts) log only critical messages; they start now, and inherit
+    # "ignore SIGINT".
+    with _environment(DASK_LOGGING__DISTRIBUTED="critical"):
+        with sigint_ignored():
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        with _quiet(), cluster, Client(cluster) as client:
+            with contextlib.suppress(Exception):
+                client.run(_silence_dask_log)  # the workers' own log (they write to this terminal too)
+            try:
+                yield client
+            except BaseException:
+                _kill_workers(cluster)  # Ctrl-C or a failure: a busy worker would take 4 s to close
+                raise
+
+
+def _silence_dask_log() -> None:
+    """In a local cluster's worker process: Dask's log off (the sweep reports every outcome itself)."""
+    import logging
+
+    for name in ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def _kill_workers(cluster) -> None:
@@ -181,9 +196,11 @@ def _kill_workers(cluster) -> None:
     workers busy with a run that nobody will read."""
     import signal
 
+    from distributed.core import Status
+
     for nanny in list(cluster.workers.values()):
         with contextlib.suppress(Exception):
-            nanny.auto_restart = False
+            nanny.status = Status.closing_gracefully  # a nanny closing does not restart its worker
             if nanny.pid:
                 os.kill(nanny.pid, signal.SIGKILL)
 
@@ -201,23 +218,6 @@ def _environment(**variables: str) -> Iterator:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator:
-    """SIGINT ignored in this process for the block (main thread only), so the processes started in it
-    inherit "ignore": a terminal's Ctrl-C then reaches only this process, which stops them in order."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

@@ -43,6 +43,7 @@ from switchsim.emu.supervisor import (
     command_age_s,
     describe_exit,
     ignore_interrupts,
+    sigint_ignored,
     started_as_command,
 )
 from switchsim.emu.switch_server import SWITCH_NAME, ServerConfig, SwitchProcess
@@ -149,8 +150,12 @@ def report_failure(control: Connection, error: Exception) -> None:
 def worker_context(preload: str) -> multiprocessing.context.BaseContext:
     """forkserver (cheap starts, no fork of a threaded parent) preloading ``preload`` where available, else spawn."""
     if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([preload])
+        with sigint_ignored():  # it and its children ignore a terminal's Ctrl-C from their first instruction
+            forkserver.ensure_running()
         return context
     return multiprocessing.get_context("spawn")
 

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import wait as wait_any
 from types import FrameType, TracebackType
 
@@ -114,6 +114,24 @@ def started_as_command() -> bool:
     if (getattr(spec, "name", None) or "").startswith("switchsim"):
         return True
     return bool(sys.argv) and os.path.basename(sys.argv[0]) == "switchsim"
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process for the block (main thread only; elsewhere nothing changes).
+
+    A process started in the block inherits "ignore" through ``exec``, and Python then installs no
+    KeyboardInterrupt handler in it: from its first instruction a terminal's Ctrl-C cannot print a
+    traceback there. Keep the block short: a Ctrl-C that arrives during it is lost.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def ignore_interrupts() -> None:

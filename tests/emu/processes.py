@@ -70,3 +70,11 @@ def wait_until(condition: Callable[[], object], timeout_s: float, step_s: float 
             return value
         time.sleep(step_s)
     return None
+
+
+def ignores_sigint(pid: int) -> bool:
+    """``pid`` ignores SIGINT now (its SigIgn mask in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (2 - 1)))
+    return False

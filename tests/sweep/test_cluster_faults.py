@@ -208,14 +208,17 @@ def test_a_malformed_sweep_document_is_refused_with_exit_2(tiny, tmp_path, capsy
 def test_ctrl_c_on_a_local_cluster_sweep_is_one_line_and_keeps_the_runs(tiny, tmp_path):
     """SIGINT to the whole process group, as a terminal sends it: the Dask workers ignore it (no worker
     tracebacks, no "still alive after 4.0 seconds"), the sweep keeps its runs, exit 130."""
-    from tests.emu.processes import descendants, wait_until
+    from tests.emu.processes import descendants, ignores_sigint, wait_until
 
     out = tmp_path / "out"
     sweep = subprocess.Popen([*SWEEP, str(tiny), "--param", "link.loss", "--values", "0,0.01", "--seeds", "0..999",
                               "--jobs", "2", "--out", str(out)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    assert wait_until(lambda: len(descendants(sweep.pid)) >= 2 or sweep.poll() is not None, 120)
-    time.sleep(3.0)  # the workers run
+    # The cluster has started (its processes exist, and the sweep no longer ignores SIGINT, as it does
+    # while it starts them so that they inherit "ignore"); then its workers run for a while.
+    assert wait_until(lambda: sweep.poll() is not None or (
+        len(descendants(sweep.pid)) >= 2 and not ignores_sigint(sweep.pid)), 120)
+    time.sleep(3.0)
     assert sweep.poll() is None
     sent = time.monotonic()
     os.killpg(sweep.pid, signal.SIGINT)
