@@ -78,3 +78,16 @@ def ignores_sigint(pid: int) -> bool:
         if line.startswith("SigIgn:"):
             return bool(int(line.split()[1], 16) & (1 << (2 - 1)))
     return False
+
+
+def forked_workers(pid: int) -> int:
+    """Processes below ``pid`` forked by a multiprocessing forkserver (the worker processes of a run)."""
+    parents = _parents()
+    servers = set()
+    for child in descendants(pid):
+        try:
+            if b"multiprocessing.forkserver" in Path(f"/proc/{child}/cmdline").read_bytes():
+                servers.add(child)
+        except OSError:
+            continue
+    return sum(1 for parent in parents.values() if parent in servers)

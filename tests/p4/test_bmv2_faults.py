@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from switchsim.conformance import vectors
-from tests.emu.processes import alive, descendants, wait_until
+from tests.emu.processes import alive, descendants, forked_workers, wait_until
 
 pytestmark = [pytest.mark.p4c, pytest.mark.bmv2]
 
@@ -27,6 +27,13 @@ pytestmark = [pytest.mark.p4c, pytest.mark.bmv2]
 def _namespace_pids(namespace: str) -> list[int]:
     listed = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False)
     return [int(word) for word in listed.stdout.split() if word.isdigit()]
+
+
+def _command_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:  # a short-lived process already gone
+        return ""
 
 
 def _start(program, tmp_path) -> tuple[subprocess.Popen, str, str]:
@@ -41,7 +48,7 @@ def _start(program, tmp_path) -> tuple[subprocess.Popen, str, str]:
     tag = f"{process.pid % 0xFFFF:04x}"
     namespace = f"switchsim-bmv2-{tag}"
     started = wait_until(lambda: process.poll() is not None or (
-        _namespace_pids(namespace) and len(descendants(process.pid)) >= 6), 60)  # switch, forkserver, 3 workers
+        _namespace_pids(namespace) and forked_workers(process.pid) >= 3), 60)  # simple_switch and the 3 workers
     if not started or process.poll() is not None:
         out, err = process.communicate()
         pytest.fail(f"the bmv2 run did not start: {out}{err}")
@@ -78,8 +85,7 @@ def test_a_signal_removes_the_namespace_the_switch_and_the_folders(bmv2_programs
 def test_a_killed_simple_switch_ends_the_run_within_2_s_with_its_reason(bmv2_programs, bmv2_can_run, tmp_path):
     process, namespace, tag = _start(bmv2_programs[False], tmp_path)
     children = descendants(process.pid)
-    (switch,) = [pid for pid in _namespace_pids(namespace)
-                 if Path(f"/proc/{pid}/comm").read_text().strip() == "simple_switch"]
+    (switch,) = [pid for pid in _namespace_pids(namespace) if _command_name(pid) == "simple_switch"]
     killed = time.monotonic()
     os.kill(switch, signal.SIGKILL)
     out, err = process.communicate(timeout=60)
