@@ -63,6 +63,8 @@ VECTOR_SLOTS = vectors.SLOTS
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 _MAX_FRAME = 2048
+#: Longest path of a Unix socket, in bytes (``sun_path`` holds 108, with its terminating zero).
+_MAX_SOCKET_PATH = 107
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +242,11 @@ class Bmv2Switch:
         # The switch's files (its log unless log_path says otherwise, its notifications socket).
         self._folder = tempfile.TemporaryDirectory(prefix="switchsim-bmv2-")
         self.log_path = Path(log_path) if log_path is not None else Path(self._folder.name) / "simple_switch.log"
+        # A Unix socket's path has at most 107 bytes (simple_switch aborts on a longer one, e.g. under a
+        # long TMPDIR): then the socket gets a short folder of its own in /tmp.
+        self._socket_folder = (tempfile.TemporaryDirectory(prefix="sml-", dir="/tmp")
+                               if len(str(Path(self._folder.name) / "notifications.ipc")) > _MAX_SOCKET_PATH else None)
+        self.notifications = Path((self._socket_folder or self._folder).name) / "notifications.ipc"
         self.process: subprocess.Popen | None = None
         self.session: Bmv2CliSession | None = None  #: one CLI process for configure/stats, once running
         self._sockets: list[socket.socket] = []
@@ -272,7 +279,7 @@ class Bmv2Switch:
             # Its own session: a terminal's Ctrl-C reaches only switchsim, which stops the switch in order.
             self.process = subprocess.Popen(
                 simple_switch_command(self.tools.simple_switch, self.plan, self.program_json, self.thrift_port,
-                                      Path(self._folder.name) / "notifications.ipc"),
+                                      self.notifications),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready(self.ready_timeout_s)
 
@@ -317,6 +324,8 @@ class Bmv2Switch:
             if Path("/sys/class/net", name).exists():
                 subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=30, check=False)
         self._folder.cleanup()
+        if self._socket_folder is not None:
+            self._socket_folder.cleanup()
 
     def last_log_line(self) -> str:
         """The last line simple_switch wrote (empty when none), e.g. to say why it died."""

@@ -10,9 +10,11 @@ and end with a Thrift traceback and exit 2.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,10 +38,16 @@ def _command_name(pid: int) -> str:
         return ""
 
 
-def _start(program, tmp_path) -> tuple[subprocess.Popen, str, str]:
+@pytest.fixture
+def short_tmp():
+    """The run's TMPDIR, checked empty at the end: short, as Unix sockets live there (107-byte paths at most)."""
+    folder = Path(tempfile.mkdtemp(prefix="sw-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start(program, folder: Path) -> tuple[subprocess.Popen, str, str]:
     """A bmv2 run long enough to be stopped mid-way; returns (process, namespace, tag) once its workers run."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", "switchsim.emu", "--target", "bmv2", "--workers", "3", "--elements", "600000",
          "--window", str(vectors.SLOTS), "--program", str(program), "--max-wall", "120"],
@@ -56,17 +64,17 @@ def _start(program, tmp_path) -> tuple[subprocess.Popen, str, str]:
     return process, namespace, tag
 
 
-def _assert_nothing_left(namespace: str, tag: str, children: set[int], tmp_path) -> None:
+def _assert_nothing_left(namespace: str, tag: str, children: set[int], folder: Path) -> None:
     assert namespace not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert f"sml{tag}" not in links, links
     assert wait_until(lambda: not any(alive(pid) for pid in children), 2.0), "a process outlived the run"
-    assert list((tmp_path / "tmp").iterdir()) == []  # no build folder, no switch folder, no log
+    assert list(folder.iterdir()) == []  # no build folder, no switch folder, no log, no forkserver socket
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_removes_the_namespace_the_switch_and_the_folders(bmv2_programs, bmv2_can_run, tmp_path, signum):
-    process, namespace, tag = _start(bmv2_programs[False], tmp_path)
+def test_a_signal_removes_the_namespace_the_switch_and_the_folders(bmv2_programs, bmv2_can_run, short_tmp, signum):
+    process, namespace, tag = _start(bmv2_programs[False], short_tmp)
     children = descendants(process.pid)
     sent = time.monotonic()
     if signum == signal.SIGINT:
@@ -78,12 +86,12 @@ def test_a_signal_removes_the_namespace_the_switch_and_the_folders(bmv2_programs
     assert process.returncode == 128 + signum, out + err
     assert err.strip() == (f"switchsim emulate: stopped by {signal.Signals(signum).name}: every worker and switch "
                            "process stopped, nothing left running")
-    _assert_nothing_left(namespace, tag, children, tmp_path)
+    _assert_nothing_left(namespace, tag, children, short_tmp)
     assert took < 5.0, f"{took:.1f} s"
 
 
-def test_a_killed_simple_switch_ends_the_run_within_2_s_with_its_reason(bmv2_programs, bmv2_can_run, tmp_path):
-    process, namespace, tag = _start(bmv2_programs[False], tmp_path)
+def test_a_killed_simple_switch_ends_the_run_within_2_s_with_its_reason(bmv2_programs, bmv2_can_run, short_tmp):
+    process, namespace, tag = _start(bmv2_programs[False], short_tmp)
     children = descendants(process.pid)
     (switch,) = [pid for pid in _namespace_pids(namespace) if _command_name(pid) == "simple_switch"]
     killed = time.monotonic()
@@ -94,5 +102,5 @@ def test_a_killed_simple_switch_ends_the_run_within_2_s_with_its_reason(bmv2_pro
     assert "bmv2    : " in out and "did not finish (error: simple_switch died (killed by SIGKILL)" in out
     assert "emulator: not run (bmv2 did not finish)" in out
     assert "Traceback" not in out + err
-    _assert_nothing_left(namespace, tag, children, tmp_path)
+    _assert_nothing_left(namespace, tag, children, short_tmp)
     assert took < 2.0, f"{took:.1f} s"
