@@ -308,8 +308,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from switchsim import io, plots
     from switchsim.config import with_override
+    from switchsim.outcome import EXIT_INFRASTRUCTURE
     from switchsim.sweep import (
         SCHEDULER_VARIABLE,
+        ClusterError,
         SweepPlan,
         execute,
         parse_seeds,
@@ -358,7 +360,13 @@ def _sweep(args: argparse.Namespace) -> int:
 
     try:
         execute(plan, done, skip=frozenset(run_key(r["params"], r["seed"]) for r in runs), scheduler=scheduler,
-                jobs=args.jobs)
+                jobs=args.jobs, scheduler_timeout_s=args.scheduler_timeout)
+    except ClusterError as failure:  # infrastructure, not a wrong sum: keep the runs, say how to finish
+        line.close()
+        io.write_sweep(sweep_document(plan, runs), out)
+        print(f"switchsim sweep: {failure}; {len(runs)} of {total} runs kept in {out / 'sweep.json'}; "
+              f"to finish: {_resume_command(args, out)}", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
     except KeyboardInterrupt:
         line.close()
         io.write_sweep(sweep_document(plan, runs), out)
@@ -378,6 +386,20 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"wrote {table}, {rows} and {figure} ({made[0]} runs made, {resumed} resumed, "
           f"{time.monotonic() - line.started:.1f} s)")
     return exit_status(outcome(r["completed"], r["correct"]) for run in runs for r in run["results"])
+
+
+def _resume_command(args: argparse.Namespace, out: Path) -> str:
+    """The ``switchsim sweep ... --resume`` command that finishes an interrupted sweep (shell-quoted)."""
+    import shlex
+
+    words = ["switchsim", "sweep", args.scenario]
+    for param, values in zip(args.param or [], args.values or [], strict=False):
+        words += ["--param", param, "--values", values]
+    for flag, value in (("--seeds", args.seeds), ("--engine", args.engine), ("--scheduler", args.scheduler)):
+        if value is not None:
+            words += [flag, value]
+    words += ["--jobs", str(args.jobs), "--out", str(out), "--resume"]
+    return " ".join(shlex.quote(word) for word in words)
 
 
 def _value_text(value) -> str:
@@ -505,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="address of a running Dask scheduler (tcp://HOST:8786) to run on instead of a local "
                        "cluster (default: $SWITCHSIM_SCHEDULER)")
+    sweep.add_argument("--scheduler-timeout", type=seconds_up_to(3600.0), default=5.0, metavar="SECONDS",
+                       help="how long to wait for --scheduler to answer, then for it to have a worker (default 5); "
+                       "a lost, unreachable or empty cluster ends the sweep with exit status 4, its runs kept")
     sweep.add_argument("--resume", action="store_true",
                        help="keep the runs already in DIR/sweep.json and run only the missing ones")
     sweep.add_argument("--force", action="store_true",

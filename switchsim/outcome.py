@@ -5,6 +5,10 @@ right nor wrong: ``correct`` is only judged when ``completed`` (it is ``None``
 otherwise), and ``stopped_by`` says what stopped it. Every table, plot and
 verdict line (``run``, ``sweep``, ``loop``, ``emulate``) words it with
 `describe`, and every command's exit status comes from `exit_status`.
+
+Exit statuses: 0 exact, 1 a sum was wrong, 2 bad input, 3 did not finish,
+4 infrastructure failed (results kept); 130 / 143 when SIGINT / SIGTERM
+stopped the command. An infrastructure failure is never reported as a wrong sum.
 """
 
 from __future__ import annotations
@@ -62,6 +66,11 @@ def describe(completed: bool, correct: bool | None, stopped_by: str | None = Non
 
 #: Exit statuses: every run exact; some sum wrong; some run did not finish (and none wrong).
 EXIT_EXACT, EXIT_WRONG, EXIT_DID_NOT_FINISH = 0, 1, 3
+#: Exit status of bad input (a flag, a value, a file), refused before anything runs.
+EXIT_BAD_INPUT = 2
+#: Exit status when the infrastructure failed (a Dask scheduler lost, unreachable, or without workers): no
+#: sum was judged wrong, and the runs that finished are kept (``sweep --resume`` runs only the missing ones).
+EXIT_INFRASTRUCTURE = 4
 
 
 def exit_status(outcomes: Iterable[Outcome]) -> int:

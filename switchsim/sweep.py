@@ -41,6 +41,23 @@ from switchsim.outcome import Outcome, outcome
 SCHEDULER_VARIABLE = "SWITCHSIM_SCHEDULER"
 #: Seeds a sweep may run per point.
 MAX_SEEDS = 10_000
+#: How long a sweep waits for a Dask scheduler to answer, and then for it to have a worker (seconds).
+SCHEDULER_TIMEOUT_S = 5.0
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster failed (scheduler lost, unreachable, or without workers): an infrastructure failure,
+    not a wrong sum; the runs that finished are kept (exit status 4, `switchsim.outcome.EXIT_INFRASTRUCTURE`).
+
+    Attributes:
+        address: the scheduler's address (or "a local Dask cluster").
+        failure: what failed, e.g. "did not answer within 5 s".
+    """
+
+    def __init__(self, address: str, failure: str) -> None:
+        super().__init__(f"Dask scheduler {address}: {failure}")
+        self.address = address
+        self.failure = failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,48 +146,205 @@ def run_key(params: dict, seed: int) -> str:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None, jobs: int) -> Iterator:
+def dask_client(scheduler: str | None, jobs: int, timeout_s: float = SCHEDULER_TIMEOUT_S) -> Iterator:
     """A ``dask.distributed.Client``: to ``scheduler`` when given, else to a new ``LocalCluster``.
 
     The local cluster has ``jobs`` worker processes of one thread each (the
-    engines are single-threaded) and no dashboard.
+    engines are single-threaded) and no dashboard; its processes ignore
+    SIGINT and log only critical messages (this process alone stops them and
+    reports, so Ctrl-C prints no worker tracebacks), and are killed at once
+    after Ctrl-C or a failure.
+
+    Raises:
+        ClusterError: ``scheduler`` did not answer within ``timeout_s``, or had no worker ``timeout_s`` later.
     """
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler, timeout="30s") as client:
+        try:
+            client = Client(scheduler, timeout=f"{timeout_s}s")
+        except (OSError, TimeoutError) as error:
+            raise ClusterError(scheduler, f"did not answer within {timeout_s:g} s ({type(error).__name__})") from None
+        with _quiet(), client:
+            try:
+                client.wait_for_workers(1, timeout=timeout_s)
+            except (OSError, TimeoutError):
+                raise ClusterError(scheduler, f"has no workers (waited {timeout_s:g} s); start some with "
+                                   f"`dask worker {scheduler}`") from None
             yield client
         return
-    with (LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-          Client(cluster) as client):
-        yield client
+    from switchsim.emu.supervisor import sigint_ignored
+
+    # Worker processes (and any the nanny restarts) log only critical messages; they start now, and inherit
+    # "ignore SIGINT".
+    with _environment(DASK_LOGGING__DISTRIBUTED="critical"):
+        with sigint_ignored():
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        with _quiet(), cluster, Client(cluster) as client:
+            with contextlib.suppress(Exception):
+                client.run(_silence_dask_log)  # the workers' own log (they write to this terminal too)
+            try:
+                yield client
+            except BaseException:
+                _kill_workers(cluster)  # Ctrl-C or a failure: a busy worker would take 4 s to close
+                raise
+
+
+def _silence_dask_log() -> None:
+    """In a local cluster's worker process: Dask's log off (the sweep reports every outcome itself)."""
+    import logging
+
+    for name in ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+def _kill_workers(cluster) -> None:
+    """SIGKILL the local cluster's worker processes (not restarted), so that closing it does not wait on
+    workers busy with a run that nobody will read."""
+    import signal
+
+    from distributed.core import Status
+
+    for nanny in list(cluster.workers.values()):
+        with contextlib.suppress(Exception):
+            nanny.status = Status.closing_gracefully  # a nanny closing does not restart its worker
+            if nanny.pid:
+                os.kill(nanny.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _environment(**variables: str) -> Iterator:
+    """``variables`` set in the environment for the block (processes started in it inherit them)."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator:
+    """Dask's log silenced while the sweep runs: the sweep reports every outcome itself, in one line, and
+    Dask's messages when a cluster fails (a closed connection's traceback, its attempts to reconnect,
+    "Worker process still alive after 4.0 seconds, killing") are about the machinery, not the sweep."""
+    import logging
+
+    # Dask sets levels on some of its loggers (distributed.client ...): each one is silenced.
+    names = ["distributed", *(name for name in logging.root.manager.loggerDict if name.startswith("distributed."))]
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def execute(plan: SweepPlan, done: Callable[[dict], None], *, skip: frozenset[str] = frozenset(),
-            scheduler: str | None = None, jobs: int = 2) -> int:
+            scheduler: str | None = None, jobs: int = 2, scheduler_timeout_s: float = SCHEDULER_TIMEOUT_S) -> int:
     """Run the plan's tasks not in ``skip`` (`run_key`s); call ``done(record)`` as each finishes.
 
     Serial in this process when there is one task to run, or ``jobs`` is 1 and
     no ``scheduler`` is given; otherwise each task is submitted to Dask (see
     `dask_client`) and records arrive in the order they finish. Returns the
     number of runs made.
+
+    Raises:
+        ClusterError: the scheduler was unreachable, had no workers, or was lost during the sweep
+            (the records already passed to ``done`` stand).
     """
     tasks = [(params, seed) for params, seed in plan.tasks() if run_key(params, seed) not in skip]
     if len(tasks) <= 1 or (jobs == 1 and not scheduler):
         for params, seed in tasks:
             done(run_point(plan.base, params, seed))
         return len(tasks)
-    from dask.distributed import as_completed
+    from concurrent.futures import CancelledError
 
-    with dask_client(scheduler, jobs) as client:
-        base = client.scatter(plan.base, broadcast=True)
-        futures = [client.submit(run_point, base, params, seed, pure=False) for params, seed in tasks]
+    from dask.distributed import as_completed
+    from distributed.comm import CommClosedError
+
+    # Dask cancels every future when it loses its scheduler. Only Dask's calls are guarded: an error in
+    # `done` (writing sweep.json) is not the cluster's.
+    lost = (CancelledError, CommClosedError, OSError, TimeoutError)
+    address = scheduler or "a local Dask cluster"
+    with dask_client(scheduler, jobs, scheduler_timeout_s) as client:
+        futures = []
+        watchdog = _WorkerWatchdog(client, futures, scheduler_timeout_s)
         try:
-            for future in as_completed(futures):
-                done(future.result())
+            try:
+                # The scenario goes with each task (a few kB), not scattered: data held by workers dies with
+                # them, while a task that lost its worker is simply run again on another.
+                futures += [client.submit(run_point, plan.base, params, seed, pure=False) for params, seed in tasks]
+                finished = as_completed(futures)
+            except lost as error:
+                raise ClusterError(address, f"lost before the sweep started ({_why(error)})") from None
+            watchdog.start()
+            for future in finished:
+                try:
+                    record = future.result()
+                except lost as error:
+                    raise ClusterError(address, watchdog.reason or f"lost during the sweep ({_why(error)})") from None
+                done(record)
         finally:
-            client.cancel(futures)
+            watchdog.stop()
+            with contextlib.suppress(Exception):
+                client.cancel(futures)
     return len(tasks)
+
+
+def _why(error: BaseException) -> str:
+    """``"CommClosedError"``, or with Dask's reason for a cancelled future: ``"FutureCancelledError: ..."``."""
+    reason = getattr(error, "reason", None)
+    return f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+
+
+class _WorkerWatchdog:
+    """Cancels a sweep's futures when its cluster has had no worker for ``timeout_s`` (checked every second,
+    in a thread): without it a sweep whose workers all died would wait forever. The cancelled futures
+    then end the sweep as a `ClusterError` with `reason`."""
+
+    def __init__(self, client, futures: list, timeout_s: float) -> None:
+        import threading
+
+        self.client = client
+        self.futures = futures
+        self.timeout_s = timeout_s
+        self.reason: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="switchsim-sweep-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+
+    def _watch(self) -> None:
+        import time
+
+        alone_since = None
+        while not self._stop.wait(1.0):
+            try:
+                workers = self.client.scheduler_info().get("workers", {})
+            except Exception:  # the scheduler itself is gone: the futures say so
+                return
+            if workers:
+                alone_since = None
+                continue
+            alone_since = alone_since or time.monotonic()
+            if time.monotonic() - alone_since >= self.timeout_s:
+                self.reason = f"lost all its workers (none for {self.timeout_s:g} s)"
+                with contextlib.suppress(Exception):
+                    self.client.cancel(self.futures)
+                return
 
 
 # --- statistics ---------------------------------------------------------------------------------
@@ -279,6 +453,29 @@ def base_fingerprint(base: Scenario) -> dict:
     return json.loads(json.dumps(asdict(replace(base, seed=0, sweep=SweepConfig())), default=list))
 
 
+def check_runs(document: object, path: os.PathLike | str) -> None:
+    """Refuse a sweep document whose runs are not what `run_point` writes, naming the first thing wrong.
+
+    Raises:
+        ScenarioError: not an object with a ``runs`` list of ``{"params": {...}, "seed": int, "results":
+            [{"method": str, "completed": bool, "correct": bool | null, ...}]}``.
+    """
+    def refuse(what: str) -> None:
+        raise ScenarioError(f"{path}: not a sweep document ({what}); give another --out, or --force to replace it")
+
+    if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
+        refuse("no runs list")
+    for index, run in enumerate(document["runs"]):
+        if not isinstance(run, dict):
+            refuse(f"runs[{index}] is {type(run).__name__}, not an object")
+        for key, kind in (("params", dict), ("seed", int), ("results", list)):
+            if not isinstance(run.get(key), kind) or isinstance(run.get(key), bool):
+                refuse(f"runs[{index}] has no {key!r} {kind.__name__}")
+        for number, result in enumerate(run["results"]):
+            if not isinstance(result, dict) or not {"method", "completed", "correct"} <= set(result):
+                refuse(f"runs[{index}].results[{number}] is not a result object (method, completed, correct)")
+
+
 def resumable_runs(document: dict, plan: SweepPlan, path: os.PathLike | str) -> list[dict]:
     """The runs of an earlier ``sweep.json``, all of which belong to ``plan`` (a resumed sweep may add values
     or seeds, never lose finished runs).
@@ -288,8 +485,7 @@ def resumable_runs(document: dict, plan: SweepPlan, path: os.PathLike | str) -> 
             holds runs that ``plan`` does not contain (writing this sweep's document would discard them).
     """
     way_out = "give another --out, or --force to replace it"
-    if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
-        raise ScenarioError(f"{path}: not a sweep document (no runs list); {way_out}")
+    check_runs(document, path)
     if document.get("base") != base_fingerprint(plan.base):
         raise ScenarioError(f"{path}: written by a sweep of a different scenario ({document.get('scenario')!r}, "
                             f"or other settings) whose {len(document['runs'])} runs this one would discard; "

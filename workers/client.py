@@ -354,7 +354,7 @@ def run_worker(
         transport: `UdpTransport` or `RawEthernetTransport` (not closed here).
         loss: probability of dropping each send on purpose, in [0, 1).
         rng: draws the losses (default: seeded with the worker id).
-        max_wall_s: give up (``completed=False``) after this many seconds.
+        max_wall_s: give up (``completed=False``) this many seconds after the call.
 
     Returns:
         A `WorkerRun`.
@@ -363,6 +363,7 @@ def run_worker(
         raise ValueError(f"loss must be a probability in [0, 1), got {loss!r}")
     if max_wall_s <= 0:
         raise ValueError(f"max_wall_s must be > 0 seconds, got {max_wall_s!r}")
+    deadline = time.monotonic() + max_wall_s  # from the call: building the packets counts too
     rng = rng if rng is not None else np.random.default_rng(config.worker_id)
     proto = WorkerProtocol(config, tensor)
     packets = np.arange(proto.total_packets)
@@ -388,7 +389,6 @@ def run_worker(
             transport.send(views[packet])
 
     started = time.monotonic()
-    deadline = started + max_wall_s
     send(proto.start(started))
     now = started
     while not proto.done:

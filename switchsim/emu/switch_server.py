@@ -42,10 +42,17 @@ import numpy as np
 
 from switchsim.emu.datagram_switch import DROP_REASONS, DatagramSwitch, Endpoint, ServerConfig, ServerStats
 from switchsim.emu.pcap import MessageFramer, PcapWriter
+from switchsim.emu.supervisor import Supervisor, describe_exit, ignore_interrupts
 from switchsim.pipeline.tables import DropReason
 from switchsim.protocol import spec
 
-__all__ = ["DROP_REASONS", "DatagramSwitch", "ServerConfig", "ServerStats", "SwitchProcess", "SwitchServer"]
+__all__ = ["DROP_REASONS", "SWITCH_NAME", "DatagramSwitch", "ServerConfig", "ServerStats", "SwitchProcess",
+           "SwitchServer"]
+
+#: Full batches the serving loop processes before it checks its control pipe again (a flood never hides "stop").
+_BURST_BATCHES = 16
+#: How a supervisor names the switch process (in "the switch died (killed by SIGKILL)").
+SWITCH_NAME = "the switch"
 
 
 class _PcapRecorder:
@@ -173,9 +180,10 @@ class SwitchServer:
         watched: list = [sock] if control is None else [sock, control]
         while not (stop is not None and stop.is_set()):
             readable, _, _ = select.select(watched, [], [], poll_s)
-            if sock in readable:
-                while self.pump() == self.config.batch_size:
-                    pass
+            if sock in readable:  # a burst of full batches, then look at the control pipe again
+                for _ in range(_BURST_BATCHES):
+                    if self.pump() < self.config.batch_size:
+                        break
             if control is not None and control in readable:
                 try:
                     message = control.recv()
@@ -227,6 +235,7 @@ class SwitchServer:
 
 def _process_main(control: Connection, config: ServerConfig) -> None:
     """Body of a `SwitchProcess`: bind, say where, serve until told to stop, send the report."""
+    ignore_interrupts()  # the parent stops this process (a terminal's Ctrl-C reaches the whole process group)
     server = SwitchServer(config)
     try:
         address = server.bind()
@@ -266,19 +275,29 @@ class SwitchProcess:
         self._child = child
         self.address: Endpoint | None = None
 
-    def start(self, timeout_s: float = 30.0) -> Endpoint:
-        """Start the process and wait until its socket is bound.
+    def start(self, timeout_s: float = 30.0, supervisor: Supervisor | None = None) -> Endpoint:
+        """Start the process and wait until its socket is bound; a ``supervisor`` watches it from then on.
 
         Raises:
             OSError: if the switch could not bind.
             TimeoutError: if it did not answer within ``timeout_s``.
+            ChildDiedError: if it died before answering (with a ``supervisor``).
         """
         self.process.start()
         self._child.close()
-        if not self._control.poll(timeout_s):
+        if supervisor is not None:
+            supervisor.watch(SWITCH_NAME, self.process)
+            supervisor.callback(self.kill)
+        ready = supervisor.wait([self._control], timeout_s) if supervisor is not None else self._control.poll(timeout_s)
+        if not ready:
             self.kill()
-            raise TimeoutError(f"the switch process did not bind within {timeout_s} s")
-        kind, detail = self._control.recv()
+            raise TimeoutError(f"the switch process did not bind within {timeout_s:g} s")
+        try:
+            kind, detail = self._control.recv()
+        except EOFError:
+            self.kill()
+            raise OSError(f"the switch process exited before binding ({describe_exit(self.process.exitcode)})"
+                          ) from None
         if kind != "bound":
             self.kill()
             raise OSError(f"the switch process failed: {detail}")

@@ -63,6 +63,8 @@ VECTOR_SLOTS = vectors.SLOTS
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 _MAX_FRAME = 2048
+#: Longest path of a Unix socket, in bytes (``sun_path`` holds 108, with its terminating zero).
+_MAX_SOCKET_PATH = 107
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +98,21 @@ def compile_command(compiler: str, source: Path, output_json: Path, slots: int, 
 
 
 def compile_program(compiler: str, out_dir: Path, *, slots: int = VECTOR_SLOTS, source: Path = PROGRAM,
-                    hardened: bool = False) -> Path:
+                    hardened: bool = False, timeout_s: float = 600.0) -> Path:
     """Compile the bmv2 program (faithful, or hardened with ``-DSWITCHML_HARDENED``); return the JSON path.
 
     Raises:
         RuntimeError: with the compiler's messages if it fails.
+        TimeoutError: if it took longer than ``timeout_s`` (the compiler is killed).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{Path(source).stem}{'-hardened' if hardened else ''}.json"
     argv = compile_command(compiler, Path(source), output, slots, hardened)
-    completed = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    try:
+        completed = subprocess.run(argv, capture_output=True, text=True, timeout=max(timeout_s, 0.001), check=False)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"compiling {Path(source).name} took longer than {timeout_s:.0f} s") from None
     if completed.returncode != 0 or not output.exists():
         raise RuntimeError(f"{' '.join(argv)} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}")
     return output
@@ -222,11 +228,13 @@ class Bmv2Switch:
         tag: suffix of the namespace and interface names (default: the pid).
         log_path: where simple_switch writes its output (default: in the switch's temporary
             folder, which `close` deletes with everything in it).
+        ready_timeout_s: how long to wait for simple_switch's Thrift port.
     """
 
     def __init__(self, tools: Bmv2Tools, program_json: Path, *, ports: int = 3, thrift_port: int = 9090,
-                 tag: str | None = None, log_path: Path | None = None) -> None:
+                 tag: str | None = None, log_path: Path | None = None, ready_timeout_s: float = 30.0) -> None:
         self.tools = tools
+        self.ready_timeout_s = ready_timeout_s
         self.program_json = Path(program_json)
         self.plan = plan_network(ports, tag)
         self.thrift_port = thrift_port
@@ -234,6 +242,11 @@ class Bmv2Switch:
         # The switch's files (its log unless log_path says otherwise, its notifications socket).
         self._folder = tempfile.TemporaryDirectory(prefix="switchsim-bmv2-")
         self.log_path = Path(log_path) if log_path is not None else Path(self._folder.name) / "simple_switch.log"
+        # A Unix socket's path has at most 107 bytes (simple_switch aborts on a longer one, e.g. under a
+        # long TMPDIR): then the socket gets a short folder of its own in /tmp.
+        self._socket_folder = (tempfile.TemporaryDirectory(prefix="sml-", dir="/tmp")
+                               if len(str(Path(self._folder.name) / "notifications.ipc")) > _MAX_SOCKET_PATH else None)
+        self.notifications = Path((self._socket_folder or self._folder).name) / "notifications.ipc"
         self.process: subprocess.Popen | None = None
         self.session: Bmv2CliSession | None = None  #: one CLI process for configure/stats, once running
         self._sockets: list[socket.socket] = []
@@ -263,11 +276,12 @@ class Bmv2Switch:
     def _start_switch(self) -> None:
         """Start simple_switch in the namespace and wait for its Thrift port."""
         with self.log_path.open("w") as log:
+            # Its own session: a terminal's Ctrl-C reaches only switchsim, which stops the switch in order.
             self.process = subprocess.Popen(
                 simple_switch_command(self.tools.simple_switch, self.plan, self.program_json, self.thrift_port,
-                                      Path(self._folder.name) / "notifications.ipc"),
-                stdout=log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+                                      self.notifications),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_ready(self.ready_timeout_s)
 
     def _wait_ready(self, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -293,19 +307,47 @@ class Bmv2Switch:
             sock.close()
         self._sockets = []
         if self.session is not None:
+            if self.process is not None and self.process.poll() is not None:
+                self.session.process.kill()  # the switch is gone: its CLI has nobody to talk to
             self.session.close()
             self.session = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(2)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        self._kill_namespace_processes()
         subprocess.run(["ip", "netns", "del", self.plan.namespace], capture_output=True, timeout=30, check=False)
         for name in self.plan.host_ends:  # normally gone with their peers
-            subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=30, check=False)
+            if Path("/sys/class/net", name).exists():
+                subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=30, check=False)
         self._folder.cleanup()
+        if self._socket_folder is not None:
+            self._socket_folder.cleanup()
+
+    def last_log_line(self) -> str:
+        """The last line simple_switch wrote (empty when none), e.g. to say why it died."""
+        try:
+            lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return ""
+        return lines[-1].strip() if lines else ""
+
+    def _kill_namespace_processes(self) -> None:
+        """SIGKILL every process still in the namespace (e.g. a simple_switch whose start was interrupted
+        before its Popen was kept, or a CLI), so that nothing outlives the namespace."""
+        try:
+            listed = subprocess.run(["ip", "netns", "pids", self.plan.namespace], capture_output=True, text=True,
+                                    timeout=10, check=False).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            return
+        for pid in (int(word) for word in listed if word.isdigit()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
     def configure(self, job: Bmv2Job) -> None:
         """Clear all state (the job's tables and multicast group, registers, counters) and install ``job``.
@@ -533,15 +575,14 @@ def _replay(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
     return 1 if failed else 0
 
 
-class _StopSignalError(Exception):
-    """SIGINT or SIGTERM arrived."""
-
-
-def _raise_stop(signum: int, frame: object) -> None:
-    raise _StopSignalError(signal.Signals(signum).name)
-
-
 def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
+    """Run simple_switch with the job until SIGINT or SIGTERM (exit 130 / 143) or until it dies (exit 3).
+
+    Under a `switchsim.emu.supervisor.Supervisor`, which also handles a shell's background job (SIGINT
+    ignored: Python then installs no KeyboardInterrupt handler; the supervisor installs its own).
+    """
+    from switchsim.emu.supervisor import ChildDiedError, StoppedError, Supervisor
+
     if args.program is not None:
         program_json = args.program
         problems = check_compiled(json.loads(program_json.read_text()), args.slots, args.hardened)
@@ -553,12 +594,13 @@ def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
         return 1
     job = Bmv2Job(tuple(worker_entries(args.workers)), slots=range(args.slots), program_slots=args.slots,
                   hardened=args.hardened)
-    # A shell starts a background job with SIGINT ignored, and Python then installs no
-    # KeyboardInterrupt handler: install ours for SIGINT and SIGTERM whatever we inherited.
-    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Bmv2Switch(tools, program_json, ports=args.workers, thrift_port=args.thrift_port,
-                        log_path=args.log) as switch:
+        with Supervisor() as supervisor:
+            switch = Bmv2Switch(tools, program_json, ports=args.workers, thrift_port=args.thrift_port,
+                                log_path=args.log)
+            supervisor.callback(switch.close)  # at the supervisor's exit, where no signal cuts it short
+            switch.__enter__()
+            supervisor.watch("simple_switch", switch.process)
             switch.configure(job)
             print(f"simple_switch ({mode_name(args.hardened)} build) is running in namespace "
                   f"{switch.plan.namespace} (log: {switch.log_path}).")
@@ -569,15 +611,16 @@ def _serve(args: argparse.Namespace, tools: Bmv2Tools, build: Path) -> int:
             print(f"Counters: python -m switchsim.p4gen.controller --stats --workers {args.workers} "
                   f"--slots {args.slots} --program-slots {args.slots} --netns {switch.plan.namespace}")
             print("Ctrl-C (SIGINT) or SIGTERM stops the switch and removes the namespace.", flush=True)
-            while switch.process is not None and switch.process.poll() is None:
-                time.sleep(0.2)
-            print(f"simple_switch exited with {switch.process.returncode if switch.process else None}")
-    except _StopSignalError as stop:
-        print(f"{stop}: stopped the switch and removed the namespace", flush=True)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+            try:
+                while True:
+                    supervisor.wait([], 3600.0)
+            except ChildDiedError as died:
+                reason = switch.last_log_line()
+                print(f"{died}{': ' + reason if reason else ''}; removed the namespace", flush=True)
+                return 3
+    except StoppedError as stop:
+        print(f"{stop.name}: stopped the switch and removed the namespace", flush=True)
+        return stop.exit_status
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import time
 
 import numpy as np
 import pytest
@@ -69,6 +70,18 @@ def test_cli_json_output(capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["correct"] is True and summary["workers"] == 2 and summary["elements"] == 1000
     assert {"packets_per_s", "retransmissions", "switch", "error"} <= set(summary)
+    assert [worker["worker"] for worker in summary["per_worker"]] == [0, 1]
+    for worker in summary["per_worker"]:  # what each worker's socket set aside, and its protocol counters
+        assert worker["foreign_datagrams"] == worker["malformed_replies"] == 0
+        assert worker["completed"] is True and worker["sent"] >= 16
+
+
+@pytest.mark.network
+def test_hardened_switch_gives_the_exact_sum(capsys):
+    assert run.main(["--workers", "3", "--elements", "5000", "--loss", "0.05", "--hardened", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["hardened"] is True and summary["correct"] is True
+    assert summary["switch"]["pipeline"]["broadcast"] == -(-5000 // 64)
 
 
 @pytest.mark.network
@@ -92,13 +105,30 @@ def test_add_emulate_parser_wires_a_subcommand():
     [
         (["--workers", "33"], "must be an integer in 1..32, got 33"),
         (["--loss", "1"], "must be a probability in [0, 1), got 1.0"),
-        (["--timeout", "0"], "must be > 0"),
+        (["--timeout", "0"], "--timeout: must be a number of seconds in (0, 60], got 0"),
+        (["--timeout", "inf"], "--timeout: must be a number of seconds in (0, 60], got inf"),
+        (["--timeout", "1e9"], "--timeout: must be a number of seconds in (0, 60], got 1e9"),
+        (["--timeout", "nan"], "--timeout: must be a number of seconds in (0, 60], got nan"),
+        (["--max-wall", "inf"], "--max-wall: must be a number of seconds in (0, 86400], got inf"),
     ],
 )
 def test_cli_rejects_bad_arguments(capsys, argv, message):
-    with pytest.raises(SystemExit):
+    """Bad input is refused up front with exit status 2 (a worker given --timeout inf used to crash in numba,
+    reported as a run that did not finish)."""
+    with pytest.raises(SystemExit) as stop:
         run.main(argv)
+    assert stop.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_emulate_refuses_a_run_that_cannot_fit_in_memory_before_starting(capsys):
+    from switchsim.cli import main
+
+    started = time.monotonic()
+    assert main(["emulate", "--workers", "32", "--elements", str(1 << 28)]) == 2
+    error = capsys.readouterr().err
+    assert f"switchsim emulate: needs about {run.peak_bytes(32, 1 << 28) / 2**30:.1f} GiB" in error and "give fewer --elements or --workers" in error
+    assert len(error.strip().splitlines()) == 1 and time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize(
@@ -109,6 +139,8 @@ def test_cli_rejects_bad_arguments(capsys, argv, message):
         ({"workers": 2, "elements": 10, "loss": 1.0}, "loss must be a probability"),
         ({"workers": 2, "elements": 10, "window": 0}, "window must be an integer"),
         ({"workers": 2, "elements": 10, "elements_per_packet": 100}, "elements_per_packet must be one of"),
+        ({"workers": 2, "elements": 10, "timeout_s": float("inf")}, r"timeout_s must be a number of seconds in \(0, 60\]"),
+        ({"workers": 2, "elements": 10, "max_wall_s": float("nan")}, "max_wall_s must be a number of seconds"),
     ],
 )
 def test_emulate_validates_before_starting_anything(kwargs, message):
