@@ -42,9 +42,12 @@ def scaled_down(scenario):
     else:
         topology = replace(topology, workers=min(topology.workers, 8))
     window = min(scenario.switchml.window, 32)
+    workload = scenario.workload
+    if workload.source == "trace":  # the engines run each bucket's collective: one synthetic all-reduce here
+        workload = replace(workload, source="synthetic", trace="")
     return replace(scenario, topology=topology, switchml=replace(scenario.switchml, window=window),
-                   workload=replace(scenario.workload, elements=min(scenario.workload.elements, 20_000),
-                                    iterations=min(scenario.workload.iterations, 2)))
+                   workload=replace(workload, elements=min(workload.elements, 20_000),
+                                    iterations=min(workload.iterations, 2)))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
