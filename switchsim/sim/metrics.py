@@ -147,6 +147,11 @@ def switchml_ate_closed_form(link: LinkConfig, elements_per_packet: int, window:
     return min(switchml_line_rate_ate(link, elements_per_packet, element_bits), window * elements_per_packet / rtt)
 
 
+#: On-wire bytes of a transport control packet (ACK, NAK, SACK): a minimum Ethernet frame (64 B)
+#: with its preamble and inter-frame gap.
+CONTROL_WIRE_BYTES = 64 + spec.PREAMBLE_BYTES + spec.INTERFRAME_GAP_BYTES
+
+
 @functools.cache
 def packet_wire_bytes(payload_bytes: int) -> int:
     """On-wire bytes of a baseline UDP packet carrying ``payload_bytes`` of application data."""

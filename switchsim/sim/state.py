@@ -20,6 +20,7 @@ from switchsim.pipeline.state import SwitchConfig, new_slot_pool, wrapped_sum
 from switchsim.protocol import spec
 from switchsim.protocol.codec import to_wire_width
 from switchsim.sim import handlers as h
+from switchsim.sim.metrics import CONTROL_WIRE_BYTES, packet_wire_bytes
 from switchsim.sim.network import Network
 from workers import protocol_state as protocol
 from workers.quantizers.rng import stream_key
@@ -64,6 +65,41 @@ class RunInputs:
     tensors: np.ndarray | None = None
     exponents: np.ndarray | None = None
     keep_results: bool = False
+
+
+def size_class_bytes(scenario: Scenario) -> np.ndarray:
+    """On-wire bytes of each packet size class (`switchsim.sim.handlers` SIZE_*), int64 (SIZE_CLASSES,).
+
+    SIZE_SWITCHML: a SwitchML packet of k elements; SIZE_DATA: a transport data packet of
+    ``baselines.packet_payload_bytes`` (a message's last, partial packet is padded to it);
+    SIZE_CONTROL: an ACK, NAK or SACK, a minimum Ethernet frame.
+    """
+    sizes = np.zeros(h.SIZE_CLASSES, np.int64)
+    sizes[h.SIZE_SWITCHML] = spec.wire_bytes(scenario.elements_per_packet, scenario.element_bits)
+    sizes[h.SIZE_DATA] = packet_wire_bytes(scenario.baselines.packet_payload_bytes)
+    sizes[h.SIZE_CONTROL] = CONTROL_WIRE_BYTES
+    return sizes
+
+
+def channel_tables(network: Network, class_bytes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel: serialization of each size class (int64 (C, SIZE_CLASSES) ps), delay (ps), queue (ps).
+
+    Exact integers from the network's per-channel rate, delay and queue (`transmission_ticks`,
+    `ticks`), computed once per distinct link.
+    """
+    count = len(network.names)
+    serialization = np.zeros((count, len(class_bytes)), np.int64)
+    delay = np.zeros(count, np.int64)
+    queue = np.zeros(count, np.int64)
+    cache: dict[tuple[float, float, int], tuple[list[int], int, int]] = {}
+    for c in range(count):
+        key = (float(network.link_rate_bps[c]), float(network.link_delay_s[c]), int(network.link_queue_bytes[c]))
+        if key not in cache:
+            rate, delay_s, queue_bytes = key
+            cache[key] = ([transmission_ticks(int(b), rate) for b in class_bytes], ticks(delay_s),
+                          transmission_ticks(queue_bytes, rate, round_up=False))
+        serialization[c], delay[c], queue[c] = cache[key]
+    return serialization, delay, queue
 
 
 def initial_buffers(network: Network, window: int) -> int:
@@ -143,6 +179,8 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     keep = inputs.keep_results and not synthetic
     config, status, lanes = protocol.new_protocol_state(hosts, window)
     limit = max(capture_limit, 1)
+    class_bytes = size_class_bytes(scenario)
+    serialization, delay, queue = channel_tables(network, class_bytes)
     return h.SimState(
         parameters=parameters,
         probabilities=np.array([link.loss, link.duplicate, link.reorder], np.float64),
@@ -183,6 +221,11 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
         scratch_values=np.zeros((2, k), np.int32),
         scratch_exponents=np.zeros((2, 2), np.int8),
         scratch_packets=np.zeros(max(window, 1), np.int64),
+        size_class_bytes=class_bytes,
+        channel_serialization=serialization,
+        channel_delay=delay,
+        channel_queue=queue,
+        **empty_flow_arrays(),
     )
 
 

@@ -28,9 +28,9 @@ ENGINES = {"fast": fast_engine.run, "simpy": simpy_engine.run}
 CAPTURE_LIMIT = 200_000
 
 
-def scenario_network(scenario: Scenario) -> Network:
-    """The packet-level network of ``scenario``'s topology."""
-    return build_network(scenario.topology, h.REQUEST, h.RESULT_AT_TOR, h.RESULT)
+def scenario_network(scenario: Scenario, extra_hosts: int = 0) -> Network:
+    """The packet-level network of ``scenario``'s topology and links (``extra_hosts``: parameter servers)."""
+    return build_network(scenario.topology, h.REQUEST, h.RESULT_AT_TOR, h.RESULT, scenario.link, extra_hosts)
 
 
 def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progress | None = None,
@@ -73,7 +73,7 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progr
         if received_exponents is not None:
             received_exponents[...] = state.final_exponents.reshape(received_exponents.shape)
     end_s = seconds(end)
-    links = link_summaries(state, network, scenario.link.rate_bps, end_s)
+    links = link_summaries(state, network, end_s)
     counters = state.counters
     retransmissions, timeouts = _protocol_totals(state)
     result = method_result(
@@ -94,17 +94,17 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progr
     return result, final
 
 
-def link_summaries(state: h.SimState, network: Network, rate_bps: float, time_s: float) -> list[LinkSummary]:
-    """Every channel's totals (the engines' integer counters, converted to bytes and seconds)."""
+def link_summaries(state: h.SimState, network: Network, time_s: float) -> list[LinkSummary]:
+    """Every channel's totals (the engines' integer counters, converted to bytes and seconds at its rate)."""
     stats = state.channel_counters
-    bytes_per_tick = rate_bps / 8 / TICKS_PER_SECOND
+    rates = network.link_rate_bps
     return [
         LinkSummary(
             name=name,
             packets=int(stats[c, h.C_PACKETS]),
             bytes=int(stats[c, h.C_BYTES]),
-            utilisation=float(stats[c, h.C_BYTES]) * 8 / rate_bps / time_s if time_s > 0 else 0.0,
-            max_queue_bytes=float(stats[c, h.C_MAX_BACKLOG]) * bytes_per_tick,
+            utilisation=float(stats[c, h.C_BYTES]) * 8 / float(rates[c]) / time_s if time_s > 0 else 0.0,
+            max_queue_bytes=float(stats[c, h.C_MAX_BACKLOG]) * (float(rates[c]) / 8 / TICKS_PER_SECOND),
             queue_drops=int(stats[c, h.C_QUEUE_DROPS]),
             loss_drops=int(stats[c, h.C_LOSS_DROPS]),
         )
