@@ -20,6 +20,7 @@ from switchsim.pipeline.state import SwitchConfig, new_slot_pool, wrapped_sum
 from switchsim.protocol import spec
 from switchsim.protocol.codec import to_wire_width
 from switchsim.sim import handlers as h
+from switchsim.sim import transport
 from switchsim.sim.metrics import CONTROL_WIRE_BYTES, packet_wire_bytes
 from switchsim.sim.network import Network
 from workers import protocol_state as protocol
@@ -145,6 +146,7 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     parameters[h.P_ELEMENTS] = inputs.elements
     parameters[h.P_CAPTURE_HOST] = capture_host
     parameters[h.P_KEEP_RESULTS] = int(inputs.keep_results)
+    parameters[h.P_SWITCHML_HOSTS] = hosts
 
     channel_count = len(network.names)
     channel_keys = np.array([[stream_key(scenario.seed, c, LINK_STREAM + purpose) for purpose in range(3)]
@@ -229,6 +231,150 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     )
 
 
+def empty_flow_arrays() -> dict[str, np.ndarray]:
+    """The transport arrays of a state without flows (one-row placeholders numba can type)."""
+    return dict(
+        flows=np.zeros((0, transport.FLOW_FIELDS), np.int64),
+        flow_routes=np.full((0, 2, 1), -1, np.int64),
+        flow_consumers=np.zeros((0, 2), np.int64),
+        flow_send=np.full((0, 1), -1, np.int64),
+        flow_inputs=np.zeros((0, 1), np.int64),
+        flow_sacked=np.zeros((0, 1), np.int8),
+        flow_receive=np.full((0, 1), -1, np.int64),
+        flow_values=np.zeros((1, 1), np.int32),
+        flow_buffer_links=_free_list(0, 1),
+        host_flow_start=np.zeros(1, np.int64),
+        host_flow_list=np.zeros(0, np.int64),
+        host_nic=np.zeros((0, 2), np.int64),
+        collective_groups=np.zeros((0, transport.GROUP_FIELDS), np.int64),
+        expected_ready=np.zeros((1, 1), np.int8),
+        flow_scratch=np.zeros((2, 1), np.int32),
+    )
+
+
+#: A receiver ACKs at least every this many in-order packets (`switchsim.sim.transport`).
+ACK_EVERY = 4
+#: RoCE's local ACK timeout unit: 4.096 us x 2**k.
+RDMA_TIMEOUT_UNIT_S = 4.096e-6
+#: IRN's RTO_low, and the most packets in flight for which it applies (Mittal et al., SIGCOMM 2018).
+RTO_LOW_S = 100e-6
+RTO_LOW_PACKETS = 3
+
+
+def flow_window(state: h.SimState, forward: np.ndarray, back: np.ndarray, latency: int) -> int:
+    """Packets a flow may have in flight: one bandwidth-delay product of its path, plus the ACK coalescing.
+
+    The round trip is a data packet's unloaded time along ``forward`` (serialization and
+    propagation on each channel, the switch latency at each switch) plus an ACK's along
+    ``back``; the BDP is that over the slowest channel's data-packet serialization.
+    """
+    serialization = state.channel_serialization
+    data = serialization[forward, h.SIZE_DATA]
+    round_trip = (int(data.sum() + state.channel_delay[forward].sum() + serialization[back, h.SIZE_CONTROL].sum()
+                      + state.channel_delay[back].sum()) + latency * (len(forward) + len(back) - 2))
+    return max(2, -(-round_trip // int(data.max())) + ACK_EVERY + 2)
+
+
+def _power_of_two(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray | None) -> h.SimState:
+    """``state`` (from `new_state`, no SwitchML host) carrying the flows of ``table`` (a `FlowTable`).
+
+    Parameters of the transport, the flows' windows, routes and queues, the NIC
+    lists, one collective group per job, and the exact values to check against:
+    in-memory ``tensors`` (hosts x S) are padded to the schedule's element range
+    with their sums precomputed; the synthetic workload's sums are computed on
+    first use (``expected_ready``).
+    """
+    parameters = state.parameters.copy()
+    baselines = scenario.baselines
+    elements_per_packet = table.elements_per_packet
+    parameters[h.P_SWITCHML_HOSTS] = 0
+    parameters[h.P_TRANSPORT] = transport.TRANSPORTS.index(baselines.transport)
+    parameters[h.P_FLOW_ELEMENTS] = elements_per_packet
+    parameters[h.P_ACK_EVERY] = ACK_EVERY
+    if baselines.transport == "rdma-gbn":
+        parameters[h.P_RTO] = ticks(RDMA_TIMEOUT_UNIT_S * 2 ** baselines.rdma_timeout_exponent)
+    else:
+        parameters[h.P_RTO] = ticks(baselines.retransmit_timeout_s)
+    parameters[h.P_RTO_LOW] = min(ticks(RTO_LOW_S), parameters[h.P_RTO])
+    parameters[h.P_RTO_LOW_PACKETS] = RTO_LOW_PACKETS
+    count = len(table)
+    flows = np.array(table.rows, np.int64).reshape(count, transport.FLOW_FIELDS)
+    hops = max([1] + [len(r) for r in table.forward] + [len(r) for r in table.back])
+    routes = np.full((count, 2, hops), -1, np.int64)
+    latency = int(parameters[h.P_LATENCY])
+    consumers = []
+    for f in range(count):
+        forward, back = table.forward[f], table.back[f]
+        routes[f, 0, :len(forward)] = forward
+        routes[f, 1, :len(back)] = back
+        flows[f, transport.F_HOPS], flows[f, transport.F_BACK_HOPS] = len(forward), len(back)
+        flows[f, transport.F_WINDOW] = flow_window(state, forward, back, latency)
+        flows[f, transport.F_CONSUMERS_START] = len(consumers)
+        consumers.extend(table.consumers[f])
+        flows[f, transport.F_CONSUMERS_END] = len(consumers)
+    window = int(flows[:, transport.F_WINDOW].max()) if count else 1
+    receive_slots = _power_of_two(window)
+    send_slots = _power_of_two(2 * (window + receive_slots) + 64)
+    parameters[h.P_SEND_MASK] = send_slots - 1
+    parameters[h.P_RECEIVE_MASK] = receive_slots - 1
+    hosts = state.hosts.shape[0]
+    order = np.argsort(flows[:, transport.F_SOURCE], kind="stable") if count else np.zeros(0, np.int64)
+    host_flow_start = np.searchsorted(flows[order, transport.F_SOURCE], np.arange(hosts + 1)).astype(np.int64)
+    groups = state.groups
+    collective_groups = np.zeros((len(groups), transport.GROUP_FIELDS), np.int64)
+    for g in range(len(groups)):
+        mine = np.flatnonzero(flows[:, transport.F_GROUP] == g)
+        first, end = (int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0)
+        if len(mine) != end - first:
+            raise ValueError("a job's flows must be consecutive in the table")
+        collective_groups[g, transport.GR_FIRST_FLOW:transport.GR_END_FLOW + 1] = first, end
+        collective_groups[g, transport.GR_HOSTS] = groups.shape[1]
+    counters = state.counters.copy()
+    counters[h.G_HOSTS_REMAINING] = int(collective_groups[:, transport.GR_HOSTS].sum())
+    buffers = 64 + 2 * count * min(window, 64)
+    links = _free_list(0, buffers)
+    counters[h.G_FLOW_FREE_BUFFER] = 0
+    length = 1
+    if count:
+        ends = (flows[:, transport.F_ELEMENT_BASE] + flows[:, transport.F_CHUNKS] * flows[:, transport.F_CHUNK_ELEMENTS])
+        length = int(ends.max())
+    synthetic = tensors is None
+    if synthetic:
+        padded = np.zeros((1, 1), np.int32)
+        expected = np.zeros((len(groups), length), np.int32)
+        ready = np.zeros((len(groups), length), np.int8)
+    else:
+        padded = np.zeros((hosts, length), np.int32)
+        padded[: tensors.shape[0], : tensors.shape[1]] = tensors
+        expected = np.stack([to_wire_width(wrapped_sum(padded[group]), scenario.element_bits) for group in groups])
+        ready = np.ones((1, 1), np.int8)
+    return state._replace(
+        parameters=parameters,
+        counters=counters,
+        tensors=padded,
+        expected=expected,
+        expected_ready=ready,
+        flows=flows,
+        flow_routes=routes,
+        flow_consumers=np.array(consumers, np.int64).reshape(len(consumers), 2),
+        flow_send=np.full((count, send_slots), -1, np.int64),
+        flow_inputs=np.zeros((count, send_slots), np.int64),
+        flow_sacked=np.zeros((count, send_slots), np.int8),
+        flow_receive=np.full((count, receive_slots), -1, np.int64),
+        flow_values=np.zeros((buffers, elements_per_packet), np.int32),
+        flow_buffer_links=links,
+        host_flow_start=host_flow_start,
+        host_flow_list=order.astype(np.int64),
+        host_nic=np.stack([np.full(hosts, h.NEVER, np.int64), host_flow_start[:-1]], axis=1),
+        collective_groups=collective_groups,
+        flow_scratch=np.zeros((2, elements_per_packet), np.int32),
+    )
+
+
 def _padded(tensors: np.ndarray, length: int) -> np.ndarray:
     if tensors.shape[1] == length and tensors.dtype == np.int32 and tensors.flags.c_contiguous:
         return tensors
@@ -245,13 +391,62 @@ def _free_list(first: int, end: int) -> np.ndarray:
     return links
 
 
+#: Transport payload buffers and send-queue slots kept free before each event (what one event may take).
+FLOW_MARGIN = 64
+
+
 def needs_more_buffers(state: h.SimState) -> bool:
-    """True when the pool may not hold what one more event allocates."""
-    return state.counters[h.G_BUFFERS_IN_USE] + 2 > state.buffer_values.shape[0]
+    """True when a pool or the flows' send queues may not hold what one more event allocates."""
+    counters = state.counters
+    if counters[h.G_BUFFERS_IN_USE] + 2 > state.buffer_values.shape[0]:
+        return True
+    if counters[h.G_FLOW_BUFFERS_IN_USE] + FLOW_MARGIN > state.flow_values.shape[0] and state.flows.shape[0]:
+        return True
+    return bool(state.flows.shape[0]) and (
+        counters[h.G_SEND_BACKLOG_PEAK] + state.flow_receive.shape[1] + FLOW_MARGIN > state.flow_send.shape[1])
 
 
 def grow_buffers(state: h.SimState) -> h.SimState:
-    """The state with twice the payload buffers (contents kept, new ones on the free list)."""
+    """The state with whatever `needs_more_buffers` found short doubled (contents kept)."""
+    counters = state.counters
+    if counters[h.G_BUFFERS_IN_USE] + 2 > state.buffer_values.shape[0]:
+        state = _grow_switchml_buffers(state)
+    if state.flows.shape[0] and counters[h.G_FLOW_BUFFERS_IN_USE] + FLOW_MARGIN > state.flow_values.shape[0]:
+        old = state.flow_values.shape[0]
+        new = 2 * old
+        values = np.zeros((new, state.flow_values.shape[1]), np.int32)
+        values[:old] = state.flow_values
+        links = np.zeros((new, 2), np.int64)
+        links[:old] = state.flow_buffer_links
+        links[old:] = _free_list(old, new)
+        links[new - 1, 1] = counters[h.G_FLOW_FREE_BUFFER]
+        counters[h.G_FLOW_FREE_BUFFER] = old
+        state = state._replace(flow_values=values, flow_buffer_links=links)
+    if state.flows.shape[0] and (counters[h.G_SEND_BACKLOG_PEAK] + state.flow_receive.shape[1] + FLOW_MARGIN
+                                 > state.flow_send.shape[1]):
+        state = _grow_send_queues(state)
+    return state
+
+
+def _grow_send_queues(state: h.SimState) -> h.SimState:
+    """Twice the send-queue slots per flow: each slot in use moves to its packet's place in the new ring."""
+    old = state.flow_send.shape[1]
+    new = 2 * old
+    rows = np.arange(state.flows.shape[0])[:, np.newaxis]
+    packets = state.flows[:, transport.F_UNA][:, np.newaxis] + np.arange(old)[np.newaxis, :]
+    arrays = {}
+    for name, fill in (("flow_send", -1), ("flow_inputs", 0), ("flow_sacked", 0)):
+        before = getattr(state, name)
+        after = np.full((before.shape[0], new), fill, before.dtype)
+        after[rows, packets & (new - 1)] = before[rows, packets & (old - 1)]
+        arrays[name] = after
+    parameters = state.parameters.copy()
+    parameters[h.P_SEND_MASK] = new - 1
+    return state._replace(parameters=parameters, **arrays)
+
+
+def _grow_switchml_buffers(state: h.SimState) -> h.SimState:
+    """The state with twice the SwitchML payload buffers (contents kept, new ones on the free list)."""
     old = state.buffer_values.shape[0]
     new = 2 * old
     values = np.zeros((new, state.buffer_values.shape[1]), np.int32)
