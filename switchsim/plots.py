@@ -13,11 +13,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from switchsim.outcome import Outcome, outcome
+from switchsim.sim.collectives import REGISTRY
 from switchsim.sim.metrics import LinkSummary
 from switchsim.sim.run import Results
 
 _METRIC_LABELS = {"ate_per_s": "aggregated elements / s (ATE/s)", "time_s": "aggregation time (s)"}
-_COLORS = {"switchml": "#1b9e77", "ring": "#d95f02", "ps": "#7570b3", "allgather": "#e7298a"}
+_COLORS = {entry.name: entry.color for entry in REGISTRY.values()}
 
 
 def plot_methods(results: Results, out_dir: str | Path) -> Path:

@@ -21,7 +21,7 @@ from switchsim.sim.collectives.flows import FlowTable
 from switchsim.sim.metrics import MethodResult, method_result
 from switchsim.sim.routes import host_route
 from switchsim.sim.state import RunInputs, new_state, seconds, ticks, with_flows
-from switchsim.sim.switchml_method import link_summaries, scenario_network
+from switchsim.sim.switchml_method import link_summaries, run_switchml, scenario_network
 
 Progress = Callable[[float, int], None]
 ENGINES = {"fast": fast_engine.run, "simpy": simpy_engine.run}
@@ -52,13 +52,24 @@ def build_state(method: str, scenario: Scenario, tensors: np.ndarray | None, ele
     return network, with_flows(state, scenario, table, tensors)
 
 
+def run_method(method: str, scenario: Scenario, tensors: np.ndarray | None, progress: Progress | None = None,
+               engine: str | None = None) -> tuple[MethodResult, np.ndarray | None]:
+    """Run any registered method (SwitchML or a host collective): `run_switchml` or `run_collective`."""
+    if collective(method).is_switch:
+        if tensors is None:
+            return run_switchml(scenario, None, progress, elements=scenario.workload.elements, engine=engine)
+        return run_switchml(scenario, tensors, progress, engine=engine)
+    return run_collective(method, scenario, tensors, progress, engine)
+
+
 def run_collective(method: str, scenario: Scenario, tensors: np.ndarray | None, progress: Progress | None = None,
-                   engine: str | None = None) -> tuple[MethodResult, None]:
+                   engine: str | None = None) -> tuple[MethodResult, np.ndarray | None]:
     """Simulate host collective ``method`` on ``scenario``; every final element of every rank is checked.
 
     ``tensors`` (workers x S int32) are reduced as they are; None runs the synthetic workload of
     ``scenario.workload.elements`` per worker. ``engine`` overrides ``scenario.simulator.engine``.
-    Returns the record (and None: the collectives keep no result tensor).
+    Returns the record and, for in-memory tensors, each worker's sums of the last iteration
+    (workers x S; None for the synthetic workload and for the all-gather, which sums nothing on the wire).
     """
     started = time.perf_counter()
     elements = scenario.workload.elements if tensors is None else tensors.shape[1]
@@ -68,6 +79,9 @@ def run_collective(method: str, scenario: Scenario, tensors: np.ndarray | None, 
     end_s = seconds(end)
     counters = state.counters
     flows = state.flows
+    final = None
+    if tensors is not None and collective(method).check_bytes_per_element:
+        final = state.final[: network.workers, :elements]
     return method_result(
         method,
         scenario.workload,
@@ -81,7 +95,7 @@ def run_collective(method: str, scenario: Scenario, tensors: np.ndarray | None, 
         packet_hops=int(state.channel_counters[:, h.C_PACKETS].sum()),
         retransmissions=int(flows[:, transport.F_RETRANSMISSIONS].sum()),
         timeouts=int(flows[:, transport.F_TIMEOUTS].sum()),
-    ), None
+    ), final
 
 
 def checked_elements(state: h.SimState) -> int:

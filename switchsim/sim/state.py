@@ -292,6 +292,7 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
     baselines = scenario.baselines
     elements_per_packet = table.elements_per_packet
     parameters[h.P_SWITCHML_HOSTS] = 0
+    parameters[h.P_SYNTHETIC] = int(tensors is None)
     parameters[h.P_TRANSPORT] = transport.TRANSPORTS.index(baselines.transport)
     parameters[h.P_FLOW_ELEMENTS] = elements_per_packet
     parameters[h.P_ACK_EVERY] = ACK_EVERY
@@ -352,7 +353,9 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
         padded[: tensors.shape[0], : tensors.shape[1]] = tensors
         expected = np.stack([to_wire_width(wrapped_sum(padded[group]), scenario.element_bits) for group in groups])
         ready = np.ones((1, 1), np.int8)
+        parameters[h.P_KEEP_RESULTS] = 1
     return state._replace(
+        final=np.zeros((hosts, length) if tensors is not None else (1, 1), np.int32),
         parameters=parameters,
         counters=counters,
         tensors=padded,

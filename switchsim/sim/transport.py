@@ -173,8 +173,11 @@ def contribution(state, host, first, count, out):
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False)
-def _check(state, flow, packet, values):
-    """Compare a final packet with its exact value; count its elements (and a wrong packet)."""
+def _check(state, flow, packet, values, host):
+    """Compare a final packet (``host``'s) with its exact value; count its elements (and a wrong packet).
+
+    With ``P_KEEP_RESULTS``, a sum of the last iteration is also written to ``final[host]``.
+    """
     parameters = state.parameters
     flows = state.flows
     first, count = packet_range(flows, flow, packet, parameters[h.P_FLOW_ELEMENTS])
@@ -193,6 +196,10 @@ def _check(state, flow, packet, values):
     for i in range(count):
         if h.to_element_bits(values[i], bits) != expected[i]:
             wrong += 1
+    if parameters[h.P_KEEP_RESULTS] and flows[flow, F_CHECK_KIND] == CHECK_SUM and \
+            state.collective_groups[group, GR_ITERATION] == parameters[h.P_ITERATIONS] - 1:
+        for i in range(count):
+            state.final[host, first + i] = h.to_element_bits(values[i], bits)
     counters = state.counters
     counters[h.G_CHECKED_ELEMENTS] += count
     counters[h.G_WRONG_ELEMENTS] += wrong
@@ -314,7 +321,7 @@ def _advance(state, flow, now, out, count):
                 break
             buffer = state.flow_send[current, slot]
             if row[F_CHECK_PRODUCED_FROM] <= packet < row[F_CHECK_PRODUCED_UNTIL]:
-                _check(state, current, packet, state.flow_values[buffer])
+                _check(state, current, packet, state.flow_values[buffer], row[F_SOURCE])
             mirror = row[F_MIRROR]
             if mirror >= 0:
                 state.flow_send[mirror, slot] = buffer
@@ -520,7 +527,7 @@ def _deliver(state, flow, packet, buffer, now, out, count):
     row = flows[flow]
     values = state.flow_values[buffer]
     if packet >= row[F_CHECK_DELIVERED_FROM]:
-        _check(state, flow, packet, values)
+        _check(state, flow, packet, values, row[F_DESTINATION])
     for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
         count = _contribute(state, state.flow_consumers[i, 0], packet + state.flow_consumers[i, 1], values, now, out,
                             count)

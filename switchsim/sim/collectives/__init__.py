@@ -32,6 +32,7 @@ class Collective:
         check_bytes_per_element: memory the exact check holds per element per job (cached sums).
         compare_name: its `Transfer.collective` name in ``study compare``, or "" if none.
         color: its colour in plots.
+        flows_per_job: ``flows_per_job(n, servers)``: flows one job of n workers uses (memory estimates).
     """
 
     name: str
@@ -40,6 +41,7 @@ class Collective:
     check_bytes_per_element: int = 5
     compare_name: str = ""
     color: str = "grey"
+    flows_per_job: Callable[[int, int], int] = lambda n, servers: 0
 
     @property
     def build(self) -> Callable:
@@ -55,11 +57,13 @@ class Collective:
 REGISTRY: dict[str, Collective] = {
     entry.name: entry
     for entry in (
-        Collective("switchml", "", check_bytes_per_element=0, compare_name="switch", color="tab:blue"),
-        Collective("ring", "switchsim.sim.collectives.ring", compare_name="ring", color="tab:orange"),
-        Collective("ps", "switchsim.sim.collectives.ps", servers="baselines.servers", color="tab:green"),
+        Collective("switchml", "", check_bytes_per_element=0, compare_name="switch", color="#1b9e77"),
+        Collective("ring", "switchsim.sim.collectives.ring", compare_name="ring", color="#d95f02",
+                   flows_per_job=lambda n, servers: n),
+        Collective("ps", "switchsim.sim.collectives.ps", servers="baselines.servers", color="#7570b3",
+                   flows_per_job=lambda n, servers: 2 * n * servers),
         Collective("allgather", "switchsim.sim.collectives.allgather", check_bytes_per_element=0,
-                   compare_name="allgather", color="tab:red"),
+                   compare_name="allgather", color="#e7298a", flows_per_job=lambda n, servers: n * (n - 1)),
     )
 }
 
