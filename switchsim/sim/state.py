@@ -436,7 +436,8 @@ def _grow_send_queues(state: h.SimState) -> h.SimState:
     old = state.flow_send.shape[1]
     new = 2 * old
     rows = np.arange(state.flows.shape[0])[:, np.newaxis]
-    packets = state.flows[:, transport.F_UNA][:, np.newaxis] + np.arange(old)[np.newaxis, :]
+    start = np.maximum(state.flows[:, transport.F_UNA], state.flows[:, transport.F_DEPENDENT_FROM])
+    packets = start[:, np.newaxis] + np.arange(old)[np.newaxis, :]
     arrays = {}
     for name, fill in (("flow_send", -1), ("flow_inputs", 0), ("flow_sacked", 0)):
         before = getattr(state, name)

@@ -306,6 +306,15 @@ def _group_begin(state, group, now, out, count):
 
 # --- sender ----------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _note_backlog(state, row, packet):
+    """Record the send queue's span once ``packet`` is in it: slots hold packets from the oldest
+    unacknowledged produced one on; the engines grow the queues before it wraps."""
+    backlog = packet + 1 - max(row[F_UNA], row[F_DEPENDENT_FROM])
+    if backlog > state.counters[h.G_SEND_BACKLOG_PEAK]:
+        state.counters[h.G_SEND_BACKLOG_PEAK] = backlog
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _advance(state, flow, now, out, count):
     """Make complete slots sendable in order (checking final ones, feeding the mirror chain)."""
     flows = state.flows
@@ -324,6 +333,7 @@ def _advance(state, flow, now, out, count):
                 _check(state, current, packet, state.flow_values[buffer], row[F_SOURCE])
             mirror = row[F_MIRROR]
             if mirror >= 0:
+                _note_backlog(state, flows[mirror], packet)
                 state.flow_send[mirror, slot] = buffer
                 state.flow_buffer_links[buffer, 0] += 1
                 state.flow_inputs[mirror, slot] = flows[mirror, F_INPUTS]
@@ -360,9 +370,7 @@ def _contribute(state, flow, packet, values, now, out, count):
         else:
             for i in range(elements):
                 target[i] = values[i]
-        backlog = packet + 1 - row[F_UNA]
-        if backlog > state.counters[h.G_SEND_BACKLOG_PEAK]:
-            state.counters[h.G_SEND_BACKLOG_PEAK] = backlog
+        _note_backlog(state, row, packet)
     else:
         target = state.flow_values[state.flow_send[flow, slot]]
         for i in range(elements):
@@ -461,11 +469,11 @@ def _acknowledged(state, flow, acknowledged, now, out, count):
     mask = state.parameters[h.P_SEND_MASK]
     for packet in range(row[F_UNA], acknowledged):
         slot = packet & mask
-        if packet >= row[F_DEPENDENT_FROM] and state.flow_send[flow, slot] >= 0:
-            _release(state, state.flow_send[flow, slot])
-        state.flow_send[flow, slot] = -1
-        state.flow_inputs[flow, slot] = 0
         state.flow_sacked[flow, slot] = 0
+        if packet >= row[F_DEPENDENT_FROM]:  # a produced packet leaves the send queue (own ones never enter it)
+            _release(state, state.flow_send[flow, slot])
+            state.flow_send[flow, slot] = -1
+            state.flow_inputs[flow, slot] = 0
     row[F_UNA] = acknowledged
     if row[F_NXT] < acknowledged:
         row[F_NXT] = acknowledged

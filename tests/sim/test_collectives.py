@@ -88,8 +88,7 @@ def test_one_parameter_server_is_an_incast_and_sharding_spreads_it():
     server_down = next(link for link in one.links if link.name == "sw0->h4")
     worker_up = next(link for link in one.links if link.name == "h0->sw0")
     assert server_down.max_queue_bytes > 0
-    data_bytes = 4 * worker_up.bytes - 4 * (worker_up.packets - server_down.packets // 4) * 0  # pushes only
-    assert server_down.bytes > 3.9 * worker_up.bytes - data_bytes + data_bytes  # n pushes into one link
+    assert server_down.bytes == pytest.approx(4 * worker_up.bytes, rel=0.01)  # n workers' pushes into one link
     four, _ = run_collective("ps", synthetic("ps", workers=4, elements=50_000, servers=4), None)
     assert four.correct and four.time_s < 0.5 * one.time_s
 
@@ -128,7 +127,8 @@ def test_iterations_and_compute_repeat_the_collective_exactly():
                                          "compute_s": 1e-4}, "link": FAULTS})
     result, _ = run_collective("ring", s, None)
     single, _ = run_collective("ring", replace(s, workload=replace(s.workload, iterations=1)), None)
-    assert result.correct and result.time_s > 3e-4 + single.time_s
+    assert result.correct and result.time_s > 3e-4
+    assert result.aggregation_time_s > 2 * single.aggregation_time_s and result.packet_hops > 2 * single.packet_hops
 
 
 def test_narrow_elements_wrap_at_the_wire_width():
