@@ -88,7 +88,7 @@ def test_one_parameter_server_is_an_incast_and_sharding_spreads_it():
     server_down = next(link for link in one.links if link.name == "sw0->h4")
     worker_up = next(link for link in one.links if link.name == "h0->sw0")
     assert server_down.max_queue_bytes > 0
-    assert server_down.bytes == pytest.approx(4 * worker_up.bytes, rel=0.01)  # n workers' pushes into one link
+    assert server_down.bytes == pytest.approx(4 * worker_up.bytes, rel=0.04)  # n workers' pushes into one link
     four, _ = run_collective("ps", synthetic("ps", workers=4, elements=50_000, servers=4), None)
     assert four.correct and four.time_s < 0.5 * one.time_s
 
