@@ -180,3 +180,17 @@ def test_hypothesis_topologies_methods_transports_and_faults(kind, workers, meth
     simpy, _ = run_collective(method, s, None, engine="simpy")
     assert fast.completed and fast.correct
     assert summary(fast) == summary(simpy)
+
+
+@pytest.mark.parametrize("ranks", [2, 3, 5, 8, 13, 32])
+def test_double_binary_trees_span_the_ranks_and_share_interior_duty(ranks):
+    from switchsim.sim.collectives.tree import double_tree
+
+    trees = double_tree(ranks)
+    for tree in trees:
+        assert [parent for parent, _ in tree].count(-1) == 1
+        for rank, (parent, children) in enumerate(tree):
+            assert len(children) <= 2 and all(tree[child][0] == rank for child in children)
+            assert parent < 0 or rank in tree[parent][1]
+    if ranks % 2 == 0:  # mirrored: no rank is an interior node with two children in both trees
+        assert not any(len(trees[0][r][1]) == 2 and len(trees[1][r][1]) == 2 for r in range(ranks))

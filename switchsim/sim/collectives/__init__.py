@@ -64,6 +64,8 @@ REGISTRY: dict[str, Collective] = {
                    flows_per_job=lambda n, servers: 2 * n * servers),
         Collective("allgather", "switchsim.sim.collectives.allgather", check_bytes_per_element=0,
                    compare_name="allgather", color="#e7298a", flows_per_job=lambda n, servers: n * (n - 1)),
+        Collective("tree", "switchsim.sim.collectives.tree", color="#66a61e",
+                   flows_per_job=lambda n, servers: 4 * (n - 1)),
     )
 }
 
