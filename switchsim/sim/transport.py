@@ -172,7 +172,7 @@ def contribution(state, host, first, count, out):
         h.copy_into(out[:count], state.tensors[host, first:first + count])
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _check(state, flow, packet, values, host):
     """Compare a final packet (``host``'s) with its exact value; count its elements (and a wrong packet).
 
@@ -398,7 +398,7 @@ def _next_packet(state, flow):
     return -1
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _send(state, flow, packet, now, out, count):
     """Transmit ``packet`` of ``flow`` from its sender's NIC now."""
     parameters = state.parameters
@@ -431,7 +431,7 @@ def _send(state, flow, packet, now, out, count):
     return count
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _nic_send(state, host, now, out, count):
     """The host's NIC sends one packet of its first flow that may send; looks again when it has left."""
     nic = state.host_nic
@@ -460,7 +460,7 @@ def _nic_send(state, host, now, out, count):
     return count
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _acknowledged(state, flow, acknowledged, now, out, count):
     """Cumulative acknowledgement of every packet before ``acknowledged``."""
     row = state.flows[flow]
@@ -487,7 +487,7 @@ def _acknowledged(state, flow, acknowledged, now, out, count):
     return _kick(state, row[F_SOURCE], now, out, count)
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _timer(state, flow, now, out, count):
     row = state.flows[flow]
     if row[F_TIMER_EVENT] != now:
@@ -508,7 +508,7 @@ def _timer(state, flow, now, out, count):
     return _kick(state, row[F_SOURCE], now, out, count)
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _sender_control(state, flow, now, kind, psn, extra, out, count):
     row = state.flows[flow]
     count = _acknowledged(state, flow, psn, now, out, count)
@@ -528,7 +528,7 @@ def _sender_control(state, flow, now, kind, psn, extra, out, count):
 
 
 # --- receiver ------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _deliver(state, flow, packet, buffer, now, out, count):
     """In-order delivery of ``packet`` at the receiver: check it if final, feed the flows it is an input of."""
     flows = state.flows
@@ -546,7 +546,7 @@ def _deliver(state, flow, packet, buffer, now, out, count):
     return count
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _receive(state, flow, now, ack_request, psn, buffer, out, count):
     parameters = state.parameters
     row = state.flows[flow]
@@ -593,7 +593,7 @@ def _receive(state, flow, now, ack_request, psn, buffer, out, count):
 
 
 # --- the events --------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _packet(state, flow, now, header, payload, out, count):
     """A transport packet reaches the far end of hop ``hop``: a switch forwards it; a host takes it."""
     kind, ack_request, iteration, hop, psn = unpack(header)
@@ -616,7 +616,7 @@ def _packet(state, flow, now, header, payload, out, count):
     return _sender_control(state, flow, now, kind, psn, payload, out, count)
 
 
-@numba.njit(cache=True, nogil=True, _nrt=False)
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def flow_event(state, now, kind, target, header, channel, payload, out):
     """Handle one transport event (`switchsim.sim.handlers` FLOW_PACKET, NIC_SEND, FLOW_TIMER, GROUP_BEGIN)."""
     if kind == h.FLOW_PACKET:
