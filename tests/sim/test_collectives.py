@@ -194,3 +194,23 @@ def test_double_binary_trees_span_the_ranks_and_share_interior_duty(ranks):
             assert parent < 0 or rank in tree[parent][1]
     if ranks % 2 == 0:  # mirrored: no rank is an interior node with two children in both trees
         assert not any(len(trees[0][r][1]) == 2 and len(trees[1][r][1]) == 2 for r in range(ranks))
+
+
+def test_memory_estimates_read_the_registry():
+    from switchsim.sim.memory import collective_bytes, estimate_bytes
+
+    small, big = synthetic("allgather", workers=4), synthetic("allgather", workers=16)
+    assert collective_bytes(small, "switchml") == 0
+    assert collective_bytes(big, "allgather") > 15 * collective_bytes(small, "allgather")  # n (n - 1) flows
+    ring = synthetic("ring", workers=8, elements=1_000_000)
+    assert collective_bytes(ring, "ring") >= 5 * 1_000_000  # the cached exact sums: 4 B + a flag per element
+    assert estimate_bytes(ring)[0] > collective_bytes(ring, "ring")
+
+
+def test_a_flows_window_is_one_bandwidth_delay_product_plus_the_ack_coalescing():
+    s = synthetic("ring", workers=2)
+    network, state = build_state("ring", s, None, 1000)
+    flows = state.flows
+    t_data, t_ack = 1_230_400, 67_200  # 1538 B and 84 B at 10 Gb/s, ps
+    round_trip = 2 * (t_data + 1_000_000) + 2 * (t_ack + 1_000_000) + 2 * 1_000_000  # two links each way, 2 switches
+    assert flows[0, transport.F_WINDOW] == -(-round_trip // t_data) + 4 + 2
