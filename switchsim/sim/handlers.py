@@ -221,7 +221,8 @@ class SimState(NamedTuple):
     flow_buffer_links: np.ndarray  #: int64 (B2, 2): reference count, next free
     host_flow_start: np.ndarray  #: int64 (H + 1,): host h sends flows host_flow_list[start[h]:start[h+1]]
     host_flow_list: np.ndarray  #: int64 (F,): flows by sending host, in the NIC's priority order
-    host_nic: np.ndarray  #: int64 (H, 2): pending NIC_SEND time (NEVER if none), first unfinished list index
+    host_nic: np.ndarray  #: int64 (H, 3): pending NIC_SEND time (NEVER if none), first unfinished list index,
+    #: list index last served
     collective_groups: np.ndarray  #: int64 (G2, transport.GROUP_FIELDS): each collective job's progress
     expected_ready: np.ndarray  #: int8 (G, L): synthetic collectives: ``expected`` holds element x
     flow_scratch: np.ndarray  #: int32 (2, P_FLOW_ELEMENTS)

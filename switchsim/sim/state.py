@@ -245,7 +245,7 @@ def empty_flow_arrays() -> dict[str, np.ndarray]:
         flow_buffer_links=_free_list(0, 1),
         host_flow_start=np.zeros(1, np.int64),
         host_flow_list=np.zeros(0, np.int64),
-        host_nic=np.zeros((0, 2), np.int64),
+        host_nic=np.zeros((0, 3), np.int64),
         collective_groups=np.zeros((0, transport.GROUP_FIELDS), np.int64),
         expected_ready=np.zeros((1, 1), np.int8),
         flow_scratch=np.zeros((2, 1), np.int32),
@@ -323,7 +323,8 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
     parameters[h.P_SEND_MASK] = send_slots - 1
     parameters[h.P_RECEIVE_MASK] = receive_slots - 1
     hosts = state.hosts.shape[0]
-    order = np.argsort(flows[:, transport.F_SOURCE], kind="stable") if count else np.zeros(0, np.int64)
+    order = (np.lexsort((flows[:, transport.F_PRIORITY], flows[:, transport.F_SOURCE])) if count
+             else np.zeros(0, np.int64))  # by host, then priority, then schedule order
     host_flow_start = np.searchsorted(flows[order, transport.F_SOURCE], np.arange(hosts + 1)).astype(np.int64)
     groups = state.groups
     collective_groups = np.zeros((len(groups), transport.GROUP_FIELDS), np.int64)
@@ -372,7 +373,8 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
         flow_buffer_links=links,
         host_flow_start=host_flow_start,
         host_flow_list=order.astype(np.int64),
-        host_nic=np.stack([np.full(hosts, h.NEVER, np.int64), host_flow_start[:-1]], axis=1),
+        host_nic=np.stack([np.full(hosts, h.NEVER, np.int64), host_flow_start[:-1], np.full(hosts, -1, np.int64)],
+                          axis=1),
         collective_groups=collective_groups,
         flow_scratch=np.zeros((2, elements_per_packet), np.int32),
     )

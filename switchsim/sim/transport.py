@@ -38,7 +38,8 @@ Both: at most ``F_WINDOW`` packets past the oldest unacknowledged one (one
 bandwidth-delay product); ACKs are coalesced (every ``P_ACK_EVERY`` in-order
 packets, and at once for a packet whose AckReq bit the sender set: the last
 packet it can send for now). A host's NIC sends one packet at a time on its
-uplink, from the first of its flows (in ``host_flow_list`` order) that may send.
+uplink, from its flows that may send: those of the lowest ``F_PRIORITY`` (an
+all-gather's step), round-robin among equals (the tree's or the servers' streams).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ F_RETX_NEXT = 31  #: selective: next packet to consider for retransmission
 F_RETX_LIMIT = 32  #: selective: packets below this (not SACKed) are lost
 F_RETRANSMISSIONS = 33
 F_TIMEOUTS = 34
-FLOW_FIELDS = 35
+F_PRIORITY = 35  #: a host's NIC serves its lowest-priority sendable flows first, round-robin among equals
+FLOW_FIELDS = 36
 FIRST_DYNAMIC = F_AVAILABLE
 
 CHECK_SUM = 0  #: final packets hold the job's exact sum of their range
@@ -449,15 +451,30 @@ def _nic_send(state, host, now, out, count):
     while index < end and flows[state.host_flow_list[index], F_UNA] >= flows[state.host_flow_list[index], F_PACKETS]:
         index += 1
     nic[host, 1] = index
-    for i in range(index, end):
+    chosen = -1
+    first = -1
+    priority = -1
+    for i in range(index, end):  # the list is sorted by priority: the first sendable flow fixes it
         flow = state.host_flow_list[i]
-        packet = _next_packet(state, flow)
-        if packet >= 0:
-            count = _send(state, flow, packet, now, out, count)
-            at = state.channel_counters[uplink, h.C_BUSY_UNTIL]
-            nic[host, 0] = at
-            return h._emit(out, count, at, h.NIC_SEND, host, 0, -1, 0)
-    return count
+        if first >= 0 and flows[flow, F_PRIORITY] != priority:
+            break
+        if _next_packet(state, flow) >= 0:
+            if first < 0:
+                first = i
+                priority = flows[flow, F_PRIORITY]
+            if i > nic[host, 2]:  # round robin: the next sendable flow after the last one served
+                chosen = i
+                break
+    if first < 0:
+        return count
+    if chosen < 0:
+        chosen = first
+    nic[host, 2] = chosen
+    flow = state.host_flow_list[chosen]
+    count = _send(state, flow, _next_packet(state, flow), now, out, count)
+    at = state.channel_counters[uplink, h.C_BUSY_UNTIL]
+    nic[host, 0] = at
+    return h._emit(out, count, at, h.NIC_SEND, host, 0, -1, 0)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")

@@ -1,7 +1,7 @@
 """All-gather with a rotated schedule: at step j (1..n-1) rank i sends its whole message to rank i + j mod n.
 
 Each (i, j) is one flow of the rank's own elements; a rank's NIC serves its
-flows in step order, so every downlink receives from about one sender at a
+flows in step order (the step is the flow's priority), so every downlink receives from about one sender at a
 time. Every element a rank receives is checked against the sender's own element.
 """
 
@@ -18,4 +18,4 @@ def build(table: FlowTable, group: int, members: list[int], elements: int, serve
     for step in range(1, n):
         for i in range(n):
             table.add(members[i], members[(i + step) % n], group, elements, check_delivered_from=0,
-                      check_kind=t.CHECK_SOURCE)
+                      check_kind=t.CHECK_SOURCE, priority=step)

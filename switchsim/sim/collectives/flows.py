@@ -40,7 +40,7 @@ class FlowTable:
             chunk0: int = 0, chunk_packets: int | None = None, packets: int | None = None, element_base: int = 0,
             dependent_from: int | None = None, inputs: int = 0, add_until: int = 0,
             check_produced: tuple[int, int] = (0, 0), check_delivered_from: int | None = None,
-            check_kind: int = t.CHECK_SUM) -> int:
+            check_kind: int = t.CHECK_SUM, priority: int = 0) -> int:
         """A flow of ``packets`` packets (default: one chunk); returns its number.
 
         Packet q carries chunk ``(chunk0 - q // chunk_packets) mod chunks`` (chunks of ``chunk_elements``
@@ -48,6 +48,7 @@ class FlowTable:
         (default: all) are the source's own elements; later ones wait for ``inputs`` deliveries (`feed`)
         and get the source's own elements added before ``add_until``. Produced packets in
         ``check_produced`` and delivered ones from ``check_delivered_from`` (default: none) are final.
+        The sender's NIC serves its flows of the lowest ``priority`` first, round-robin among equals.
         """
         chunk_packets = chunk_packets or max(1, ceil_div(chunk_elements, self.elements_per_packet))
         packets = chunk_packets if packets is None else packets
@@ -60,6 +61,7 @@ class FlowTable:
         row[t.F_CHECK_KIND] = check_kind
         row[t.F_CHUNK0], row[t.F_CHUNKS], row[t.F_CHUNK_PACKETS] = chunk0, chunks, chunk_packets
         row[t.F_CHUNK_ELEMENTS], row[t.F_ELEMENT_BASE] = chunk_elements, element_base
+        row[t.F_PRIORITY] = priority
         flow = len(self.rows)
         self.rows.append(row)
         self.consumers.append([])
