@@ -214,3 +214,16 @@ def test_a_flows_window_is_one_bandwidth_delay_product_plus_the_ack_coalescing()
     t_data, t_ack = 1_230_400, 67_200  # 1538 B and 84 B at 10 Gb/s, ps
     round_trip = 2 * (t_data + 1_000_000) + 2 * (t_ack + 1_000_000) + 2 * 1_000_000  # two links each way, 2 switches
     assert flows[0, transport.F_WINDOW] == -(-round_trip // t_data) + 4 + 2
+
+
+@pytest.mark.parametrize("workers", [4, 8, 16])
+def test_tree_time_is_near_its_busiest_uplink(workers):
+    """The busiest uplink (interior with two children in one tree, leaf in the other) carries 4 P_half packets:
+    the tree takes at least that and, today, at most 15 % more (the 2 % goal is not met yet)."""
+    from switchsim.sim.metrics import transport_packet_seconds
+
+    s = synthetic("tree", workers=workers, elements=400_000)
+    result, _ = run_collective("tree", s, None)
+    data, control = transport_packet_seconds(s.link, s.baselines.packet_payload_bytes)
+    bound = 4 * -(-200_000 // 368) * (data + control / 4)
+    assert bound < result.time_s < 1.15 * bound
