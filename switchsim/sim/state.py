@@ -438,10 +438,14 @@ def _grow_send_queues(state: h.SimState) -> h.SimState:
     old = state.flow_send.shape[1]
     new = 2 * old
     rows = np.arange(state.flows.shape[0])[:, np.newaxis]
-    start = np.maximum(state.flows[:, transport.F_UNA], state.flows[:, transport.F_DEPENDENT_FROM])
-    packets = start[:, np.newaxis] + np.arange(old)[np.newaxis, :]
+    unacknowledged = state.flows[:, transport.F_UNA]
+    produced = np.maximum(unacknowledged, state.flows[:, transport.F_DEPENDENT_FROM])
     arrays = {}
-    for name, fill in (("flow_send", -1), ("flow_inputs", 0), ("flow_sacked", 0)):
+    # produced packets (buffers, inputs) live from the first unacknowledged produced one on; SACK marks
+    # from the first unacknowledged packet on (own packets in flight have marks but no buffer)
+    for name, fill, start in (("flow_send", -1, produced), ("flow_inputs", 0, produced),
+                              ("flow_sacked", 0, unacknowledged)):
+        packets = start[:, np.newaxis] + np.arange(old)[np.newaxis, :]
         before = getattr(state, name)
         after = np.full((before.shape[0], new), fill, before.dtype)
         after[rows, packets & (new - 1)] = before[rows, packets & (old - 1)]

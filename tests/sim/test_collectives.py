@@ -227,3 +227,16 @@ def test_tree_time_is_near_its_busiest_uplink(workers):
     data, control = transport_packet_seconds(s.link, s.baselines.packet_payload_bytes)
     bound = 4 * -(-200_000 // 368) * (data + control / 4)
     assert bound < result.time_s < 1.15 * bound
+
+
+@pytest.mark.parametrize("transport_name", TRANSPORTS)
+def test_growing_send_queues_keep_every_mark_under_loss(transport_name):
+    """Chunks of hundreds of packets grow the send queues mid-run; SACK marks of packets in flight must
+    move with them and no stale mark may land on a later packet (a run that never finished, before the fix)."""
+    s = synthetic("ring", workers=4, elements=300_000, transport_name=transport_name, link={"loss": 0.05},
+                  retransmit_timeout_s=1e-4, rdma_timeout_exponent=5)
+    _, state = build_state("ring", s, None, 300_000)
+    slots = state.flow_send.shape[1]
+    result, _ = run_collective("ring", s, None)
+    assert result.completed and result.correct and result.retransmissions > 0
+    assert -(-75_000 // 368) > slots  # a chunk did not fit the first send queues
