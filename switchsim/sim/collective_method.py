@@ -13,9 +13,8 @@ from collections.abc import Callable
 import numpy as np
 
 from switchsim.config import Scenario
-from switchsim.sim import fast_engine, simpy_engine
+from switchsim.sim import fast_engine, simpy_engine, transport
 from switchsim.sim import handlers as h
-from switchsim.sim import transport
 from switchsim.sim.collectives import collective
 from switchsim.sim.collectives.flows import FlowTable
 from switchsim.sim.metrics import MethodResult, method_result
@@ -97,7 +96,3 @@ def run_collective(method: str, scenario: Scenario, tensors: np.ndarray | None, 
         timeouts=int(flows[:, transport.F_TIMEOUTS].sum()),
     ), final
 
-
-def checked_elements(state: h.SimState) -> int:
-    """Final elements compared with their exact value so far."""
-    return int(state.counters[h.G_CHECKED_ELEMENTS])

@@ -167,7 +167,8 @@ def ring_time_closed_form(link: LinkConfig, workers: int, elements: int, payload
     if workers == 1:
         return 0.0
     per_packet, latency = _per_packet_and_latency(link, payload_bytes, pipeline_latency_s, ack_every)
-    chunk_packets = max(1, -(-(-(-elements // workers)) // (payload_bytes * 8 // element_bits)))
+    chunk = -(-elements // workers)
+    chunk_packets = max(1, -(-chunk // (payload_bytes * 8 // element_bits)))
     return 2 * (workers - 1) * chunk_packets * per_packet + latency
 
 

@@ -101,7 +101,6 @@ def build_network(topology: TopologyConfig, request_kind: int, tor_result_kind: 
     two_level = topology.kind == "two_level"
     racks = topology.racks if two_level else 1
     workers = topology.total_workers
-    hosts = workers + extra_hosts
     rack_of = np.array([h // n for h in range(workers)] if two_level else [0] * workers, np.int64)
     rack_of = np.concatenate([rack_of, np.zeros(extra_hosts, np.int64)])
     host_group = np.zeros(workers, np.int64) if two_level else np.array([h // n for h in range(workers)], np.int64)

@@ -233,23 +233,23 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
 
 def empty_flow_arrays() -> dict[str, np.ndarray]:
     """The transport arrays of a state without flows (one-row placeholders numba can type)."""
-    return dict(
-        flows=np.zeros((0, transport.FLOW_FIELDS), np.int64),
-        flow_routes=np.full((0, 2, 1), -1, np.int64),
-        flow_consumers=np.zeros((0, 2), np.int64),
-        flow_send=np.full((0, 1), -1, np.int64),
-        flow_inputs=np.zeros((0, 1), np.int64),
-        flow_sacked=np.zeros((0, 1), np.int8),
-        flow_receive=np.full((0, 1), -1, np.int64),
-        flow_values=np.zeros((1, 1), np.int32),
-        flow_buffer_links=_free_list(0, 1),
-        host_flow_start=np.zeros(1, np.int64),
-        host_flow_list=np.zeros(0, np.int64),
-        host_nic=np.zeros((0, 3), np.int64),
-        collective_groups=np.zeros((0, transport.GROUP_FIELDS), np.int64),
-        expected_ready=np.zeros((1, 1), np.int8),
-        flow_scratch=np.zeros((2, 1), np.int32),
-    )
+    return {
+        "flows": np.zeros((0, transport.FLOW_FIELDS), np.int64),
+        "flow_routes": np.full((0, 2, 1), -1, np.int64),
+        "flow_consumers": np.zeros((0, 2), np.int64),
+        "flow_send": np.full((0, 1), -1, np.int64),
+        "flow_inputs": np.zeros((0, 1), np.int64),
+        "flow_sacked": np.zeros((0, 1), np.int8),
+        "flow_receive": np.full((0, 1), -1, np.int64),
+        "flow_values": np.zeros((1, 1), np.int32),
+        "flow_buffer_links": _free_list(0, 1),
+        "host_flow_start": np.zeros(1, np.int64),
+        "host_flow_list": np.zeros(0, np.int64),
+        "host_nic": np.zeros((0, 3), np.int64),
+        "collective_groups": np.zeros((0, transport.GROUP_FIELDS), np.int64),
+        "expected_ready": np.zeros((1, 1), np.int8),
+        "flow_scratch": np.zeros((2, 1), np.int32),
+    }
 
 
 #: A receiver ACKs at least every this many in-order packets (`switchsim.sim.transport`).
@@ -342,7 +342,7 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
     counters[h.G_FLOW_FREE_BUFFER] = 0
     length = 1
     if count:
-        ends = (flows[:, transport.F_ELEMENT_BASE] + flows[:, transport.F_CHUNKS] * flows[:, transport.F_CHUNK_ELEMENTS])
+        ends = flows[:, transport.F_ELEMENT_BASE] + flows[:, transport.F_CHUNKS] * flows[:, transport.F_CHUNK_ELEMENTS]
         length = int(ends.max())
     synthetic = tensors is None
     if synthetic:

@@ -209,7 +209,7 @@ def test_memory_estimates_read_the_registry():
 
 def test_a_flows_window_is_one_bandwidth_delay_product_plus_the_ack_coalescing():
     s = synthetic("ring", workers=2)
-    network, state = build_state("ring", s, None, 1000)
+    _, state = build_state("ring", s, None, 1000)
     flows = state.flows
     t_data, t_ack = 1_230_400, 67_200  # 1538 B and 84 B at 10 Gb/s, ps
     round_trip = 2 * (t_data + 1_000_000) + 2 * (t_ack + 1_000_000) + 2 * 1_000_000  # two links each way, 2 switches

@@ -8,6 +8,8 @@ who checks it. S = 1 is the classic parameter server: n-way incast on its link.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from switchsim.sim.collectives.flows import FlowTable, ceil_div
 
 
@@ -22,5 +24,5 @@ def build(table: FlowTable, group: int, members: list[int], elements: int, serve
                            check_delivered_from=0) for worker in members]
         for push in pushes:
             table.feed(push, pulls[0])
-        for a, b in zip(pulls, pulls[1:], strict=False):
+        for a, b in pairwise(pulls):
             table.mirror(a, b)

@@ -11,6 +11,8 @@ own, and every rank forwards the sum it receives from its parent to its children
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from switchsim.sim.collectives.flows import FlowTable, ceil_div
 
 
@@ -82,5 +84,5 @@ def build(table: FlowTable, group: int, members: list[int], elements: int, serve
                 table.feed(up[child], up[rank] if parent >= 0 else first)
             if parent >= 0:
                 table.feed(down[parent, rank], first)
-            for a, b in zip(children, children[1:], strict=False):
+            for a, b in pairwise(children):
                 table.mirror(down[rank, a], down[rank, b])
