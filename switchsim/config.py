@@ -21,6 +21,7 @@ from typing import Any
 from switchsim.paths import read_text
 from switchsim.protocol import spec
 from switchsim.resources import scenarios_dir
+from switchsim.sim.collectives import method_names
 from switchsim.topology import BUILDERS, Topology, TopologyError, build_topology
 from workers.protocol import DEFAULT_RTO_MIN_S
 from workers.protocol_state import RECOVERY_POLICIES
@@ -336,7 +337,7 @@ class WorkloadConfig:
 
 #: The largest seed of a scenario or a command (``--seed``): seeds are signed 64-bit integers >= 0.
 MAX_SEED = 2**63 - 1
-METHODS = ("switchml", "ring", "ps", "allgather")
+METHODS = method_names()
 #: A scenario's name: it names its output folder (out/<name>), so it is one plain path component.
 SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 ENGINES = ("fast", "simpy")
@@ -357,22 +358,37 @@ class SimulatorConfig:
         _need(self.engine in ENGINES, "simulator.engine", self.engine, f"one of {ENGINES}")
 
 
+#: Transports the host collectives run over (`switchsim.sim.transport`).
+TRANSPORTS = ("rdma-gbn", "selective")
+
+
 @dataclass(frozen=True, slots=True)
 class BaselineConfig:
-    """Host-based baselines (ring, parameter server, all-gather).
+    """Host collectives (ring, parameter server, all-gather, tree) and the transport they run over.
 
     Attributes:
-        packet_payload_bytes: application bytes per packet (MTU 1500 minus IPv4/UDP headers).
-        retransmit_timeout_s: a message with lost packets resends them after this, seconds.
+        packet_payload_bytes: application bytes per data packet (MTU 1500 minus IPv4/UDP headers).
+        retransmit_timeout_s: ``selective``'s RTO_high, seconds (IRN: 320 us; RTO_low is min(100 us, this)).
+        transport: "rdma-gbn" (RoCE RC, go-back-N) or "selective" (IRN-style selective repeat).
+        rdma_timeout_exponent: k of ``rdma-gbn``'s local ACK timeout, 4.096 us x 2**k (14: 67 ms).
+        servers: parameter-server hosts (``ps``), each owning 1/servers of the tensor.
     """
 
     packet_payload_bytes: int = 1472
-    retransmit_timeout_s: float = 1e-3
+    retransmit_timeout_s: float = 320e-6
+    transport: str = "rdma-gbn"
+    rdma_timeout_exponent: int = 14
+    servers: int = 1
 
     def __post_init__(self) -> None:
         _need(isinstance(self.packet_payload_bytes, int) and 64 <= self.packet_payload_bytes <= 9000,
               "baselines.packet_payload_bytes", self.packet_payload_bytes, "an integer in 64..9000 bytes")
         _positive("baselines.retransmit_timeout_s", self.retransmit_timeout_s, 60.0)
+        _need(self.transport in TRANSPORTS, "baselines.transport", self.transport, f"one of {TRANSPORTS}")
+        _need(isinstance(self.rdma_timeout_exponent, int) and 0 <= self.rdma_timeout_exponent <= 31,
+              "baselines.rdma_timeout_exponent", self.rdma_timeout_exponent, "an integer in 0..31")
+        _need(isinstance(self.servers, int) and 1 <= self.servers <= 64, "baselines.servers", self.servers,
+              "an integer in 1..64")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from switchsim.outcome import Outcome, outcome
+from switchsim.sim.collectives import REGISTRY
 from switchsim.sim.metrics import LinkSummary
 from switchsim.sim.run import Results
 
@@ -64,7 +65,9 @@ def _log_if_spread(axis, values: list[float], factor: float = 10.0) -> bool:
         axis.set_yscale("log")
         return True
     return False
-_COLORS = {"switchml": "#1b9e77", "ring": "#d95f02", "ps": "#7570b3", "allgather": "#e7298a"}
+
+
+_COLORS = {entry.name: entry.color for entry in REGISTRY.values()}
 
 
 def plot_methods(results: Results, out_dir: str | Path) -> Path:

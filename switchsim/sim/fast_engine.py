@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from switchsim.sim import handlers as h
-from switchsim.sim.state import grow_buffers, needs_more_buffers
+from switchsim.sim.state import FLOW_MARGIN, grow_buffers, needs_more_buffers
 
 #: `run_events` outcomes.
 RUNNING = 0  #: max_events done, more to do
@@ -274,6 +274,9 @@ def run_events(state, events, next_row, free_rows, instant_time, instant_head, i
     handled = 0
     counters = state.counters
     buffers = state.buffer_values.shape[0]
+    flows = state.flows.shape[0] > 0
+    flow_buffers = state.flow_values.shape[0] - FLOW_MARGIN
+    send_slots = state.flow_send.shape[1] - state.flow_receive.shape[1] - FLOW_MARGIN
     while handled < max_events:
         if counters[h.G_HOSTS_REMAINING] == 0:
             return COMPLETED, handled
@@ -281,6 +284,9 @@ def run_events(state, events, next_row, free_rows, instant_time, instant_head, i
             return EMPTY, handled
         if scalars[K_FREE_ROWS] < margin or scalars[K_FREE_INSTANTS] < margin or \
                 counters[h.G_BUFFERS_IN_USE] + 2 > buffers:
+            return GROW, handled
+        if flows and (counters[h.G_FLOW_BUFFERS_IN_USE] > flow_buffers or
+                      counters[h.G_SEND_BACKLOG_PEAK] > send_slots):
             return GROW, handled
         if instant_time[heap[0]] > max_time:
             return TIME_LIMIT, handled
@@ -299,18 +305,28 @@ def run_events(state, events, next_row, free_rows, instant_time, instant_head, i
     return RUNNING, handled
 
 
-def event_buffer(window: int) -> np.ndarray:
-    """Room for the events one handled event can cause: a window of (re)sends, each duplicated, and more."""
-    return np.zeros((2 * window + 2 * 32 + 8, h.EVENT_FIELDS), np.int64)
+def event_buffer(window: int, hosts: int = 0) -> np.ndarray:
+    """Room for the events one handled event can cause: a window of (re)sends, each duplicated, and more
+    (a collective's iteration wakes each of its ``hosts``' NICs)."""
+    return np.zeros((max(2 * window, hosts) + 2 * 32 + 8, h.EVENT_FIELDS), np.int64)
+
+
+def state_event_buffer(state: h.SimState) -> np.ndarray:
+    """`event_buffer` for ``state``."""
+    return event_buffer(int(state.parameters[h.P_WINDOW]), state.hosts.shape[0])
 
 
 def initial_events(state: h.SimState) -> np.ndarray:
-    """Every host begins its first iteration after one compute phase (time 0 without compute)."""
-    hosts = state.hosts.shape[0]
-    events = np.zeros((hosts, h.EVENT_FIELDS), np.int64)
+    """After one compute phase (time 0 without compute): every SwitchML host begins its first
+    iteration, then every collective job (``GROUP_BEGIN``)."""
+    hosts = int(state.parameters[h.P_SWITCHML_HOSTS])
+    groups = state.collective_groups.shape[0]
+    events = np.zeros((hosts + groups, h.EVENT_FIELDS), np.int64)
     events[:, h.E_TIME] = state.parameters[h.P_COMPUTE]
-    events[:, h.E_KIND] = h.BEGIN
-    events[:, h.E_TARGET] = np.arange(hosts)
+    events[:hosts, h.E_KIND] = h.BEGIN
+    events[:hosts, h.E_TARGET] = np.arange(hosts)
+    events[hosts:, h.E_KIND] = h.GROUP_BEGIN
+    events[hosts:, h.E_TARGET] = np.arange(groups)
     events[:, h.E_CHANNEL] = -1
     return events
 
@@ -322,7 +338,7 @@ def run(state: h.SimState, max_time: int, progress=None, chunk: int = 2_000_000)
     The state may be replaced (its buffer pool grown), hence returned.
     """
     window = int(state.parameters[h.P_WINDOW])
-    out = event_buffer(window)
+    out = state_event_buffer(state)
     # room for every host's window of requests and results in flight (it grows if that is not enough)
     calendar = Calendar(_power_of_two(max(1024, 2 * state.hosts.shape[0] * window + 4 * len(out))))
     start = initial_events(state)

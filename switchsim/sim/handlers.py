@@ -61,6 +61,13 @@ REQUEST = 2
 RESULT_AT_SWITCH = 3
 RESULT = 4
 RESULT_SEEN = 5
+#: transport kinds (`switchsim.sim.transport`): a transport packet reaches the far end of a channel
+#: (target: its flow), a host's NIC may send (target: host), a flow's retransmission timer (target:
+#: flow), a collective's iteration begins (target: its group row).
+FLOW_PACKET = 6
+NIC_SEND = 7
+FLOW_TIMER = 8
+GROUP_BEGIN = 9
 #: columns of an event row
 E_TIME, E_KIND, E_TARGET, E_HEADER, E_CHANNEL, E_PAYLOAD = range(6)
 EVENT_FIELDS = 6
@@ -88,7 +95,16 @@ P_CAPTURE_HOST = 18  #: host whose links are captured, -1 for none
 P_KEEP_RESULTS = 19  #: 1: write the last iteration's results to ``final``
 P_RECOVERY = 20  #: loss-recovery policy (`workers.protocol_state.RECOVERY_POLICIES` index)
 P_RTO_MIN = 21  #: the ``rto`` policy's floor, ps
-PARAMETERS = 22
+P_SWITCHML_HOSTS = 22  #: hosts 0.. that run SwitchML (they begin at P_COMPUTE)
+P_TRANSPORT = 23  #: `switchsim.sim.transport` TRANSPORTS index
+P_FLOW_ELEMENTS = 24  #: elements per transport data packet
+P_ACK_EVERY = 25  #: a receiver ACKs at least every this many in-order packets
+P_RTO = 26  #: rdma-gbn's local ACK timeout; selective's RTO_high, ps
+P_RTO_LOW = 27  #: selective's RTO_low, ps
+P_RTO_LOW_PACKETS = 28  #: selective uses RTO_low with at most this many packets in flight
+P_SEND_MASK = 29  #: send-queue slots per flow - 1 (a power of two - 1)
+P_RECEIVE_MASK = 30  #: receive-queue slots per flow - 1
+PARAMETERS = 31
 
 # --- probabilities (float64 array) and their random-stream purposes -----------
 F_LOSS, F_DUPLICATE, F_REORDER = range(3)
@@ -102,7 +118,13 @@ G_CAPTURED = 4
 G_CAPTURE_LEFT_OUT = 5
 G_CHECKED_PACKETS = 6  #: results compared in full with their expected sum
 G_WRONG_PACKETS = 7  #: results that differed
-COUNTERS = 8
+G_FLOW_FREE_BUFFER = 8  #: transport payload pool: head of the free list
+G_FLOW_BUFFERS_IN_USE = 9
+G_FLOW_PEAK_BUFFERS = 10
+G_SEND_BACKLOG_PEAK = 11  #: most send-queue slots one flow has used (produced, not yet acknowledged)
+G_CHECKED_ELEMENTS = 12  #: transport: final elements compared with their exact value
+G_WRONG_ELEMENTS = 13
+COUNTERS = 14
 
 # --- per-host columns (int64) --------------------------------------------------
 H_GROUP = 0
@@ -127,6 +149,12 @@ C_DUPLICATES = 5
 C_MAX_BACKLOG = 6  #: deepest backlog a packet found, ps of transmission
 CHANNEL_COUNTERS = 7
 
+# --- packet size classes: columns of ``channel_serialization`` -----------------------
+SIZE_SWITCHML = 0  #: a SwitchML packet
+SIZE_DATA = 1  #: a transport data packet (``baselines.packet_payload_bytes``)
+SIZE_CONTROL = 2  #: a transport ACK / NAK / SACK
+SIZE_CLASSES = 3
+
 NEVER = protocol.NEVER
 _NOBODY = int(Recipients.NONE)
 _JOB = int(Recipients.JOB)
@@ -142,9 +170,6 @@ class SimState(NamedTuple):
     channels: np.ndarray  #: int64 (C, CHANNEL_FIELDS): `switchsim.sim.network` layout
     channel_counters: np.ndarray  #: int64 (C, CHANNEL_COUNTERS)
     channel_keys: np.ndarray  #: uint64 (C, 3): random-stream key per purpose
-    channel_serialization: np.ndarray  #: int64 (C, 1): ps to put a SwitchML packet on each channel (its rate)
-    channel_delay: np.ndarray  #: int64 (C,): propagation, ps
-    channel_queue: np.ndarray  #: int64 (C,): queue capacity in ps of transmission (queue_bytes at its rate)
     port_channel: np.ndarray  #: int64 (switches, ports)
     members: np.ndarray  #: int64 (switches, G, 33)
     switch_uplink: np.ndarray  #: int64 (switches, G): a job's partial sums go up this channel, -1 at its root
@@ -177,6 +202,27 @@ class SimState(NamedTuple):
     scratch_values: np.ndarray  #: int32 (2, k): request values, switch output
     scratch_exponents: np.ndarray  #: int8 (2, 2)
     scratch_packets: np.ndarray  #: int64 (W,): packets the protocol asks to send
+    size_class_bytes: np.ndarray  #: int64 (SIZE_CLASSES,): on-wire bytes of each packet size class
+    channel_serialization: np.ndarray  #: int64 (C, SIZE_CLASSES): ps to serialize each size class
+    channel_delay: np.ndarray  #: int64 (C,): propagation, ps
+    channel_queue: np.ndarray  #: int64 (C,): queue capacity, ps of transmission at the channel's rate
+    # transport flows (`switchsim.sim.transport`; one-row placeholders in a SwitchML-only state)
+    flows: np.ndarray  #: int64 (F, transport.FLOW_FIELDS)
+    flow_routes: np.ndarray  #: int64 (F, 2, hops): channels forward (data) and back (control), -1 padded
+    flow_consumers: np.ndarray  #: int64 (X, 2): (consumer flow, packet offset) of each flow's deliveries
+    flow_send: np.ndarray  #: int64 (F, send slots): buffer of each produced packet until acknowledged, -1
+    flow_inputs: np.ndarray  #: int64 (F, send slots): inputs a slot has received
+    flow_sacked: np.ndarray  #: int8 (F, send slots): selective: the receiver holds this packet
+    flow_receive: np.ndarray  #: int64 (F, receive slots): selective: buffers held out of order, -1
+    flow_values: np.ndarray  #: int32 (B2, P_FLOW_ELEMENTS): transport payloads
+    flow_buffer_links: np.ndarray  #: int64 (B2, 2): reference count, next free
+    host_flow_start: np.ndarray  #: int64 (H + 1,): host h sends flows host_flow_list[start[h]:start[h+1]]
+    host_flow_list: np.ndarray  #: int64 (F,): flows by sending host, in the NIC's priority order
+    host_nic: np.ndarray  #: int64 (H, 3): pending NIC_SEND time (NEVER if none), first unfinished list index,
+    #: list index last served
+    collective_groups: np.ndarray  #: int64 (G2, transport.GROUP_FIELDS): each collective job's progress
+    expected_ready: np.ndarray  #: int8 (G, L): synthetic collectives: ``expected`` holds element x
+    flow_scratch: np.ndarray  #: int32 (2, P_FLOW_ELEMENTS)
 
 
 # --- headers -------------------------------------------------------------------
@@ -363,24 +409,26 @@ def _emit(out, count, time, kind, target, header, channel, payload):
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
-def channel_send(state, channel, ready, header, payload, is_buffer, out, count):
-    """Put a packet on ``channel`` at ``ready`` (ps); emit its arrival(s); return the new ``count``.
+def channel_transmit(state, channel, ready, size_class):
+    """Put a packet of ``size_class`` on ``channel`` at ``ready`` (ps): ``(departure, arrival, copy_arrival)``.
 
-    Serialization starts when the transmitter is free; a packet that would wait
-    longer than the queue holds is tail-dropped; it arrives ``delay`` after its
-    last bit left. Loss, reordering (held back) and duplication (a second copy
-    later) are drawn from the channel's streams at the packet's index.
+    The one link model of every packet (SwitchML's and the transports'). Serialization
+    (``channel_serialization[channel, size_class]``) starts when the transmitter is
+    free; a packet that would wait longer than the queue holds is tail-dropped
+    (departure -1); it arrives ``channel_delay`` after its last bit left. Loss
+    (arrival -1), reordering (held back) and duplication (a second copy at
+    ``copy_arrival``, else -1) are drawn from the channel's streams at the packet's index.
     """
     parameters = state.parameters
     stats = state.channel_counters
     busy = stats[channel, C_BUSY_UNTIL]
-    serialization = state.channel_serialization[channel, 0]
+    serialization = state.channel_serialization[channel, size_class]
     start = ready
     if busy > ready:
         backlog = busy - ready
         if backlog + serialization > state.channel_queue[channel]:
             stats[channel, C_QUEUE_DROPS] += 1
-            return count
+            return -1, -1, -1
         if backlog > stats[channel, C_MAX_BACKLOG]:
             stats[channel, C_MAX_BACKLOG] = backlog
         start = busy
@@ -388,23 +436,38 @@ def channel_send(state, channel, ready, header, payload, is_buffer, out, count):
     stats[channel, C_BUSY_UNTIL] = departure
     index = np.uint64(stats[channel, C_PACKETS])
     stats[channel, C_PACKETS] += 1
-    stats[channel, C_BYTES] += parameters[P_WIRE_BYTES]
-    if parameters[P_CAPTURE_HOST] >= 0:
-        _capture(state, channel, departure, header, payload)
+    stats[channel, C_BYTES] += state.size_class_bytes[size_class]
     arrival = departure + state.channel_delay[channel]
     probabilities = state.probabilities
     keys = state.channel_keys
     if probabilities[F_LOSS] > 0.0 and counter_uniform(keys[channel, F_LOSS], index) < probabilities[F_LOSS]:
         stats[channel, C_LOSS_DROPS] += 1
-        return count
+        return departure, -1, -1
     if probabilities[F_REORDER] > 0.0 and counter_uniform(keys[channel, F_REORDER], index) < probabilities[F_REORDER]:
         arrival += parameters[P_REORDER_DELAY]
-    kind = state.channels[channel, CH_DESTINATION_KIND]
-    target = state.channels[channel, CH_DESTINATION]
+    copy = -1
     if probabilities[F_DUPLICATE] > 0.0 and counter_uniform(
             keys[channel, F_DUPLICATE], index) < probabilities[F_DUPLICATE]:
         stats[channel, C_DUPLICATES] += 1
-        count = _emit(out, count, arrival + parameters[P_DUPLICATE_DELAY], kind, target, header, channel, payload)
+        copy = arrival + parameters[P_DUPLICATE_DELAY]
+    return departure, arrival, copy
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def channel_send(state, channel, ready, header, payload, is_buffer, out, count, size_class=SIZE_SWITCHML):
+    """Send a SwitchML packet on ``channel`` (`channel_transmit`); emit its arrival(s) as the channel's
+    destination kind; return the new ``count``. A duplicate copy is emitted first (as it always was)."""
+    departure, arrival, copy = channel_transmit(state, channel, ready, size_class)
+    if departure < 0:
+        return count
+    if state.parameters[P_CAPTURE_HOST] >= 0:
+        _capture(state, channel, departure, header, payload)
+    if arrival < 0:
+        return count
+    kind = state.channels[channel, CH_DESTINATION_KIND]
+    target = state.channels[channel, CH_DESTINATION]
+    if copy >= 0:
+        count = _emit(out, count, copy, kind, target, header, channel, payload)
         if is_buffer:
             state.buffer_links[payload, 0] += 1
     count = _emit(out, count, arrival, kind, target, header, channel, payload)
@@ -599,6 +662,8 @@ def handle_event(state, now, kind, target, header, channel, payload, out):
                            header, payload, out, 0)
         release_buffer(state, payload)
         return count
+    if kind != BEGIN:
+        return transport.flow_event(state, now, kind, target, header, channel, payload, out)
     return _begin(state, target, now, out, 0)
 
 
@@ -606,3 +671,6 @@ def handle_event(state, now, kind, target, header, channel, payload, out):
 def handle_one_event(state, now, kind, target, header, channel, payload, out):
     """`handle_event` as a compiled entry point for Python callers (the SimPy engine)."""
     return handle_event(state, now, kind, target, header, channel, payload, out)
+
+
+from switchsim.sim import transport  # noqa: E402  (it builds on the link model above)

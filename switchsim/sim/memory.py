@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from switchsim.config import Scenario, ScenarioError
+from switchsim.sim.collectives import collective
 
 #: Copies of a (hosts x elements) int32 array an in-memory run holds at its peak: the tensors, the
 #: results SwitchML keeps, and the baselines' working buffers and originals.
@@ -26,17 +27,30 @@ def estimate_bytes(scenario: Scenario) -> tuple[int, str]:
              + jobs * 2 * window * k * 4  # synthetic expected sums
              + 4 * (hosts + switches) * min(window, 64) * (k * 4 + 26))  # payload buffers
     if workload.source == "synthetic":
-        # baselines: ring keeps the chunks in flight and their sums (2 S), ps the server's sum and its
-        # check (2 S), all-gather one worker's sum, a received tensor and the check (3 S)
-        per_method = {"switchml": 0, "ring": 2 * workload.elements * 4, "ps": 3 * workload.elements * 4,
-                      "allgather": 3 * workload.elements * 4}
-        baselines = max(per_method[m] for m in scenario.methods)
+        # host collectives (registry): the exact sums they check against, and their flows' queues
+        per_method = {m: collective_bytes(scenario, m) for m in scenario.methods}
+        baselines = max(per_method.values())
         return fixed + baselines, (f"{switches} switch(es) x {scenario.switch.slots} slots, {hosts} hosts x window "
                                    f"{window}, and the baselines' working tensors ({', '.join(scenario.methods)})")
     copies = TENSOR_COPIES + (FLOAT_COPIES if workload.dtype == "float32" else 0)
     tensors = copies * hosts * workload.elements * 4 + jobs * workload.elements * 4
     return fixed + tensors, (f"{hosts} hosts x {workload.elements:,} elements x 4 bytes x {copies} copies "
                              f"(workload.source = \"tensors\" holds every worker's tensor in memory)")
+
+
+#: Bytes of one transport flow's arrays (its row, routes, send and receive queues, a window of payloads).
+FLOW_BYTES = 8 * 1024
+
+
+def collective_bytes(scenario: Scenario, method: str) -> int:
+    """Bytes method ``method``'s flows and exact check hold on ``scenario`` (0 for SwitchML), from the registry."""
+    entry = collective(method)
+    if entry.is_switch:
+        return 0
+    topology = scenario.topology
+    flows = entry.flows_per_job(topology.workers_per_job, scenario.baselines.servers) * topology.job_count
+    return (entry.check_bytes_per_element * scenario.workload.elements * topology.job_count
+            + flows * (FLOW_BYTES + 2 * scenario.baselines.packet_payload_bytes))
 
 
 def available_bytes() -> int:

@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass, field
 from switchsim.config import LinkConfig, WorkloadConfig
 from switchsim.outcome import judged
 from switchsim.protocol import spec
-from switchsim.sim.link import Channel
 
 
 @dataclass(slots=True)
@@ -62,22 +61,6 @@ class MethodResult:
     def to_json(self) -> dict:
         """The summary.json record (links included)."""
         return asdict(self)
-
-
-def summarize_links(channels: list[Channel], time_s: float) -> list[LinkSummary]:
-    """`LinkSummary` of every channel (message-level baselines' `Channel` objects)."""
-    return [
-        LinkSummary(
-            name=c.name,
-            packets=c.stats.packets,
-            bytes=c.stats.bytes,
-            utilisation=c.busy_s / time_s if time_s > 0 else 0.0,
-            max_queue_bytes=c.stats.max_queue_bytes,
-            queue_drops=c.stats.queue_drops,
-            loss_drops=c.stats.loss_drops,
-        )
-        for c in channels
-    ]
 
 
 def method_result(
@@ -147,6 +130,11 @@ def switchml_ate_closed_form(link: LinkConfig, elements_per_packet: int, window:
     return min(switchml_line_rate_ate(link, elements_per_packet, element_bits), window * elements_per_packet / rtt)
 
 
+#: On-wire bytes of a transport control packet (ACK, NAK, SACK): a minimum Ethernet frame (64 B)
+#: with its preamble and inter-frame gap.
+CONTROL_WIRE_BYTES = 64 + spec.PREAMBLE_BYTES + spec.INTERFRAME_GAP_BYTES
+
+
 @functools.cache
 def packet_wire_bytes(payload_bytes: int) -> int:
     """On-wire bytes of a baseline UDP packet carrying ``payload_bytes`` of application data."""
@@ -154,24 +142,46 @@ def packet_wire_bytes(payload_bytes: int) -> int:
     return payload_bytes + headers + spec.FCS_BYTES + spec.PREAMBLE_BYTES + spec.INTERFRAME_GAP_BYTES
 
 
-@functools.cache
-def message_packets(message_bytes: int, payload_bytes: int) -> tuple[int, int]:
-    """(packets, on-wire bytes per packet) for a message: full packets, the last rounded up to full size."""
-    count = max(1, -(-message_bytes // payload_bytes))
-    return count, packet_wire_bytes(payload_bytes)
+def transport_packet_seconds(link: LinkConfig, payload_bytes: int) -> tuple[float, float]:
+    """Seconds to serialize a transport data packet and a control packet (ACK) at the link rate."""
+    return packet_wire_bytes(payload_bytes) * 8 / link.rate_bps, CONTROL_WIRE_BYTES * 8 / link.rate_bps
+
+
+def _per_packet_and_latency(link: LinkConfig, payload_bytes: int, pipeline_latency_s: float,
+                            ack_every: int) -> tuple[float, float]:
+    """A data packet's share of its uplink (the packet and 1/ack_every of an ACK), and h(2): one data
+    packet's unloaded time over two links and a switch."""
+    data, control = transport_packet_seconds(link, payload_bytes)
+    return data + control / ack_every, 2 * (data + link.delay_s) + pipeline_latency_s
 
 
 def ring_time_closed_form(link: LinkConfig, workers: int, elements: int, payload_bytes: int,
-                          pipeline_latency_s: float, element_bits: int = spec.ELEMENT_BITS) -> float:
-    """Lossless one-rack ring all-reduce: 2(n-1) steps of one chunk through one switch.
+                          pipeline_latency_s: float, element_bits: int = spec.ELEMENT_BITS,
+                          ack_every: int = 4) -> float:
+    """Lossless one-rack ring all-reduce, pipelined per packet: ``2(n-1) P_c t + h(2)``.
 
-    A step moves ``ceil(S/n)`` elements as ``c`` packets across two links
-    (store-and-forward): ``(c + 1) x serialization + 2 x delay + switch latency``.
+    Each rank's uplink carries one stream of 2(n-1) chunks of ``P_c = ceil(ceil(S/n) / E)``
+    packets (E elements each) back to back, plus an ACK every ``ack_every`` packets of the
+    stream it receives: ``t`` = data packet + ACK / ack_every. The last packet then takes h(2).
     """
     if workers == 1:
         return 0.0
-    chunk_bytes = -(-elements // workers) * element_bits // 8
-    count, size = message_packets(chunk_bytes, payload_bytes)
-    serialization = size * 8 / link.rate_bps
-    step = (count + 1) * serialization + 2 * link.delay_s + pipeline_latency_s
-    return 2 * (workers - 1) * step
+    per_packet, latency = _per_packet_and_latency(link, payload_bytes, pipeline_latency_s, ack_every)
+    chunk = -(-elements // workers)
+    chunk_packets = max(1, -(-chunk // (payload_bytes * 8 // element_bits)))
+    return 2 * (workers - 1) * chunk_packets * per_packet + latency
+
+
+def allgather_time_closed_form(link: LinkConfig, workers: int, elements: int, payload_bytes: int,
+                               pipeline_latency_s: float, element_bits: int = spec.ELEMENT_BITS,
+                               ack_every: int = 4) -> float:
+    """Lossless one-rack rotated all-gather: ``(n-1) P t + h(2)`` with ``P = ceil(S / E)`` packets per message.
+
+    Every uplink sends n-1 messages back to back and every downlink receives from one sender at
+    a time, so the uplinks stay busy (``t`` as in `ring_time_closed_form`).
+    """
+    if workers == 1:
+        return 0.0
+    per_packet, latency = _per_packet_and_latency(link, payload_bytes, pipeline_latency_s, ack_every)
+    packets = max(1, -(-elements // (payload_bytes * 8 // element_bits)))
+    return (workers - 1) * packets * per_packet + latency

@@ -50,9 +50,11 @@ class Network:
             root (and where the switch is not in the job's tree).
         switch_names: per switch, its name.
         rack_of: int64 (H,): each host's switch.
-        channel_rate_bps: float64 (C,): each channel's rate, bits/s.
-        channel_delay_s: float64 (C,): each channel's propagation delay, seconds.
-        channel_queue_bytes: int64 (C,): each channel's egress queue, bytes.
+        link_rate_bps: float64 (C,): each channel's rate, bits/s.
+        link_delay_s: float64 (C,): each channel's propagation delay, seconds.
+        link_queue_bytes: int64 (C,): each channel's egress queue (tail drop), bytes.
+        topology: the shape it lowers (paths between workers come from it: `switchsim.sim.routes`).
+        extra_hosts: hosts after the workers that belong to no job (parameter servers), on the first switch.
     """
 
     names: list[str]
@@ -66,14 +68,21 @@ class Network:
     switch_uplink: np.ndarray
     switch_names: list[str]
     rack_of: np.ndarray
-    channel_rate_bps: np.ndarray
-    channel_delay_s: np.ndarray
-    channel_queue_bytes: np.ndarray
+    link_rate_bps: np.ndarray
+    link_delay_s: np.ndarray
+    link_queue_bytes: np.ndarray
+    topology: Topology
+    extra_hosts: int = 0
 
     @property
     def hosts(self) -> int:
-        """Worker hosts."""
+        """Hosts (workers, then any extra hosts)."""
         return len(self.host_uplink)
+
+    @property
+    def workers(self) -> int:
+        """Worker hosts (the job members), numbered 0..workers-1."""
+        return len(self.host_uplink) - self.extra_hosts
 
     @property
     def switches(self) -> int:
@@ -81,22 +90,28 @@ class Network:
         return len(self.switch_names)
 
 
-def build_network(topology: Topology, request_kind: int, switch_result_kind: int, host_result_kind: int) -> Network:
+def build_network(topology: Topology, request_kind: int, switch_result_kind: int, host_result_kind: int,
+                  extra_hosts: int = 0) -> Network:
     """The arrays of ``topology``; the kinds are the event kinds a channel's arrival becomes.
+
+    ``extra_hosts`` (parameter servers) are added after the workers on the first switch, in no job, with
+    the first host link's rate, delay and queue; their channels (up, down for each) come after every other
+    channel, so the workers' channel numbers do not change.
 
     Raises:
         TopologyError: two jobs' aggregation trees share a link (a channel's worker-table row is per job).
     """
     hosts, switches = topology.hosts, topology.switches
-    count = topology.channels
+    count = topology.channels + 2 * extra_hosts
     channels = np.full((count, CHANNEL_FIELDS), -1, np.int64)
-    ports = max(len(s.children) + len(s.parents) for s in switches)
+    first_port = len(switches[0].children) + len(switches[0].parents)  # the extra hosts' ports on switch 0
+    ports = max(first_port + extra_hosts, *(len(s.children) + len(s.parents) for s in switches))
     port_channel = np.full((len(switches), ports), -1, np.int64)
     groups = np.array(topology.job_groups, dtype=np.int64)
     members = np.zeros((len(switches), len(groups), MAX_GROUP_PORTS + 1), np.int64)
     switch_uplink = np.full((len(switches), len(groups)), -1, np.int64)
-    host_group = np.full(hosts, -1, np.int64)
-    rates = np.zeros(count, np.float64)
+    host_group = np.full(hosts + extra_hosts, -1, np.int64)
+    rates = np.zeros(count, np.float64)  # per channel
     delays = np.zeros(count, np.float64)
     queues = np.zeros(count, np.int64)
     port_of: dict[tuple[int, int], int] = {}  # (switch, neighbour node) -> port
@@ -133,19 +148,37 @@ def build_network(topology: Topology, request_kind: int, switch_result_kind: int
                 members[s, g, 0] = size + 1
         for s, parent in job.parent.items():
             switch_uplink[s, g] = topology.up_channel(topology.link_between(hosts + s, hosts + parent))
+    names = topology.channel_names()
+    host_uplink = [*range(hosts)]
+    host_downlink = [*range(hosts, 2 * hosts)]
+    first_switch, host_link = switches[0].name, topology.links[0]
+    for e in range(extra_hosts):  # extra hosts: on the first switch, ports after its own, in no job
+        h, port = hosts + e, first_port + e
+        up, down = topology.channels + 2 * e, topology.channels + 2 * e + 1
+        host_uplink.append(up)
+        host_downlink.append(down)
+        names += [f"h{h}->{first_switch}", f"{first_switch}->h{h}"]
+        channels[up, :] = (request_kind, 0, h, -1, 0, -1, port)
+        channels[down, :CH_SOURCE_HOST + 1] = (host_result_kind, h, -1)
+        port_channel[0, port] = down
+        rates[up] = rates[down] = host_link.rate_bps
+        delays[up] = delays[down] = host_link.delay_s
+        queues[up] = queues[down] = host_link.queue_bytes
     return Network(
-        names=topology.channel_names(),
+        names=names,
         channels=channels,
-        host_uplink=np.arange(hosts, dtype=np.int64),
-        host_downlink=np.arange(hosts, 2 * hosts, dtype=np.int64),
+        host_uplink=np.array(host_uplink, np.int64),
+        host_downlink=np.array(host_downlink, np.int64),
         host_group=host_group,
         groups=groups,
         port_channel=port_channel,
         members=members,
         switch_uplink=switch_uplink,
         switch_names=[switch.name for switch in switches],
-        rack_of=np.array(topology.host_switch, np.int64),
-        channel_rate_bps=rates,
-        channel_delay_s=delays,
-        channel_queue_bytes=queues,
+        rack_of=np.array([*topology.host_switch, *[0] * extra_hosts], np.int64),
+        link_rate_bps=rates,
+        link_delay_s=delays,
+        link_queue_bytes=queues,
+        topology=topology,
+        extra_hosts=extra_hosts,
     )

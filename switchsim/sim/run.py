@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from switchsim.config import Scenario
-from switchsim.sim.baselines import run_baseline
+from switchsim.sim.collective_method import run_collective
+from switchsim.sim.collectives import collective
 from switchsim.sim.memory import check_memory
 from switchsim.sim.metrics import MethodResult
 from switchsim.sim.switchml_method import run_switchml
@@ -78,12 +79,12 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str
     with ThreadPoolExecutor(max_workers=1) as pool:
         switchml = None
         try:
-            if "switchml" in scenario.methods:
+            if "switchml" in scenario.methods:  # the one in-network method (the registry's is_switch entry)
                 switchml = pool.submit(_switchml, scenario, workload, report, pcap)
             for method in scenario.methods:
-                if method != "switchml":
-                    by_method[method] = run_baseline(method, scenario,
-                                                     None if synthetic else workload.baseline_integers)[0]
+                if not collective(method).is_switch:
+                    by_method[method] = run_collective(method, scenario,
+                                                       None if synthetic else workload.baseline_integers)[0]
             if switchml is not None:
                 by_method["switchml"] = switchml.result()
         except BaseException:  # KeyboardInterrupt above all: leave without waiting for the whole SwitchML run

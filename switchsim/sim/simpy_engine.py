@@ -17,7 +17,7 @@ import simpy
 from simpy.core import StopSimulation
 
 from switchsim.sim import handlers as h
-from switchsim.sim.fast_engine import event_buffer, initial_events
+from switchsim.sim.fast_engine import initial_events, state_event_buffer
 from switchsim.sim.state import grow_buffers, needs_more_buffers
 
 
@@ -39,7 +39,7 @@ def run(state: h.SimState, max_time: int, progress=None, every: int = 200_000):
     ``progress(now_ps, results)`` (results accepted so far) is called every ``every`` events.
     """
     env = simpy.Environment()
-    out = event_buffer(int(state.parameters[h.P_WINDOW]))
+    out = state_event_buffer(state)
     handle = compiled_handler(state, out)
     counters = state.counters
     box = [state, 0]  # the state (replaced when its buffer pool grows) and events handled

@@ -20,6 +20,8 @@ from switchsim.pipeline.state import SwitchConfig, new_slot_pool, wrapped_sum
 from switchsim.protocol import spec
 from switchsim.protocol.codec import to_wire_width
 from switchsim.sim import handlers as h
+from switchsim.sim import transport
+from switchsim.sim.metrics import CONTROL_WIRE_BYTES, packet_wire_bytes
 from switchsim.sim.network import Network
 from workers import protocol_state as protocol
 from workers.quantizers.rng import stream_key
@@ -49,12 +51,6 @@ def transmission_ticks(size_bytes: int, rate_bps: float, round_up: bool = True) 
     return math.ceil(exact) if round_up else math.floor(exact)
 
 
-def channel_timing(rates_bps: np.ndarray, size_bytes: int) -> np.ndarray:
-    """int64 ps to transmit ``size_bytes`` on each channel (`transmission_ticks`, computed once per distinct rate)."""
-    by_rate = {rate: transmission_ticks(size_bytes, rate) for rate in set(rates_bps.tolist())}
-    return np.array([by_rate[rate] for rate in rates_bps.tolist()], np.int64)
-
-
 @dataclass(frozen=True, slots=True)
 class RunInputs:
     """What a SwitchML run carries: in-memory tensors, or a synthetic generator.
@@ -70,6 +66,41 @@ class RunInputs:
     tensors: np.ndarray | None = None
     exponents: np.ndarray | None = None
     keep_results: bool = False
+
+
+def size_class_bytes(scenario: Scenario) -> np.ndarray:
+    """On-wire bytes of each packet size class (`switchsim.sim.handlers` SIZE_*), int64 (SIZE_CLASSES,).
+
+    SIZE_SWITCHML: a SwitchML packet of k elements; SIZE_DATA: a transport data packet of
+    ``baselines.packet_payload_bytes`` (a message's last, partial packet is padded to it);
+    SIZE_CONTROL: an ACK, NAK or SACK, a minimum Ethernet frame.
+    """
+    sizes = np.zeros(h.SIZE_CLASSES, np.int64)
+    sizes[h.SIZE_SWITCHML] = spec.wire_bytes(scenario.elements_per_packet, scenario.element_bits)
+    sizes[h.SIZE_DATA] = packet_wire_bytes(scenario.baselines.packet_payload_bytes)
+    sizes[h.SIZE_CONTROL] = CONTROL_WIRE_BYTES
+    return sizes
+
+
+def channel_tables(network: Network, class_bytes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel: serialization of each size class (int64 (C, SIZE_CLASSES) ps), delay (ps), queue (ps).
+
+    Exact integers from the network's per-channel rate, delay and queue (`transmission_ticks`,
+    `ticks`), computed once per distinct link.
+    """
+    count = len(network.names)
+    serialization = np.zeros((count, len(class_bytes)), np.int64)
+    delay = np.zeros(count, np.int64)
+    queue = np.zeros(count, np.int64)
+    cache: dict[tuple[float, float, int], tuple[list[int], int, int]] = {}
+    for c in range(count):
+        key = (float(network.link_rate_bps[c]), float(network.link_delay_s[c]), int(network.link_queue_bytes[c]))
+        if key not in cache:
+            rate, delay_s, queue_bytes = key
+            cache[key] = ([transmission_ticks(int(b), rate) for b in class_bytes], ticks(delay_s),
+                          transmission_ticks(queue_bytes, rate, round_up=False))
+        serialization[c], delay[c], queue[c] = cache[key]
+    return serialization, delay, queue
 
 
 def initial_buffers(network: Network, window: int) -> int:
@@ -111,6 +142,7 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     parameters[h.P_ELEMENTS] = inputs.elements
     parameters[h.P_CAPTURE_HOST] = capture_host
     parameters[h.P_KEEP_RESULTS] = int(inputs.keep_results)
+    parameters[h.P_SWITCHML_HOSTS] = hosts
 
     channel_count = len(network.names)
     channel_keys = np.array([[stream_key(scenario.seed, c, LINK_STREAM + purpose) for purpose in range(3)]
@@ -145,6 +177,8 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     keep = inputs.keep_results and not synthetic
     config, status, lanes = protocol.new_protocol_state(hosts, window)
     limit = max(capture_limit, 1)
+    class_bytes = size_class_bytes(scenario)
+    serialization, delay, queue = channel_tables(network, class_bytes)
     return h.SimState(
         parameters=parameters,
         probabilities=np.array([link.loss, link.duplicate, link.reorder], np.float64),
@@ -153,11 +187,6 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
         channels=network.channels,
         channel_counters=np.zeros((channel_count, h.CHANNEL_COUNTERS), np.int64),
         channel_keys=channel_keys,
-        channel_serialization=channel_timing(network.channel_rate_bps, wire)[:, np.newaxis],
-        channel_delay=np.array([ticks(d) for d in network.channel_delay_s], np.int64),
-        channel_queue=np.array([transmission_ticks(int(q), r, round_up=False)
-                                for q, r in zip(network.channel_queue_bytes, network.channel_rate_bps, strict=True)],
-                               np.int64),
         port_channel=network.port_channel,
         members=network.members,
         switch_uplink=network.switch_uplink,
@@ -190,6 +219,160 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
         scratch_values=np.zeros((2, k), np.int32),
         scratch_exponents=np.zeros((2, 2), np.int8),
         scratch_packets=np.zeros(max(window, 1), np.int64),
+        size_class_bytes=class_bytes,
+        channel_serialization=serialization,
+        channel_delay=delay,
+        channel_queue=queue,
+        **empty_flow_arrays(),
+    )
+
+
+def empty_flow_arrays() -> dict[str, np.ndarray]:
+    """The transport arrays of a state without flows (one-row placeholders numba can type)."""
+    return {
+        "flows": np.zeros((0, transport.FLOW_FIELDS), np.int64),
+        "flow_routes": np.full((0, 2, 1), -1, np.int64),
+        "flow_consumers": np.zeros((0, 2), np.int64),
+        "flow_send": np.full((0, 1), -1, np.int64),
+        "flow_inputs": np.zeros((0, 1), np.int64),
+        "flow_sacked": np.zeros((0, 1), np.int8),
+        "flow_receive": np.full((0, 1), -1, np.int64),
+        "flow_values": np.zeros((1, 1), np.int32),
+        "flow_buffer_links": _free_list(0, 1),
+        "host_flow_start": np.zeros(1, np.int64),
+        "host_flow_list": np.zeros(0, np.int64),
+        "host_nic": np.zeros((0, 3), np.int64),
+        "collective_groups": np.zeros((0, transport.GROUP_FIELDS), np.int64),
+        "expected_ready": np.zeros((1, 1), np.int8),
+        "flow_scratch": np.zeros((2, 1), np.int32),
+    }
+
+
+#: A receiver ACKs at least every this many in-order packets (`switchsim.sim.transport`).
+ACK_EVERY = 4
+#: RoCE's local ACK timeout unit: 4.096 us x 2**k.
+RDMA_TIMEOUT_UNIT_S = 4.096e-6
+#: IRN's RTO_low, and the most packets in flight for which it applies (Mittal et al., SIGCOMM 2018).
+RTO_LOW_S = 100e-6
+RTO_LOW_PACKETS = 3
+
+
+def flow_window(state: h.SimState, forward: np.ndarray, back: np.ndarray, latency: int) -> int:
+    """Packets a flow may have in flight: one bandwidth-delay product of its path, plus the ACK coalescing.
+
+    The round trip is a data packet's unloaded time along ``forward`` (serialization and
+    propagation on each channel, the switch latency at each switch) plus an ACK's along
+    ``back``; the BDP is that over the slowest channel's data-packet serialization.
+    """
+    serialization = state.channel_serialization
+    data = serialization[forward, h.SIZE_DATA]
+    round_trip = (int(data.sum() + state.channel_delay[forward].sum() + serialization[back, h.SIZE_CONTROL].sum()
+                      + state.channel_delay[back].sum()) + latency * (len(forward) + len(back) - 2))
+    return max(2, -(-round_trip // int(data.max())) + ACK_EVERY + 2)
+
+
+def _power_of_two(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray | None) -> h.SimState:
+    """``state`` (from `new_state`, no SwitchML host) carrying the flows of ``table`` (a `FlowTable`).
+
+    Parameters of the transport, the flows' windows, routes and queues, the NIC
+    lists, one collective group per job, and the exact values to check against:
+    in-memory ``tensors`` (hosts x S) are padded to the schedule's element range
+    with their sums precomputed; the synthetic workload's sums are computed on
+    first use (``expected_ready``).
+    """
+    parameters = state.parameters.copy()
+    baselines = scenario.baselines
+    elements_per_packet = table.elements_per_packet
+    parameters[h.P_SWITCHML_HOSTS] = 0
+    parameters[h.P_SYNTHETIC] = int(tensors is None)
+    parameters[h.P_TRANSPORT] = transport.TRANSPORTS.index(baselines.transport)
+    parameters[h.P_FLOW_ELEMENTS] = elements_per_packet
+    parameters[h.P_ACK_EVERY] = ACK_EVERY
+    if baselines.transport == "rdma-gbn":
+        parameters[h.P_RTO] = ticks(RDMA_TIMEOUT_UNIT_S * 2 ** baselines.rdma_timeout_exponent)
+    else:
+        parameters[h.P_RTO] = ticks(baselines.retransmit_timeout_s)
+    parameters[h.P_RTO_LOW] = min(ticks(RTO_LOW_S), parameters[h.P_RTO])
+    parameters[h.P_RTO_LOW_PACKETS] = RTO_LOW_PACKETS
+    count = len(table)
+    flows = np.array(table.rows, np.int64).reshape(count, transport.FLOW_FIELDS)
+    hops = max([1] + [len(r) for r in table.forward] + [len(r) for r in table.back])
+    routes = np.full((count, 2, hops), -1, np.int64)
+    latency = int(parameters[h.P_LATENCY])
+    consumers = []
+    for f in range(count):
+        forward, back = table.forward[f], table.back[f]
+        routes[f, 0, :len(forward)] = forward
+        routes[f, 1, :len(back)] = back
+        flows[f, transport.F_HOPS], flows[f, transport.F_BACK_HOPS] = len(forward), len(back)
+        flows[f, transport.F_WINDOW] = flow_window(state, forward, back, latency)
+        flows[f, transport.F_CONSUMERS_START] = len(consumers)
+        consumers.extend(table.consumers[f])
+        flows[f, transport.F_CONSUMERS_END] = len(consumers)
+    window = int(flows[:, transport.F_WINDOW].max()) if count else 1
+    receive_slots = _power_of_two(window)
+    send_slots = _power_of_two(2 * (window + receive_slots) + 64)
+    parameters[h.P_SEND_MASK] = send_slots - 1
+    parameters[h.P_RECEIVE_MASK] = receive_slots - 1
+    hosts = state.hosts.shape[0]
+    order = (np.lexsort((flows[:, transport.F_PRIORITY], flows[:, transport.F_SOURCE])) if count
+             else np.zeros(0, np.int64))  # by host, then priority, then schedule order
+    host_flow_start = np.searchsorted(flows[order, transport.F_SOURCE], np.arange(hosts + 1)).astype(np.int64)
+    groups = state.groups
+    collective_groups = np.zeros((len(groups), transport.GROUP_FIELDS), np.int64)
+    for g in range(len(groups)):
+        mine = np.flatnonzero(flows[:, transport.F_GROUP] == g)
+        first, end = (int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0)
+        if len(mine) != end - first:
+            raise ValueError("a job's flows must be consecutive in the table")
+        collective_groups[g, transport.GR_FIRST_FLOW:transport.GR_END_FLOW + 1] = first, end
+        collective_groups[g, transport.GR_HOSTS] = groups.shape[1]
+    counters = state.counters.copy()
+    counters[h.G_HOSTS_REMAINING] = int(collective_groups[:, transport.GR_HOSTS].sum())
+    buffers = 64 + 2 * count * min(window, 64)
+    links = _free_list(0, buffers)
+    counters[h.G_FLOW_FREE_BUFFER] = 0
+    length = 1
+    if count:
+        ends = flows[:, transport.F_ELEMENT_BASE] + flows[:, transport.F_CHUNKS] * flows[:, transport.F_CHUNK_ELEMENTS]
+        length = int(ends.max())
+    synthetic = tensors is None
+    if synthetic:
+        padded = np.zeros((1, 1), np.int32)
+        expected = np.zeros((len(groups), length), np.int32)
+        ready = np.zeros((len(groups), length), np.int8)
+    else:
+        padded = np.zeros((hosts, length), np.int32)
+        padded[: tensors.shape[0], : tensors.shape[1]] = tensors
+        expected = np.stack([to_wire_width(wrapped_sum(padded[group]), scenario.element_bits) for group in groups])
+        ready = np.ones((1, 1), np.int8)
+        parameters[h.P_KEEP_RESULTS] = 1
+    return state._replace(
+        final=np.zeros((hosts, length) if tensors is not None else (1, 1), np.int32),
+        parameters=parameters,
+        counters=counters,
+        tensors=padded,
+        expected=expected,
+        expected_ready=ready,
+        flows=flows,
+        flow_routes=routes,
+        flow_consumers=np.array(consumers, np.int64).reshape(len(consumers), 2),
+        flow_send=np.full((count, send_slots), -1, np.int64),
+        flow_inputs=np.zeros((count, send_slots), np.int64),
+        flow_sacked=np.zeros((count, send_slots), np.int8),
+        flow_receive=np.full((count, receive_slots), -1, np.int64),
+        flow_values=np.zeros((buffers, elements_per_packet), np.int32),
+        flow_buffer_links=links,
+        host_flow_start=host_flow_start,
+        host_flow_list=order.astype(np.int64),
+        host_nic=np.stack([np.full(hosts, h.NEVER, np.int64), host_flow_start[:-1], np.full(hosts, -1, np.int64)],
+                          axis=1),
+        collective_groups=collective_groups,
+        flow_scratch=np.zeros((2, elements_per_packet), np.int32),
     )
 
 
@@ -209,13 +392,67 @@ def _free_list(first: int, end: int) -> np.ndarray:
     return links
 
 
+#: Transport payload buffers and send-queue slots kept free before each event (what one event may take).
+FLOW_MARGIN = 64
+
+
 def needs_more_buffers(state: h.SimState) -> bool:
-    """True when the pool may not hold what one more event allocates."""
-    return state.counters[h.G_BUFFERS_IN_USE] + 2 > state.buffer_values.shape[0]
+    """True when a pool or the flows' send queues may not hold what one more event allocates."""
+    counters = state.counters
+    if counters[h.G_BUFFERS_IN_USE] + 2 > state.buffer_values.shape[0]:
+        return True
+    if counters[h.G_FLOW_BUFFERS_IN_USE] + FLOW_MARGIN > state.flow_values.shape[0] and state.flows.shape[0]:
+        return True
+    return bool(state.flows.shape[0]) and (
+        counters[h.G_SEND_BACKLOG_PEAK] + state.flow_receive.shape[1] + FLOW_MARGIN > state.flow_send.shape[1])
 
 
 def grow_buffers(state: h.SimState) -> h.SimState:
-    """The state with twice the payload buffers (contents kept, new ones on the free list)."""
+    """The state with whatever `needs_more_buffers` found short doubled (contents kept)."""
+    counters = state.counters
+    if counters[h.G_BUFFERS_IN_USE] + 2 > state.buffer_values.shape[0]:
+        state = _grow_switchml_buffers(state)
+    if state.flows.shape[0] and counters[h.G_FLOW_BUFFERS_IN_USE] + FLOW_MARGIN > state.flow_values.shape[0]:
+        old = state.flow_values.shape[0]
+        new = 2 * old
+        values = np.zeros((new, state.flow_values.shape[1]), np.int32)
+        values[:old] = state.flow_values
+        links = np.zeros((new, 2), np.int64)
+        links[:old] = state.flow_buffer_links
+        links[old:] = _free_list(old, new)
+        links[new - 1, 1] = counters[h.G_FLOW_FREE_BUFFER]
+        counters[h.G_FLOW_FREE_BUFFER] = old
+        state = state._replace(flow_values=values, flow_buffer_links=links)
+    if state.flows.shape[0] and (counters[h.G_SEND_BACKLOG_PEAK] + state.flow_receive.shape[1] + FLOW_MARGIN
+                                 > state.flow_send.shape[1]):
+        state = _grow_send_queues(state)
+    return state
+
+
+def _grow_send_queues(state: h.SimState) -> h.SimState:
+    """Twice the send-queue slots per flow: each slot in use moves to its packet's place in the new ring."""
+    old = state.flow_send.shape[1]
+    new = 2 * old
+    rows = np.arange(state.flows.shape[0])[:, np.newaxis]
+    unacknowledged = state.flows[:, transport.F_UNA]
+    produced = np.maximum(unacknowledged, state.flows[:, transport.F_DEPENDENT_FROM])
+    arrays = {}
+    # produced packets (buffers, inputs) live from the first unacknowledged produced one on; SACK marks
+    # from the first unacknowledged packet on (own packets in flight have marks but no buffer)
+    for name, fill, start in (("flow_send", -1, produced), ("flow_inputs", 0, produced),
+                              ("flow_sacked", 0, unacknowledged)):
+        packets = start[:, np.newaxis] + np.arange(old)[np.newaxis, :]
+        before = getattr(state, name)
+        after = np.full((before.shape[0], new), fill, before.dtype)
+        after[rows, packets & (new - 1)] = before[rows, packets & (old - 1)]
+        arrays[name] = after
+    parameters = state.parameters.copy()
+    parameters[h.P_SEND_MASK] = new - 1
+    return state._replace(parameters=parameters, **arrays)
+
+
+def _grow_switchml_buffers(state: h.SimState) -> h.SimState:
+    """The state with twice the SwitchML payload buffers (contents kept, new ones on the free list)."""
     old = state.buffer_values.shape[0]
     new = 2 * old
     values = np.zeros((new, state.buffer_values.shape[1]), np.int32)

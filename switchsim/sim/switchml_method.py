@@ -28,9 +28,9 @@ ENGINES = {"fast": fast_engine.run, "simpy": simpy_engine.run}
 CAPTURE_LIMIT = 200_000
 
 
-def scenario_network(scenario: Scenario) -> Network:
-    """The packet-level network of ``scenario``'s topology."""
-    return build_network(scenario.built_topology, h.REQUEST, h.RESULT_AT_SWITCH, h.RESULT)
+def scenario_network(scenario: Scenario, extra_hosts: int = 0) -> Network:
+    """The packet-level network of ``scenario``'s topology and links (``extra_hosts``: parameter servers)."""
+    return build_network(scenario.built_topology, h.REQUEST, h.RESULT_AT_SWITCH, h.RESULT, extra_hosts)
 
 
 def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progress | None = None,
@@ -95,16 +95,16 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progr
 
 
 def link_summaries(state: h.SimState, network: Network, time_s: float) -> list[LinkSummary]:
-    """Every channel's totals (the engines' integer counters, converted to bytes and seconds at its own rate)."""
+    """Every channel's totals (the engines' integer counters, converted to bytes and seconds at its rate)."""
     stats = state.channel_counters
-    rates = network.channel_rate_bps
+    rates = network.link_rate_bps
     return [
         LinkSummary(
             name=name,
             packets=int(stats[c, h.C_PACKETS]),
             bytes=int(stats[c, h.C_BYTES]),
-            utilisation=float(stats[c, h.C_BYTES]) * 8 / rates[c] / time_s if time_s > 0 else 0.0,
-            max_queue_bytes=float(stats[c, h.C_MAX_BACKLOG]) * (rates[c] / 8 / TICKS_PER_SECOND),
+            utilisation=float(stats[c, h.C_BYTES]) * 8 / float(rates[c]) / time_s if time_s > 0 else 0.0,
+            max_queue_bytes=float(stats[c, h.C_MAX_BACKLOG]) * (float(rates[c]) / 8 / TICKS_PER_SECOND),
             queue_drops=int(stats[c, h.C_QUEUE_DROPS]),
             loss_drops=int(stats[c, h.C_LOSS_DROPS]),
         )

@@ -1,9 +1,11 @@
 """Seconds of one collective on a scenario's links: switch all-reduce, ring all-reduce or all-gather.
 
 Each `workers.quantizers.compressors.Transfer` maps to one simulated
-collective on the same topology and links (`switchsim.sim`): ``switch`` to
-SwitchML (`run_switchml`), ``ring`` and ``allgather`` to the host baselines
-(`run_baseline`), each at the transfer's element width (8, 16 or 32 bits). The
+collective on the same topology and links (`switchsim.sim`), the registered
+method whose ``compare_name`` is the transfer's collective
+(`switchsim.sim.collectives`): ``switch`` is SwitchML, ``ring`` the ring
+all-reduce, ``allgather`` the rotated all-gather, all at packet level, each
+at the transfer's element width (8, 16 or 32 bits). The
 workload is synthetic (each element a pure function of seed, worker and index,
 checked against its exact sum), so memory does not grow with the model size.
 
@@ -18,12 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from switchsim.config import Scenario, WorkloadConfig
-from switchsim.sim.baselines import run_baseline
-from switchsim.sim.switchml_method import run_switchml
+from switchsim.sim.collective_method import run_method
+from switchsim.sim.collectives import REGISTRY, by_compare_name
 from workers.quantizers.compressors.base import Transfer
 
-#: Transfer.collective -> the simulator's method name.
-SIMULATOR_METHODS = {"switch": "switchml", "ring": "ring", "allgather": "allgather"}
+#: Transfer.collective -> the simulator's method name (from the registry).
+SIMULATOR_METHODS = {entry.compare_name: entry.name for entry in REGISTRY.values() if entry.compare_name}
 
 
 def transfer_scenario(base: Scenario, transfer: Transfer) -> Scenario:
@@ -40,10 +42,7 @@ def transfer_seconds(base: Scenario, transfer: Transfer) -> float:
         RuntimeError: the collective did not complete or its sums were wrong.
     """
     scenario = transfer_scenario(base, transfer)
-    if transfer.collective == "switch":
-        result, _ = run_switchml(scenario, None, elements=transfer.elements)
-    else:
-        result, _ = run_baseline(SIMULATOR_METHODS[transfer.collective], scenario, None)
+    result, _ = run_method(by_compare_name(transfer.collective).name, scenario, None)
     if not (result.completed and result.correct):
         raise RuntimeError(f"{transfer}: the simulated collective did not complete correctly")
     return float(result.aggregation_time_s)

@@ -28,9 +28,8 @@ import numpy as np
 
 from switchsim.config import Scenario, WorkloadConfig
 from switchsim.protocol import spec
-from switchsim.sim.baselines import run_baseline
+from switchsim.sim.collective_method import run_method
 from switchsim.sim.run import make_tensors
-from switchsim.sim.switchml_method import run_switchml
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +78,7 @@ def simulate_iteration(base: Scenario, communication: Communication) -> Iteratio
     """Simulate one all-reduce on ``base``'s topology and links; its aggregation time in seconds."""
     scenario = timing_scenario(base, communication)
     tensors = make_tensors(scenario)
-    if communication.method == "switchml":
-        result, _ = run_switchml(scenario, tensors)
-    else:
-        result, _ = run_baseline(communication.method, scenario, tensors)
+    result, _ = run_method(communication.method, scenario, tensors)
     if not result.completed:
         raise RuntimeError(f"{communication}: the simulated all-reduce did not complete within "
                            f"max_time_s = {scenario.max_time_s} s")

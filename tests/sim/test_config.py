@@ -44,7 +44,7 @@ def test_paper_scenarios_match_the_issue():
         ({"link": {"speed": 1}}, r"\[link\] has unknown keys \['speed'\]"),
         ({"colour": "red"}, r"unknown top-level keys \['colour'\]"),
         ({"link": {"rate_bps": "fast"}}, r"link\.rate_bps = 'fast' has the wrong type: expected float"),
-        ({"methods": ["switchml", "tree"]}, r"methods = \['switchml', 'tree'\] .* drawn from"),
+        ({"methods": ["switchml", "butterfly"]}, r"methods = \['switchml', 'butterfly'\] .* drawn from"),
         ({"workload": {"dtype": "float32"}}, r"workload\.quantizer = 'identity'"),
     ],
 )

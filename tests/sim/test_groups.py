@@ -1,13 +1,11 @@
-"""Job groups are decided once (`TopologyConfig.job_groups`); the fabric and the network arrays use them."""
+"""Job groups are decided once (`TopologyConfig.job_groups`); the network arrays use them."""
 
 from __future__ import annotations
 
 import pytest
-import simpy
 
 from switchsim.config import TopologyConfig
 from switchsim.sim.network import build_network
-from switchsim.sim.topology import build_fabric
 
 from ..builders import build_scenario
 
@@ -21,5 +19,4 @@ def test_job_groups_and_the_engines_agree(topology, groups):
     assert topology.job_groups == groups
     scenario = build_scenario(topology.kind, workers=topology.workers, racks=topology.racks, jobs=topology.jobs,
                               window=16, slots=64)
-    assert build_fabric(simpy.Environment(), scenario).groups == groups
     assert build_network(scenario.built_topology, 0, 1, 2).groups.tolist() == groups

@@ -1,12 +1,10 @@
-"""Links: the packet-level channel model both engines use, and message-level reservations for the baselines."""
+"""Links: the packet-level channel model both engines use, for SwitchML and the transports alike."""
 
 import numpy as np
 import pytest
-import simpy
 
-from switchsim.config import LinkConfig, scenario_from_dict
+from switchsim.config import scenario_from_dict
 from switchsim.sim import handlers as h
-from switchsim.sim.link import Channel
 from switchsim.sim.state import RunInputs, new_state, transmission_ticks
 from switchsim.sim.switchml_method import scenario_network
 
@@ -67,13 +65,19 @@ def test_fates_depend_on_the_packet_index_not_on_history():
     assert [bool(send(other_seed, i * 10**7)) for i in range(200)] != fates_early
 
 
-def test_reserve_models_back_to_back_packets():
-    channel = Channel(simpy.Environment(), "a->b", LinkConfig(rate_bps=1e9, delay_s=1e-6))
-    first, last = channel.reserve(10, 1000, 0.0, 0.0)
-    assert first == pytest.approx(8e-6 + 1e-6)
-    assert last == pytest.approx(80e-6 + 1e-6)
-    first, last = channel.reserve(1, 1000, 0.0, 0.0)  # waits behind the ten
-    assert first == pytest.approx(88e-6 + 1e-6)
+def test_each_size_class_serializes_at_the_channels_own_rate():
+    """Serialization comes from the channel's table, per size class: a SwitchML packet, a transport data
+    packet (1472 B payload: 1538 B on the wire), an ACK (84 B); a second channel at another rate differs."""
+    state = state_for()
+    assert state.size_class_bytes.tolist() == [332, 1538, 84]
+    assert state.channel_serialization[0].tolist() == [transmission_ticks(b, 1e9) for b in (332, 1538, 84)]
+    state.channel_serialization[1] = [transmission_ticks(b, 1e8) for b in (332, 1538, 84)]
+    state.channel_delay[1] = 5_000_000
+    departure, arrival, copy = h.channel_transmit(state, 1, 0, h.SIZE_DATA)
+    assert (departure, arrival, copy) == (123_040_000, 128_040_000, -1)
+    assert state.channel_counters[1, h.C_BYTES] == 1538
+    departure, arrival, copy = h.channel_transmit(state, 0, 0, h.SIZE_CONTROL)
+    assert (departure, arrival) == (672_000, 1_672_000)
 
 
 @pytest.mark.parametrize("bits", [32, 16, 8])

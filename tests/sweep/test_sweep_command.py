@@ -23,6 +23,7 @@ elements = 4096
 source = "synthetic"
 [baselines]
 retransmit_timeout_s = 2e-5
+rdma_timeout_exponent = 3  # 33 us: the ring recovers a lost tail well within max_time_s
 """
 
 

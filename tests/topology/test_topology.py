@@ -149,4 +149,4 @@ def test_lowering_gives_each_channel_of_a_job_tree_its_bit_and_count():
             assert network.channels[up, CH_NUM_WORKERS] == len(children)
             assert network.channels[up, CH_GROUP] == 0
     assert (network.switch_uplink[job.root] == -1).all()
-    assert network.channel_rate_bps.tolist() == [100e9] * topology.channels
+    assert network.link_rate_bps.tolist() == [100e9] * topology.channels

@@ -1,0 +1,91 @@
+"""The registry of collectives: one entry per method a scenario may name.
+
+An entry says how the method runs (a SwitchML run, or a schedule of flows
+built by its module's ``build``), how many extra hosts it needs, how much
+memory per element it holds, and which collective it is in ``study
+compare``'s vocabulary (`workers.quantizers.compressors.Transfer.collective`).
+Everything that dispatches on a method name (config validation, memory
+estimates, the runner, the plots, `switchsim.study.collective_time`) reads
+this table. A new collective is one module with a ``build`` function and one
+entry here.
+
+This module imports nothing heavy (the configuration reads it); builders are
+loaded when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Collective:
+    """One method.
+
+    Attributes:
+        name: the method's name in scenarios and reports.
+        module: the module whose ``build(table, group, members, elements, servers)`` adds its flows;
+            empty for SwitchML (the switch aggregates; `switchsim.sim.switchml_method`).
+        servers: extra hosts it needs: 0, or "baselines.servers" (the parameter servers).
+        check_bytes_per_element: memory the exact check holds per element per job (cached sums).
+        compare_name: its `Transfer.collective` name in ``study compare``, or "" if none.
+        color: its colour in plots.
+        flows_per_job: ``flows_per_job(n, servers)``: flows one job of n workers uses (memory estimates).
+    """
+
+    name: str
+    module: str
+    servers: str = ""
+    check_bytes_per_element: int = 5
+    compare_name: str = ""
+    color: str = "grey"
+    flows_per_job: Callable[[int, int], int] = lambda n, servers: 0
+
+    @property
+    def build(self) -> Callable:
+        """The schedule builder (imported on first use)."""
+        return importlib.import_module(self.module).build
+
+    @property
+    def is_switch(self) -> bool:
+        """True for in-network aggregation (SwitchML), which runs without flows."""
+        return not self.module
+
+
+REGISTRY: dict[str, Collective] = {
+    entry.name: entry
+    for entry in (
+        Collective("switchml", "", check_bytes_per_element=0, compare_name="switch", color="#1b9e77"),
+        Collective("ring", "switchsim.sim.collectives.ring", compare_name="ring", color="#d95f02",
+                   flows_per_job=lambda n, servers: n),
+        Collective("ps", "switchsim.sim.collectives.ps", servers="baselines.servers", color="#7570b3",
+                   flows_per_job=lambda n, servers: 2 * n * servers),
+        Collective("allgather", "switchsim.sim.collectives.allgather", check_bytes_per_element=0,
+                   compare_name="allgather", color="#e7298a", flows_per_job=lambda n, servers: n * (n - 1)),
+        Collective("tree", "switchsim.sim.collectives.tree", color="#66a61e",
+                   flows_per_job=lambda n, servers: 4 * (n - 1)),
+    )
+}
+
+
+def method_names() -> tuple[str, ...]:
+    """Every registered method, in registry order."""
+    return tuple(REGISTRY)
+
+
+def collective(name: str) -> Collective:
+    """The entry of ``name``; KeyError naming the registered methods otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"method {name!r} is not registered; registered: {list(REGISTRY)}") from None
+
+
+def by_compare_name(compare_name: str) -> Collective:
+    """The entry ``study compare`` means by ``compare_name`` (a `Transfer.collective`)."""
+    for entry in REGISTRY.values():
+        if entry.compare_name == compare_name:
+            return entry
+    raise KeyError(f"no registered method is {compare_name!r} in study compare's vocabulary")

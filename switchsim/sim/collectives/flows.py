@@ -1,0 +1,83 @@
+"""A collective's schedule as flows: who sends what to whom, fed by which deliveries.
+
+A builder (`switchsim.sim.collectives.ring` and the others) adds flows to a
+`FlowTable` in the order each host's NIC should serve them; `FlowTable.arrays`
+lays them out as the `switchsim.sim.transport` arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from switchsim.sim import transport as t
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for non-negative integers."""
+    return -(-a // b)
+
+
+@dataclass(slots=True)
+class FlowTable:
+    """Flows of one run, as rows of ``transport.FLOW_FIELDS`` static columns.
+
+    Attributes:
+        elements_per_packet: elements one data packet carries (E).
+        route: ``route(source, destination, flow_hash)``: channels from a host to another.
+    """
+
+    elements_per_packet: int
+    route: Callable[[int, int, int], np.ndarray]
+    rows: list[np.ndarray] = field(default_factory=list)
+    consumers: list[list[tuple[int, int]]] = field(default_factory=list)
+    forward: list[np.ndarray] = field(default_factory=list)
+    back: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, source: int, destination: int, group: int, chunk_elements: int, *, chunks: int = 1,
+            chunk0: int = 0, chunk_packets: int | None = None, packets: int | None = None, element_base: int = 0,
+            dependent_from: int | None = None, inputs: int = 0, add_until: int = 0,
+            check_produced: tuple[int, int] = (0, 0), check_delivered_from: int | None = None,
+            check_kind: int = t.CHECK_SUM, priority: int = 0) -> int:
+        """A flow of ``packets`` packets (default: one chunk); returns its number.
+
+        Packet q carries chunk ``(chunk0 - q // chunk_packets) mod chunks`` (chunks of ``chunk_elements``
+        from ``element_base``), its ``q % chunk_packets``-th packet. Packets before ``dependent_from``
+        (default: all) are the source's own elements; later ones wait for ``inputs`` deliveries (`feed`)
+        and get the source's own elements added before ``add_until``. Produced packets in
+        ``check_produced`` and delivered ones from ``check_delivered_from`` (default: none) are final.
+        The sender's NIC serves its flows of the lowest ``priority`` first, round-robin among equals.
+        """
+        chunk_packets = chunk_packets or max(1, ceil_div(chunk_elements, self.elements_per_packet))
+        packets = chunk_packets if packets is None else packets
+        row = np.zeros(t.FLOW_FIELDS, np.int64)
+        row[t.F_SOURCE], row[t.F_DESTINATION], row[t.F_PACKETS], row[t.F_GROUP] = source, destination, packets, group
+        row[t.F_DEPENDENT_FROM] = packets if dependent_from is None else dependent_from
+        row[t.F_INPUTS], row[t.F_ADD_UNTIL], row[t.F_MIRROR] = inputs, add_until, -1
+        row[t.F_CHECK_PRODUCED_FROM], row[t.F_CHECK_PRODUCED_UNTIL] = check_produced
+        row[t.F_CHECK_DELIVERED_FROM] = packets if check_delivered_from is None else check_delivered_from
+        row[t.F_CHECK_KIND] = check_kind
+        row[t.F_CHUNK0], row[t.F_CHUNKS], row[t.F_CHUNK_PACKETS] = chunk0, chunks, chunk_packets
+        row[t.F_CHUNK_ELEMENTS], row[t.F_ELEMENT_BASE] = chunk_elements, element_base
+        row[t.F_PRIORITY] = priority
+        flow = len(self.rows)
+        self.rows.append(row)
+        self.consumers.append([])
+        self.forward.append(self.route(source, destination, flow))
+        self.back.append(self.route(destination, source, flow))
+        return flow
+
+    def feed(self, input_flow: int, consumer: int, offset: int = 0) -> None:
+        """Each delivery of packet p of ``input_flow`` is an input of packet ``p + offset`` of ``consumer``."""
+        self.consumers[input_flow].append((consumer, offset))
+
+    def mirror(self, flow: int, copy: int) -> None:
+        """``copy``'s packets are ``flow``'s produced packets (the same values, sent to another host)."""
+        self.rows[flow][t.F_MIRROR] = copy
+        self.rows[copy][t.F_INPUTS] = 1
+        self.rows[copy][t.F_DEPENDENT_FROM] = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)

@@ -1,0 +1,645 @@
+"""Reliable transports for the host collectives, packet by packet, as numba handlers over `SimState` arrays.
+
+A collective (`switchsim.sim.collectives`) is a set of *flows*: a stream of
+packets from one host to another along a route of channels, carried by a
+transport. Every packet crosses every channel of its route through
+`switchsim.sim.handlers.channel_transmit`, the link model SwitchML's packets
+use (serialization at the channel's rate, tail-drop queue, propagation, loss,
+duplication, reordering from the channel's random streams), and waits the
+switch pipeline latency at every switch. The engines see four event kinds
+(`handlers.FLOW_PACKET`, `NIC_SEND`, `FLOW_TIMER`, `GROUP_BEGIN`), all handled
+by `flow_event`, so both engines run the collectives exactly as they run SwitchML.
+
+Data. A flow's packet ``q`` carries the elements of one range (`packet_range`).
+The first ``F_DEPENDENT_FROM`` packets are the sender's own contribution
+(regenerated at every transmission). Later ones are *produced*: each delivery
+of packet ``p`` of an input flow at the sender is added into slot ``p +
+offset`` (``flow_consumers``); a slot with all ``F_INPUTS`` inputs (plus the
+sender's own contribution when ``q < F_ADD_UNTIL``) is complete, checked if it
+is final, copied to the ``F_MIRROR`` chain (a fan-out), and may be sent. So a
+rank forwards a packet as soon as it has it (store-and-forward per packet).
+Values are int32 wrapping additions at the wire width; every final element a
+rank ends with is compared with its exact value (the job's sum, or for an
+all-gather the source's element).
+
+Transports (``P_TRANSPORT``), documented with their sources in docs/simulator.md:
+
+* ``rdma-gbn`` (RoCE RC): the receiver accepts only the next PSN; on a gap it
+  sends one NAK and drops every out-of-order packet until the missing one
+  arrives; the sender goes back to the NAKed PSN; a local ACK timeout (fixed,
+  ``P_RTO``) resends from the oldest unacknowledged packet.
+* ``selective`` (IRN): the receiver keeps out-of-order packets and answers each
+  with a SACK (cumulative ACK + the PSN received); the sender resends only the
+  holes below the highest SACKed PSN, once per loss episode; an RTO (RTO_low
+  with at most ``P_RTO_LOW_PACKETS`` in flight, else RTO_high) resends every
+  unSACKed packet.
+
+Both: at most ``F_WINDOW`` packets past the oldest unacknowledged one (one
+bandwidth-delay product); ACKs are coalesced (every ``P_ACK_EVERY`` in-order
+packets, and at once for a packet whose AckReq bit the sender set: the last
+packet it can send for now). A host's NIC sends one packet at a time on its
+uplink, from its flows that may send: those of the lowest ``F_PRIORITY`` (an
+all-gather's step), round-robin among equals (the tree's or the servers' streams).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from switchsim.sim import handlers as h
+
+#: Transports, by their scenario names (index = ``P_TRANSPORT``).
+TRANSPORTS = ("rdma-gbn", "selective")
+GO_BACK_N = 0
+SELECTIVE = 1
+
+# --- flow columns (int64) ------------------------------------------------------------
+F_SOURCE = 0  #: sending host
+F_DESTINATION = 1  #: receiving host
+F_PACKETS = 2
+F_GROUP = 3  #: the job (row of ``groups`` and ``collective_groups``)
+F_HOPS = 4  #: channels of the forward route
+F_BACK_HOPS = 5  #: channels of the route back (ACKs)
+F_WINDOW = 6  #: packets in flight at most
+F_DEPENDENT_FROM = 7  #: packets before this are the sender's own contribution
+F_INPUTS = 8  #: inputs a produced packet needs
+F_ADD_UNTIL = 9  #: produced packets before this also get the sender's own contribution
+F_MIRROR = 10  #: a flow whose packets are copies of this flow's produced packets, -1
+F_CHECK_PRODUCED_FROM = 11  #: produced packets in [FROM, UNTIL) are final at the sender: checked
+F_CHECK_PRODUCED_UNTIL = 12
+F_CHECK_DELIVERED_FROM = 13  #: delivered packets from this one on are final at the receiver: checked
+F_CHECK_KIND = 14  #: CHECK_SUM or CHECK_SOURCE
+F_CHUNK0 = 15  #: packet q's chunk is (CHUNK0 - q // CHUNK_PACKETS) mod CHUNKS
+F_CHUNKS = 16
+F_CHUNK_PACKETS = 17
+F_CHUNK_ELEMENTS = 18
+F_ELEMENT_BASE = 19
+F_CONSUMERS_START = 20  #: rows of ``flow_consumers`` fed by this flow's deliveries
+F_CONSUMERS_END = 21
+# dynamic
+F_AVAILABLE = 22  #: packets 0..AVAILABLE-1 may be sent
+F_UNA = 23  #: oldest unacknowledged
+F_NXT = 24  #: next new (go-back-N: next) packet to send
+F_HIGH = 25  #: highest packet sent + 1
+F_RCV_NXT = 26  #: receiver: next expected
+F_UNACKED = 27  #: receiver: in-order packets since its last ACK
+F_NAK_SENT = 28  #: go-back-N receiver: a NAK is out for the current gap
+F_DEADLINE = 29  #: retransmission deadline, NEVER if none
+F_TIMER_EVENT = 30  #: time of the pending FLOW_TIMER event, NEVER if none
+F_RETX_NEXT = 31  #: selective: next packet to consider for retransmission
+F_RETX_LIMIT = 32  #: selective: packets below this (not SACKed) are lost
+F_RETRANSMISSIONS = 33
+F_TIMEOUTS = 34
+F_PRIORITY = 35  #: a host's NIC serves its lowest-priority sendable flows first, round-robin among equals
+FLOW_FIELDS = 36
+FIRST_DYNAMIC = F_AVAILABLE
+
+CHECK_SUM = 0  #: final packets hold the job's exact sum of their range
+CHECK_SOURCE = 1  #: final packets hold the sending host's own elements (all-gather)
+
+# --- collective group columns -----------------------------------------------------
+GR_WORK = 0  #: flows' "all delivered" and "all acknowledged" events left in this iteration
+GR_ITERATION = 1
+GR_FIRST_FLOW = 2
+GR_END_FLOW = 3
+GR_HOSTS = 4  #: worker hosts of the job (removed from G_HOSTS_REMAINING at the end)
+GROUP_FIELDS = 5
+
+# --- packet types and header layout -------------------------------------------------------
+DATA = 0
+ACK = 1
+NAK = 2  #: go-back-N: sequence error, resend from the PSN
+SACK = 3  #: selective: cumulative ACK + the PSN just received (in the payload)
+_PSN_MASK = (1 << 40) - 1
+
+NEVER = h.NEVER
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def pack(kind, ack_request, iteration, hop, psn):
+    """A transport header as one int64: psn (40 bits), hop (8), iteration tag (8), type (2), AckReq (1)."""
+    return (ack_request << 58) | (kind << 56) | ((iteration & 0xFF) << 48) | (hop << 40) | psn
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def unpack(header):
+    """``(type, ack_request, iteration tag, hop, psn)`` of a packed header."""
+    return (header >> 56) & 3, (header >> 58) & 1, (header >> 48) & 0xFF, (header >> 40) & 0xFF, header & _PSN_MASK
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def packet_range(flows, flow, packet, elements_per_packet):
+    """``(first element, elements)`` of ``packet`` of ``flow``."""
+    row = flows[flow]
+    chunk_packets = row[F_CHUNK_PACKETS]
+    chunk = (row[F_CHUNK0] - packet // chunk_packets) % row[F_CHUNKS]
+    chunk_first = row[F_ELEMENT_BASE] + chunk * row[F_CHUNK_ELEMENTS]
+    first = chunk_first + (packet % chunk_packets) * elements_per_packet
+    return first, min(elements_per_packet, chunk_first + row[F_CHUNK_ELEMENTS] - first)
+
+
+# --- payload pool ----------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _allocate(state):
+    counters = state.counters
+    buffer = counters[h.G_FLOW_FREE_BUFFER]
+    counters[h.G_FLOW_FREE_BUFFER] = state.flow_buffer_links[buffer, 1]
+    counters[h.G_FLOW_BUFFERS_IN_USE] += 1
+    if counters[h.G_FLOW_BUFFERS_IN_USE] > counters[h.G_FLOW_PEAK_BUFFERS]:
+        counters[h.G_FLOW_PEAK_BUFFERS] = counters[h.G_FLOW_BUFFERS_IN_USE]
+    state.flow_buffer_links[buffer, 0] = 0
+    return buffer
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _release(state, buffer):
+    links = state.flow_buffer_links
+    links[buffer, 0] -= 1
+    if links[buffer, 0] <= 0:
+        links[buffer, 1] = state.counters[h.G_FLOW_FREE_BUFFER]
+        state.counters[h.G_FLOW_FREE_BUFFER] = buffer
+        state.counters[h.G_FLOW_BUFFERS_IN_USE] -= 1
+
+
+# --- values ------------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def contribution(state, host, first, count, out):
+    """``out[:count]`` = host ``host``'s elements ``first ..`` (synthetic generator or in-memory tensor)."""
+    parameters = state.parameters
+    if parameters[h.P_SYNTHETIC]:
+        h.synthetic_values(state.host_keys[host], first, parameters[h.P_ELEMENTS], parameters[h.P_ELEMENT_BITS],
+                           out[:count])
+    else:
+        h.copy_into(out[:count], state.tensors[host, first:first + count])
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _check(state, flow, packet, values, host):
+    """Compare a final packet (``host``'s) with its exact value; count its elements (and a wrong packet).
+
+    With ``P_KEEP_RESULTS``, a sum of the last iteration is also written to ``final[host]``.
+    """
+    parameters = state.parameters
+    flows = state.flows
+    first, count = packet_range(flows, flow, packet, parameters[h.P_FLOW_ELEMENTS])
+    bits = parameters[h.P_ELEMENT_BITS]
+    group = flows[flow, F_GROUP]
+    if flows[flow, F_CHECK_KIND] == CHECK_SOURCE:
+        expected = state.flow_scratch[1, :count]
+        contribution(state, flows[flow, F_SOURCE], first, count, expected)
+    else:
+        expected = state.expected[group, first:first + count]
+        if parameters[h.P_SYNTHETIC] and not state.expected_ready[group, first]:
+            h.synthetic_sum(expected, state.host_keys, state.groups[group], first, parameters[h.P_ELEMENTS], bits,
+                            state.flow_scratch[1, :count])
+            state.expected_ready[group, first] = 1
+    wrong = 0
+    for i in range(count):
+        if h.to_element_bits(values[i], bits) != expected[i]:
+            wrong += 1
+    if parameters[h.P_KEEP_RESULTS] and flows[flow, F_CHECK_KIND] == CHECK_SUM and \
+            state.collective_groups[group, GR_ITERATION] == parameters[h.P_ITERATIONS] - 1:
+        for i in range(count):
+            state.final[host, first + i] = h.to_element_bits(values[i], bits)
+    counters = state.counters
+    counters[h.G_CHECKED_ELEMENTS] += count
+    counters[h.G_WRONG_ELEMENTS] += wrong
+    counters[h.G_CHECKED_PACKETS] += 1
+    if wrong:
+        counters[h.G_WRONG_PACKETS] += 1
+
+
+# --- events out ----------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _kick(state, host, now, out, count):
+    """Make sure the host's NIC looks for a packet to send once its uplink is free."""
+    nic = state.host_nic
+    if nic[host, 0] != NEVER:
+        return count
+    busy = state.channel_counters[state.hosts[host, h.H_UPLINK], h.C_BUSY_UNTIL]
+    at = max(now, busy)
+    nic[host, 0] = at
+    return h._emit(out, count, at, h.NIC_SEND, host, 0, -1, 0)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _hop(state, flow, direction, hop, ready, header, payload, out, count):
+    """Transmit a transport packet on hop ``hop`` of the flow's route (``direction`` 0: data, 1: control)."""
+    channel = state.flow_routes[flow, direction, hop]
+    data = direction == 0
+    departure, arrival, copy = h.channel_transmit(state, channel, ready, h.SIZE_DATA if data else h.SIZE_CONTROL)
+    if arrival < 0:
+        return count
+    header = (header & ~(np.int64(0xFF) << 40)) | (np.int64(hop) << 40)
+    if copy >= 0:
+        count = h._emit(out, count, copy, h.FLOW_PACKET, flow, header, channel, payload)
+        if data:
+            state.flow_buffer_links[payload, 0] += 1
+    count = h._emit(out, count, arrival, h.FLOW_PACKET, flow, header, channel, payload)
+    if data:
+        state.flow_buffer_links[payload, 0] += 1
+    return count
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _control(state, flow, now, kind, psn, extra, out, count):
+    """The receiver sends an ACK / NAK / SACK back to the flow's sender."""
+    iteration = state.collective_groups[state.flows[flow, F_GROUP], GR_ITERATION]
+    return _hop(state, flow, 1, 0, now, pack(kind, 0, iteration, 0, psn), extra, out, count)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _set_deadline(state, flow, deadline, out, count):
+    row = state.flows[flow]
+    row[F_DEADLINE] = deadline
+    if deadline < row[F_TIMER_EVENT]:
+        row[F_TIMER_EVENT] = deadline
+        count = h._emit(out, count, deadline, h.FLOW_TIMER, flow, 0, -1, 0)
+    return count
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _rto(state, flow):
+    parameters = state.parameters
+    row = state.flows[flow]
+    if parameters[h.P_TRANSPORT] == SELECTIVE and row[F_HIGH] - row[F_UNA] <= parameters[h.P_RTO_LOW_PACKETS]:
+        return parameters[h.P_RTO_LOW]
+    return parameters[h.P_RTO]
+
+
+# --- iterations ----------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _work_done(state, group, now, out, count):
+    """One of the group's flows delivered, or had acknowledged, its last packet."""
+    row = state.collective_groups[group]
+    row[GR_WORK] -= 1
+    if row[GR_WORK] > 0:
+        return count
+    row[GR_ITERATION] += 1
+    if row[GR_ITERATION] >= state.parameters[h.P_ITERATIONS]:
+        state.counters[h.G_HOSTS_REMAINING] -= row[GR_HOSTS]
+        return count
+    return h._emit(out, count, now + state.parameters[h.P_COMPUTE], h.GROUP_BEGIN, group, 0, -1, 0)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False)
+def _group_begin(state, group, now, out, count):
+    """Start an iteration of a collective: every flow fresh, every sender's NIC woken."""
+    row = state.collective_groups[group]
+    flows = state.flows
+    for flow in range(row[GR_FIRST_FLOW], row[GR_END_FLOW]):
+        f = flows[flow]
+        for field in range(FIRST_DYNAMIC, F_RETRANSMISSIONS):
+            f[field] = 0
+        f[F_AVAILABLE] = min(f[F_DEPENDENT_FROM], f[F_PACKETS])
+        f[F_DEADLINE] = NEVER
+        f[F_TIMER_EVENT] = NEVER
+    row[GR_WORK] = 2 * (row[GR_END_FLOW] - row[GR_FIRST_FLOW])
+    if row[GR_WORK] == 0:  # one worker: nothing to move
+        row[GR_WORK] = 1
+        return _work_done(state, group, now, out, count)
+    for flow in range(row[GR_FIRST_FLOW], row[GR_END_FLOW]):
+        host = flows[flow, F_SOURCE]
+        state.host_nic[host, 1] = state.host_flow_start[host]
+        count = _kick(state, host, now, out, count)
+    return count
+
+
+# --- sender ----------------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _note_backlog(state, row, packet):
+    """Record the send queue's span once ``packet`` is in it: slots hold packets from the oldest
+    unacknowledged produced one on; the engines grow the queues before it wraps."""
+    backlog = packet + 1 - max(row[F_UNA], row[F_DEPENDENT_FROM])
+    if backlog > state.counters[h.G_SEND_BACKLOG_PEAK]:
+        state.counters[h.G_SEND_BACKLOG_PEAK] = backlog
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _advance(state, flow, now, out, count):
+    """Make complete slots sendable in order (checking final ones, feeding the mirror chain)."""
+    flows = state.flows
+    mask = state.parameters[h.P_SEND_MASK]
+    current = flow
+    while current >= 0:
+        row = flows[current]
+        moved = False
+        while row[F_AVAILABLE] < row[F_PACKETS]:
+            packet = row[F_AVAILABLE]
+            slot = packet & mask
+            if state.flow_inputs[current, slot] < row[F_INPUTS]:
+                break
+            buffer = state.flow_send[current, slot]
+            if row[F_CHECK_PRODUCED_FROM] <= packet < row[F_CHECK_PRODUCED_UNTIL]:
+                _check(state, current, packet, state.flow_values[buffer], row[F_SOURCE])
+            mirror = row[F_MIRROR]
+            if mirror >= 0:
+                _note_backlog(state, flows[mirror], packet)
+                state.flow_send[mirror, slot] = buffer
+                state.flow_buffer_links[buffer, 0] += 1
+                state.flow_inputs[mirror, slot] = flows[mirror, F_INPUTS]
+            row[F_AVAILABLE] = packet + 1
+            moved = True
+        if moved:
+            count = _kick(state, row[F_SOURCE], now, out, count)
+        current = row[F_MIRROR]
+    return count
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _contribute(state, flow, packet, values, now, out, count):
+    """An input of ``packet`` of ``flow`` (a delivery at its sender) is added into its slot."""
+    parameters = state.parameters
+    flows = state.flows
+    row = flows[flow]
+    if packet >= row[F_PACKETS]:
+        return count
+    mask = parameters[h.P_SEND_MASK]
+    slot = packet & mask
+    first, elements = packet_range(flows, flow, packet, parameters[h.P_FLOW_ELEMENTS])
+    bits = parameters[h.P_ELEMENT_BITS]
+    if state.flow_inputs[flow, slot] == 0:
+        buffer = _allocate(state)
+        state.flow_buffer_links[buffer, 0] = 1
+        state.flow_send[flow, slot] = buffer
+        target = state.flow_values[buffer]
+        if packet < row[F_ADD_UNTIL]:
+            own = state.flow_scratch[0, :elements]
+            contribution(state, row[F_SOURCE], first, elements, own)
+            for i in range(elements):
+                target[i] = h.to_element_bits(values[i] + own[i], bits)
+        else:
+            for i in range(elements):
+                target[i] = values[i]
+        _note_backlog(state, row, packet)
+    else:
+        target = state.flow_values[state.flow_send[flow, slot]]
+        for i in range(elements):
+            target[i] = h.to_element_bits(target[i] + values[i], bits)
+    state.flow_inputs[flow, slot] += 1
+    if state.flow_inputs[flow, slot] == row[F_INPUTS] and packet == row[F_AVAILABLE]:
+        count = _advance(state, flow, now, out, count)
+    return count
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _next_packet(state, flow):
+    """The packet the flow would send now, or -1."""
+    row = state.flows[flow]
+    if state.parameters[h.P_TRANSPORT] == SELECTIVE:
+        mask = state.parameters[h.P_SEND_MASK]
+        while row[F_RETX_NEXT] < row[F_RETX_LIMIT] and (
+                row[F_RETX_NEXT] < row[F_UNA] or state.flow_sacked[flow, row[F_RETX_NEXT] & mask]):
+            row[F_RETX_NEXT] += 1
+        if row[F_RETX_NEXT] < row[F_RETX_LIMIT]:
+            return row[F_RETX_NEXT]
+    packet = row[F_NXT]
+    if packet < row[F_AVAILABLE] and packet < row[F_UNA] + row[F_WINDOW]:
+        return packet
+    return -1
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _send(state, flow, packet, now, out, count):
+    """Transmit ``packet`` of ``flow`` from its sender's NIC now."""
+    parameters = state.parameters
+    row = state.flows[flow]
+    retransmission = packet < row[F_HIGH]
+    if retransmission:
+        row[F_RETRANSMISSIONS] += 1
+    if parameters[h.P_TRANSPORT] == SELECTIVE and packet < row[F_NXT]:
+        row[F_RETX_NEXT] = packet + 1
+    else:
+        row[F_NXT] = packet + 1
+    if packet + 1 > row[F_HIGH]:
+        row[F_HIGH] = packet + 1
+    fresh = packet < row[F_DEPENDENT_FROM]
+    if fresh:  # the sender's own elements, regenerated for this transmission
+        buffer = _allocate(state)
+        first, elements = packet_range(state.flows, flow, packet, parameters[h.P_FLOW_ELEMENTS])
+        contribution(state, row[F_SOURCE], first, elements, state.flow_values[buffer])
+    else:
+        buffer = state.flow_send[flow, packet & parameters[h.P_SEND_MASK]]
+    last = packet + 1 >= row[F_AVAILABLE] or packet + 1 >= row[F_UNA] + row[F_WINDOW] or retransmission
+    iteration = state.collective_groups[row[F_GROUP], GR_ITERATION]
+    header = pack(DATA, np.int64(last), iteration, 0, packet)
+    count = _hop(state, flow, 0, 0, now, header, buffer, out, count)
+    if fresh and state.flow_buffer_links[buffer, 0] == 0:  # lost on the first link
+        state.flow_buffer_links[buffer, 0] = 1
+        _release(state, buffer)
+    if row[F_DEADLINE] == NEVER:
+        count = _set_deadline(state, flow, now + _rto(state, flow), out, count)
+    return count
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _nic_send(state, host, now, out, count):
+    """The host's NIC sends one packet of its first flow that may send; looks again when it has left."""
+    nic = state.host_nic
+    if nic[host, 0] != now:
+        return count  # superseded
+    nic[host, 0] = NEVER
+    uplink = state.hosts[host, h.H_UPLINK]
+    busy = state.channel_counters[uplink, h.C_BUSY_UNTIL]
+    if busy > now:
+        nic[host, 0] = busy
+        return h._emit(out, count, busy, h.NIC_SEND, host, 0, -1, 0)
+    flows = state.flows
+    end = state.host_flow_start[host + 1]
+    index = nic[host, 1]
+    while index < end and flows[state.host_flow_list[index], F_UNA] >= flows[state.host_flow_list[index], F_PACKETS]:
+        index += 1
+    nic[host, 1] = index
+    chosen = -1
+    first = -1
+    priority = -1
+    for i in range(index, end):  # the list is sorted by priority: the first sendable flow fixes it
+        flow = state.host_flow_list[i]
+        if first >= 0 and flows[flow, F_PRIORITY] != priority:
+            break
+        if _next_packet(state, flow) >= 0:
+            if first < 0:
+                first = i
+                priority = flows[flow, F_PRIORITY]
+            if i > nic[host, 2]:  # round robin: the next sendable flow after the last one served
+                chosen = i
+                break
+    if first < 0:
+        return count
+    if chosen < 0:
+        chosen = first
+    nic[host, 2] = chosen
+    flow = state.host_flow_list[chosen]
+    count = _send(state, flow, _next_packet(state, flow), now, out, count)
+    at = state.channel_counters[uplink, h.C_BUSY_UNTIL]
+    nic[host, 0] = at
+    return h._emit(out, count, at, h.NIC_SEND, host, 0, -1, 0)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _acknowledged(state, flow, acknowledged, now, out, count):
+    """Cumulative acknowledgement of every packet before ``acknowledged``."""
+    row = state.flows[flow]
+    if acknowledged <= row[F_UNA]:
+        return count
+    mask = state.parameters[h.P_SEND_MASK]
+    for packet in range(row[F_UNA], acknowledged):
+        slot = packet & mask
+        state.flow_sacked[flow, slot] = 0
+        if packet >= row[F_DEPENDENT_FROM]:  # a produced packet leaves the send queue (own ones never enter it)
+            _release(state, state.flow_send[flow, slot])
+            state.flow_send[flow, slot] = -1
+            state.flow_inputs[flow, slot] = 0
+    row[F_UNA] = acknowledged
+    if row[F_NXT] < acknowledged:
+        row[F_NXT] = acknowledged
+    if acknowledged >= row[F_PACKETS]:
+        row[F_DEADLINE] = NEVER
+        count = _work_done(state, row[F_GROUP], now, out, count)
+    elif acknowledged < row[F_HIGH]:
+        count = _set_deadline(state, flow, now + _rto(state, flow), out, count)
+    else:
+        row[F_DEADLINE] = NEVER
+    return _kick(state, row[F_SOURCE], now, out, count)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _timer(state, flow, now, out, count):
+    row = state.flows[flow]
+    if row[F_TIMER_EVENT] != now:
+        return count  # superseded
+    row[F_TIMER_EVENT] = NEVER
+    if row[F_DEADLINE] == NEVER:
+        return count
+    if row[F_DEADLINE] > now:
+        row[F_TIMER_EVENT] = row[F_DEADLINE]
+        return h._emit(out, count, row[F_DEADLINE], h.FLOW_TIMER, flow, 0, -1, 0)
+    row[F_DEADLINE] = NEVER
+    row[F_TIMEOUTS] += 1
+    if state.parameters[h.P_TRANSPORT] == SELECTIVE:
+        row[F_RETX_NEXT] = row[F_UNA]
+        row[F_RETX_LIMIT] = row[F_HIGH]
+    else:
+        row[F_NXT] = row[F_UNA]
+    return _kick(state, row[F_SOURCE], now, out, count)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _sender_control(state, flow, now, kind, psn, extra, out, count):
+    row = state.flows[flow]
+    count = _acknowledged(state, flow, psn, now, out, count)
+    if kind == NAK:
+        go_back = max(psn, row[F_UNA])
+        if go_back < row[F_NXT]:
+            row[F_NXT] = go_back
+            count = _kick(state, row[F_SOURCE], now, out, count)
+    elif kind == SACK and extra >= row[F_UNA]:
+        state.flow_sacked[flow, extra & state.parameters[h.P_SEND_MASK]] = 1
+        if extra > row[F_RETX_LIMIT]:
+            if row[F_RETX_LIMIT] <= row[F_UNA]:
+                row[F_RETX_NEXT] = row[F_UNA]  # a new loss episode
+            row[F_RETX_LIMIT] = extra
+            count = _kick(state, row[F_SOURCE], now, out, count)
+    return count
+
+
+# --- receiver ------------------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _deliver(state, flow, packet, buffer, now, out, count):
+    """In-order delivery of ``packet`` at the receiver: check it if final, feed the flows it is an input of."""
+    flows = state.flows
+    row = flows[flow]
+    values = state.flow_values[buffer]
+    if packet >= row[F_CHECK_DELIVERED_FROM]:
+        _check(state, flow, packet, values, row[F_DESTINATION])
+    for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
+        count = _contribute(state, state.flow_consumers[i, 0], packet + state.flow_consumers[i, 1], values, now, out,
+                            count)
+    _release(state, buffer)
+    row[F_RCV_NXT] = packet + 1
+    if packet + 1 == row[F_PACKETS]:
+        count = _work_done(state, row[F_GROUP], now, out, count)
+    return count
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _receive(state, flow, now, ack_request, psn, buffer, out, count):
+    parameters = state.parameters
+    row = state.flows[flow]
+    expected = row[F_RCV_NXT]
+    if parameters[h.P_TRANSPORT] == GO_BACK_N:
+        if psn == expected:
+            row[F_NAK_SENT] = 0
+            count = _deliver(state, flow, psn, buffer, now, out, count)
+            row[F_UNACKED] += 1
+            if ack_request or row[F_UNACKED] >= parameters[h.P_ACK_EVERY] or psn + 1 == row[F_PACKETS]:
+                row[F_UNACKED] = 0
+                count = _control(state, flow, now, ACK, psn + 1, 0, out, count)
+            return count
+        _release(state, buffer)
+        if psn > expected:
+            if not row[F_NAK_SENT]:
+                row[F_NAK_SENT] = 1
+                count = _control(state, flow, now, NAK, expected, 0, out, count)
+            return count
+        return _control(state, flow, now, ACK, expected, 0, out, count)  # a duplicate: acknowledge again
+    # selective
+    mask = parameters[h.P_RECEIVE_MASK]
+    if psn < expected or psn > expected + mask or (psn > expected and state.flow_receive[flow, psn & mask] >= 0):
+        _release(state, buffer)
+        return _control(state, flow, now, ACK, expected, 0, out, count)
+    if psn > expected:
+        state.flow_receive[flow, psn & mask] = buffer
+        return _control(state, flow, now, SACK, expected, psn, out, count)
+    count = _deliver(state, flow, psn, buffer, now, out, count)
+    following = psn + 1
+    held = False
+    while following < row[F_PACKETS] and state.flow_receive[flow, following & mask] >= 0:
+        slot = following & mask
+        stored = state.flow_receive[flow, slot]
+        state.flow_receive[flow, slot] = -1
+        count = _deliver(state, flow, following, stored, now, out, count)
+        following += 1
+        held = True
+    row[F_UNACKED] += 1
+    if held or ack_request or row[F_UNACKED] >= parameters[h.P_ACK_EVERY] or following == row[F_PACKETS]:
+        row[F_UNACKED] = 0
+        count = _control(state, flow, now, ACK, following, 0, out, count)
+    return count
+
+
+# --- the events --------------------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _packet(state, flow, now, header, payload, out, count):
+    """A transport packet reaches the far end of hop ``hop``: a switch forwards it; a host takes it."""
+    kind, ack_request, iteration, hop, psn = unpack(header)
+    row = state.flows[flow]
+    data = kind == DATA
+    hops = row[F_HOPS] if data else row[F_BACK_HOPS]
+    if hop + 1 < hops:
+        count = _hop(state, flow, 0 if data else 1, hop + 1, now + state.parameters[h.P_LATENCY], header, payload,
+                     out, count)
+        if data:
+            _release(state, payload)
+        return count
+    current = state.collective_groups[row[F_GROUP], GR_ITERATION] & 0xFF
+    if iteration != current:  # a late copy from an earlier iteration
+        if data:
+            _release(state, payload)
+        return count
+    if data:
+        return _receive(state, flow, now, ack_request, psn, payload, out, count)
+    return _sender_control(state, flow, now, kind, psn, payload, out, count)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def flow_event(state, now, kind, target, header, channel, payload, out):
+    """Handle one transport event (`switchsim.sim.handlers` FLOW_PACKET, NIC_SEND, FLOW_TIMER, GROUP_BEGIN)."""
+    if kind == h.FLOW_PACKET:
+        return _packet(state, target, now, header, payload, out, 0)
+    if kind == h.NIC_SEND:
+        return _nic_send(state, target, now, out, 0)
+    if kind == h.FLOW_TIMER:
+        return _timer(state, target, now, out, 0)
+    return _group_begin(state, target, now, out, 0)

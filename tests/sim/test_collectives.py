@@ -1,0 +1,242 @@
+"""Host collectives at packet level over a real transport: exact sums, both engines equal, closed forms."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from switchsim.config import LinkConfig, ScenarioError, scenario_from_dict
+from switchsim.pipeline import wrapped_sum
+from switchsim.sim import fast_engine, transport
+from switchsim.sim.collective_method import build_state, run_collective, run_method
+from switchsim.sim.collectives import REGISTRY, by_compare_name, collective, method_names
+from switchsim.sim.metrics import allgather_time_closed_form, ring_time_closed_form
+from switchsim.sim.routes import host_route
+from switchsim.sim.run import make_tensors
+from switchsim.sim.state import ticks
+from switchsim.sim.switchml_method import scenario_network
+
+from ..builders import build_scenario
+
+COLLECTIVES = [name for name in method_names() if not collective(name).is_switch]
+TRANSPORTS = list(transport.TRANSPORTS)
+FAULTS = {"loss": 0.02, "duplicate": 0.02, "reorder": 0.02, "reorder_delay_s": 3e-6, "duplicate_delay_s": 1e-6}
+
+
+def synthetic(method, kind="one_rack", workers=4, elements=5000, transport_name="rdma-gbn", link=None, **baselines):
+    return scenario_from_dict({"methods": [method], "topology": {"kind": kind, "workers": workers},
+                               "link": link or {}, "workload": {"elements": elements, "source": "synthetic"},
+                               "baselines": {"transport": transport_name, **baselines}})
+
+
+def summary(result):
+    record = asdict(result)
+    record.pop("wall_time_s")
+    return record
+
+
+@pytest.mark.parametrize("method", COLLECTIVES)
+@pytest.mark.parametrize("kind", ["one_rack", "two_level", "multi_job"])
+def test_collectives_are_exact_and_keep_the_sums(method, kind):
+    s = build_scenario(kind, methods=(method,), workers=3, elements=20_001)
+    tensors = make_tensors(s)
+    result, final = run_collective(method, s, tensors)
+    assert result.completed and result.correct
+    if collective(method).check_bytes_per_element:  # a reduction: every worker ends with its job's sum
+        for group in s.topology.job_groups:
+            expected = wrapped_sum(tensors[group])
+            for worker in group:
+                assert np.array_equal(final[worker], expected)
+
+
+@pytest.mark.parametrize("method", COLLECTIVES)
+@pytest.mark.parametrize("transport_name", TRANSPORTS)
+def test_both_engines_agree_under_loss_duplication_and_reordering(method, transport_name):
+    s = synthetic(method, kind="two_level", workers=2, elements=3000, transport_name=transport_name, link=FAULTS,
+                  servers=2)
+    fast, _ = run_collective(method, s, None, engine="fast")
+    simpy, _ = run_collective(method, s, None, engine="simpy")
+    assert fast.completed and fast.correct and fast.retransmissions > 0
+    assert summary(fast) == summary(simpy)
+
+
+@pytest.mark.parametrize("workers", [2, 4, 8])
+def test_ring_time_is_within_two_percent_of_its_closed_form(workers):
+    s = synthetic("ring", workers=workers, elements=400_000)
+    result, _ = run_collective("ring", s, None)
+    closed = ring_time_closed_form(s.link, workers, 400_000, s.baselines.packet_payload_bytes,
+                                   s.switch.pipeline_latency_s)
+    assert result.time_s == pytest.approx(closed, rel=0.02)
+
+
+@pytest.mark.parametrize("workers", [4, 8])
+def test_allgather_time_is_within_two_percent_of_its_bound(workers):
+    """The rotated schedule keeps every uplink busy: about (n-1) M / B, not twice that."""
+    s = synthetic("allgather", workers=workers, elements=100_000)
+    result, _ = run_collective("allgather", s, None)
+    closed = allgather_time_closed_form(s.link, workers, 100_000, s.baselines.packet_payload_bytes,
+                                        s.switch.pipeline_latency_s)
+    assert result.time_s == pytest.approx(closed, rel=0.02)
+
+
+def test_one_parameter_server_is_an_incast_and_sharding_spreads_it():
+    one, _ = run_collective("ps", synthetic("ps", workers=4, elements=50_000), None)
+    server_down = next(link for link in one.links if link.name == "sw0->h4")
+    worker_up = next(link for link in one.links if link.name == "h0->sw0")
+    assert server_down.max_queue_bytes > 0
+    assert server_down.bytes == pytest.approx(4 * worker_up.bytes, rel=0.04)  # n workers' pushes into one link
+    four, _ = run_collective("ps", synthetic("ps", workers=4, elements=50_000, servers=4), None)
+    assert four.correct and four.time_s < 0.5 * one.time_s
+
+
+def test_go_back_n_resends_more_than_selective_repeat_under_loss():
+    link = {"loss": 0.01}
+    gbn, _ = run_collective("ring", synthetic("ring", elements=100_000, link=link), None)
+    selective, _ = run_collective("ring", synthetic("ring", elements=100_000, link=link,
+                                                    transport_name="selective"), None)
+    lossless, _ = run_collective("ring", synthetic("ring", elements=100_000), None)
+    assert gbn.correct and selective.correct and lossless.retransmissions == 0
+    assert gbn.retransmissions > 3 * selective.retransmissions > 0
+    assert gbn.time_s > selective.time_s > lossless.time_s
+
+
+def test_a_wrong_value_is_caught():
+    """The check can fail: a cached exact sum off by one makes the run incorrect."""
+    s = synthetic("ring", elements=2000)
+    _, state = build_state("ring", s, None, 2000)
+    state.expected[0, 0] = 12345
+    state.expected_ready[0, 0] = 1
+    state, completed, _, _ = fast_engine.run(state, ticks(s.max_time_s))
+    assert completed and state.counters[fast_engine.h.G_WRONG_ELEMENTS] > 0
+
+
+def test_queue_limits_apply_to_transport_traffic():
+    """A tiny queue at the parameter server's port tail-drops pushes; the transport repairs it."""
+    s = synthetic("ps", workers=8, elements=50_000, link={"queue_bytes": 4096}, transport_name="selective")
+    result, _ = run_collective("ps", s, None)
+    assert result.correct and sum(link.queue_drops for link in result.links) > 0 and result.retransmissions > 0
+
+
+def test_iterations_and_compute_repeat_the_collective_exactly():
+    s = scenario_from_dict({"methods": ["ring"], "topology": {"workers": 3},
+                            "workload": {"elements": 3000, "source": "synthetic", "iterations": 3,
+                                         "compute_s": 1e-4}, "link": FAULTS})
+    result, _ = run_collective("ring", s, None)
+    single, _ = run_collective("ring", replace(s, workload=replace(s.workload, iterations=1)), None)
+    assert result.correct and result.time_s > 3e-4
+    assert result.aggregation_time_s > 2 * single.aggregation_time_s and result.packet_hops > 2 * single.packet_hops
+
+
+def test_narrow_elements_wrap_at_the_wire_width():
+    s = build_scenario(methods=("ring",), workers=4, elements=1 << 12, element_bits=8)
+    tensors = make_tensors(s)
+    result, final = run_collective("ring", s, tensors)
+    assert result.correct
+    expected = ((wrapped_sum(tensors).astype(np.int64) + 128) % 256 - 128).astype(np.int32)
+    assert np.array_equal(final[0], expected)
+
+
+def test_routes_cross_the_spine_between_racks():
+    s = build_scenario("two_level", workers=2, racks=2)
+    network = scenario_network(s)
+    assert [network.names[c] for c in host_route(network, 0, 1, 0)] == ["h0->tor0", "tor0->h1"]
+    assert [network.names[c] for c in host_route(network, 0, 3, 0)] == ["h0->tor0", "tor0->spine", "spine->tor1",
+                                                                        "tor1->h3"]
+
+
+def test_registry_names_every_method_and_its_compare_name():
+    assert set(REGISTRY) >= {"switchml", "ring", "ps", "allgather"}
+    assert by_compare_name("allgather").name == "allgather" and by_compare_name("switch").is_switch
+    with pytest.raises(KeyError, match="registered"):
+        collective("nope")
+
+
+def test_run_method_dispatches_switchml_and_collectives():
+    s = build_scenario(methods=("switchml", "ring"), workers=2, elements=512)
+    assert run_method("switchml", s, make_tensors(s))[0].correct
+    assert run_method("ring", s, None)[0].correct
+
+
+def test_an_unknown_transport_is_named():
+    with pytest.raises(ScenarioError, match=r"baselines.transport = 'tcp' .*one of \('rdma-gbn', 'selective'\)"):
+        synthetic("ring", transport_name="tcp")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["one_rack", "two_level", "multi_job"]), workers=st.integers(1, 3),
+       method=st.sampled_from(COLLECTIVES), transport_name=st.sampled_from(TRANSPORTS),
+       loss=st.sampled_from([0.0, 0.03]), duplicate=st.sampled_from([0.0, 0.03]),
+       reorder=st.sampled_from([0.0, 0.03]), elements=st.integers(1, 2500), seed=st.integers(0, 2**32))
+def test_hypothesis_topologies_methods_transports_and_faults(kind, workers, method, transport_name, loss, duplicate,
+                                                             reorder, elements, seed):
+    link = LinkConfig(loss=loss, duplicate=duplicate, reorder=reorder, reorder_delay_s=2e-6, duplicate_delay_s=1e-6)
+    s = synthetic(method, kind=kind, workers=workers, elements=elements, transport_name=transport_name)
+    s = replace(s, link=link, seed=seed)
+    fast, _ = run_collective(method, s, None, engine="fast")
+    simpy, _ = run_collective(method, s, None, engine="simpy")
+    assert fast.completed and fast.correct
+    assert summary(fast) == summary(simpy)
+
+
+@pytest.mark.parametrize("ranks", [2, 3, 5, 8, 13, 32])
+def test_double_binary_trees_span_the_ranks_and_share_interior_duty(ranks):
+    from switchsim.sim.collectives.tree import double_tree
+
+    trees = double_tree(ranks)
+    for tree in trees:
+        assert [parent for parent, _ in tree].count(-1) == 1
+        for rank, (parent, children) in enumerate(tree):
+            assert len(children) <= 2 and all(tree[child][0] == rank for child in children)
+            assert parent < 0 or rank in tree[parent][1]
+    if ranks % 2 == 0:  # mirrored: no rank is an interior node with two children in both trees
+        assert not any(len(trees[0][r][1]) == 2 and len(trees[1][r][1]) == 2 for r in range(ranks))
+
+
+def test_memory_estimates_read_the_registry():
+    from switchsim.sim.memory import collective_bytes, estimate_bytes
+
+    small, big = synthetic("allgather", workers=4), synthetic("allgather", workers=16)
+    assert collective_bytes(small, "switchml") == 0
+    assert collective_bytes(big, "allgather") > 15 * collective_bytes(small, "allgather")  # n (n - 1) flows
+    ring = synthetic("ring", workers=8, elements=1_000_000)
+    assert collective_bytes(ring, "ring") >= 5 * 1_000_000  # the cached exact sums: 4 B + a flag per element
+    assert estimate_bytes(ring)[0] > collective_bytes(ring, "ring")
+
+
+def test_a_flows_window_is_one_bandwidth_delay_product_plus_the_ack_coalescing():
+    s = synthetic("ring", workers=2)
+    _, state = build_state("ring", s, None, 1000)
+    flows = state.flows
+    t_data, t_ack = 1_230_400, 67_200  # 1538 B and 84 B at 10 Gb/s, ps
+    round_trip = 2 * (t_data + 1_000_000) + 2 * (t_ack + 1_000_000) + 2 * 1_000_000  # two links each way, 2 switches
+    assert flows[0, transport.F_WINDOW] == -(-round_trip // t_data) + 4 + 2
+
+
+@pytest.mark.parametrize("workers", [4, 8, 16])
+def test_tree_time_is_near_its_busiest_uplink(workers):
+    """The busiest uplink (interior with two children in one tree, leaf in the other) carries 4 P_half packets:
+    the tree takes at least that and, today, at most 15 % more (the 2 % goal is not met yet)."""
+    from switchsim.sim.metrics import transport_packet_seconds
+
+    s = synthetic("tree", workers=workers, elements=400_000)
+    result, _ = run_collective("tree", s, None)
+    data, control = transport_packet_seconds(s.link, s.baselines.packet_payload_bytes)
+    bound = 4 * -(-200_000 // 368) * (data + control / 4)
+    assert bound < result.time_s < 1.15 * bound
+
+
+@pytest.mark.parametrize("transport_name", TRANSPORTS)
+def test_growing_send_queues_keep_every_mark_under_loss(transport_name):
+    """Chunks of hundreds of packets grow the send queues mid-run; SACK marks of packets in flight must
+    move with them and no stale mark may land on a later packet (a run that never finished, before the fix)."""
+    s = synthetic("ring", workers=4, elements=300_000, transport_name=transport_name, link={"loss": 0.05},
+                  retransmit_timeout_s=1e-4, rdma_timeout_exponent=5)
+    _, state = build_state("ring", s, None, 300_000)
+    slots = state.flow_send.shape[1]
+    result, _ = run_collective("ring", s, None)
+    assert result.completed and result.correct and result.retransmissions > 0
+    assert -(-75_000 // 368) > slots  # a chunk did not fit the first send queues
