@@ -228,7 +228,7 @@ def _hop(state, flow, direction, hop, ready, header, payload, out, count):
     """Transmit a transport packet on hop ``hop`` of the flow's route (``direction`` 0: data, 1: control)."""
     channel = state.flow_routes[flow, direction, hop]
     data = direction == 0
-    departure, arrival, copy = h.channel_transmit(state, channel, ready, h.SIZE_DATA if data else h.SIZE_CONTROL)
+    _departure, arrival, copy = h.channel_transmit(state, channel, ready, h.SIZE_DATA if data else h.SIZE_CONTROL)
     if arrival < 0:
         return count
     header = (header & ~(np.int64(0xFF) << 40)) | (np.int64(hop) << 40)
