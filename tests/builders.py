@@ -34,3 +34,21 @@ def build_scenario(kind: str = "one_rack", *, methods: tuple[str, ...] = ("switc
         seed=seed,
         **top,
     )
+
+
+def tiny_scenario_text(name: str = "tiny", methods: tuple[str, ...] = ("switchml", "ring")) -> str:
+    """A scenario file's text for command-line tests: 3 workers, 4,096 synthetic elements (a second a run)."""
+    listed = ", ".join(f'"{method}"' for method in methods)
+    return f"""
+name = "{name}"
+methods = [{listed}]
+[topology]
+workers = 3
+[switch]
+slots = 16
+[switchml]
+window = 16
+[workload]
+elements = 4096
+source = "synthetic"
+"""

@@ -14,6 +14,8 @@ import pytest
 
 from switchsim.resources import p4_dir, scenarios_dir
 
+from .builders import tiny_scenario_text
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -98,19 +100,6 @@ def _project_version() -> str:
     return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 
 
-TINY = """
-name = "tiny"
-methods = ["switchml", "ring"]
-[topology]
-workers = 3
-[switch]
-slots = 16
-[switchml]
-window = 16
-[workload]
-elements = 4096
-source = "synthetic"
-"""
 
 
 @pytest.mark.slow
@@ -126,7 +115,7 @@ def test_wheel_installed_runs_from_the_clone_root(installed):
     assert emulated.returncode == 0, emulated.stdout + emulated.stderr
     assert json.loads(emulated.stdout)["correct"] is True
     assert "Traceback" not in emulated.stderr
-    (root / "tiny.toml").write_text(TINY)
+    (root / "tiny.toml").write_text(tiny_scenario_text())
     swept = _run([str(switchsim), "sweep", "tiny.toml", "--param", "link.loss", "--values", "0,0.001", "--jobs", "2",
                   "--out", "out/tiny-sweep"], root)
     assert swept.returncode == 0 and "local Dask cluster of 2 processes" in swept.stdout, swept.stdout + swept.stderr

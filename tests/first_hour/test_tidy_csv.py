@@ -5,19 +5,8 @@ import json
 
 from switchsim.cli import main
 
-TINY = """
-name = "tiny"
-methods = ["switchml", "ring", "ps"]
-[topology]
-workers = 3
-[switch]
-slots = 16
-[switchml]
-window = 16
-[workload]
-elements = 4096
-source = "synthetic"
-"""
+from ..builders import tiny_scenario_text
+
 
 
 def _read(path):
@@ -27,7 +16,7 @@ def _read(path):
 
 def test_run_writes_a_tidy_results_csv_matching_the_summary(tmp_path):
     scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY)
+    scenario.write_text(tiny_scenario_text(methods=("switchml", "ring", "ps")))
     out = tmp_path / "out"
     assert main(["run", str(scenario), "--out", str(out), "--seed", "4"]) == 0
     rows = _read(out / "results.csv")
@@ -43,7 +32,7 @@ def test_run_writes_a_tidy_results_csv_matching_the_summary(tmp_path):
 
 def test_sweep_writes_one_row_per_run_and_method_with_the_swept_fields(tmp_path):
     scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY.replace('"switchml", "ring", "ps"', '"switchml", "ring"'))
+    scenario.write_text(tiny_scenario_text())
     out = tmp_path / "out"
     assert main(["sweep", str(scenario), "--param", "link.loss", "--values", "0,0.001", "--seeds", "0..1",
                  "--jobs", "1", "--out", str(out)]) == 0
@@ -58,7 +47,7 @@ def test_sweep_writes_one_row_per_run_and_method_with_the_swept_fields(tmp_path)
 
 def test_every_table_with_ate_per_s_explains_it(tmp_path, capsys):
     scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY)
+    scenario.write_text(tiny_scenario_text(methods=("switchml", "ring", "ps")))
     assert main(["run", str(scenario), "--out", str(tmp_path / "run")]) == 0
     assert "ATE/s: aggregated tensor elements per second" in capsys.readouterr().out
     assert main(["sweep", str(scenario), "--param", "link.loss", "--values", "0", "--jobs", "1", "--out",
