@@ -467,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = sub.add_parser(
         "run",
-        help="simulate a scenario: SwitchML vs the host collectives (ring, tree, parameter server, all-gather) on the same fabric, packet by packet",
+        help="simulate a scenario: SwitchML vs the host collectives (ring, tree, parameter server, "
+        "all-gather) on the same fabric, packet by packet",
         description="Run a scenario (TOML) in the discrete-event simulator: every method on the same topology, "
         "links and tensors. Prints a summary table, writes DIR/summary.json, DIR/results.csv (one row per method "
         "and job, for pandas and plotting tools) and plots (PNG). Without SCENARIO, "

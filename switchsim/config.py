@@ -148,10 +148,10 @@ class TopologyConfig:
         _need(isinstance(self.jobs, int) and not isinstance(self.jobs, bool) and 1 <= self.jobs <= jobs_limit,
               "topology.jobs", self.jobs, f"an integer in 1..{jobs_limit}")
         _within("topology.oversubscription", self.oversubscription, 1.0, 64.0, "(r in r:1)")
-        _need(self.kind != "one_rack" and self.kind != "two_level" or self.jobs == 1, "topology.jobs", self.jobs,
+        _need(self.kind not in ("one_rack", "two_level") or self.jobs == 1, "topology.jobs", self.jobs,
               f"1 with kind = {self.kind!r} (use multi_job, fat_tree or tree for several jobs)")
         try:
-            self.shape
+            build_topology(self, LinkConfig())  # the shape must exist (the builder checks its own fields)
         except TopologyError as error:
             raise ScenarioError(str(error)) from None
 

@@ -29,7 +29,7 @@ def fat_tree_topology(k: int, link: LinkConfig, jobs: int = 1, oversubscription:
     """The k-ary fat-tree (see module docstring)."""
     half = k // 2
     hosts = k * half * half
-    tors, aggregations, cores = k * half, k * half, half * half
+    tors, aggregations = k * half, k * half
     first_aggregation, first_core = tors, tors + aggregations
 
     def tor(pod: int, t: int) -> int:

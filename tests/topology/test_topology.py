@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,7 +69,7 @@ def test_a_path_is_a_chain_of_channels_up_then_down(fields, data):
         return
     ends = [channel_ends(topology, c) for c in path]
     assert ends[0][0] == source and ends[-1][1] == destination
-    assert all(a[1] == b[0] for a, b in zip(ends, ends[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in pairwise(ends))
     tiers = [topology.switches[node - topology.hosts].tier for _, node in ends[:-1]]
     top = tiers.index(max(tiers))
     assert tiers[: top + 1] == sorted(tiers[: top + 1]) and tiers[top:] == sorted(tiers[top:], reverse=True)
