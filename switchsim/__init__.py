@@ -34,7 +34,7 @@ class _SourceTreeFinder(importlib.abc.MetaPathFinder):
     def __init__(self, root: Path) -> None:
         self.folders = {f"{__name__}.{name}": root / name for name in SOURCE_TREE_SUBPACKAGES}
 
-    def find_spec(self, fullname: str, path=None, target=None):  # noqa: ARG002 (the finder protocol)
+    def find_spec(self, fullname: str, path=None, target=None):
         folder = self.folders.get(fullname)
         if folder is None:
             return None

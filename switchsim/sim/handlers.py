@@ -509,7 +509,8 @@ def _begin(state, host, now, out, count):
     total = parameters[P_TOTAL_PACKETS]
     uplink = state.channels[hosts[host, H_UPLINK]]
     protocol.configure(state.protocol_config, state.protocol_status, state.protocol_lanes, host,
-                       uplink[CH_WORKER_ID], uplink[CH_NUM_WORKERS], window, hosts[host, H_GROUP] * window, parameters[P_ELEMENTS_PER_PACKET],
+                       uplink[CH_WORKER_ID], uplink[CH_NUM_WORKERS], window, hosts[host, H_GROUP] * window,
+                       parameters[P_ELEMENTS_PER_PACKET],
                        iteration & 0xFF, (iteration * total) % (2 * window), total, parameters[P_TIMEOUT],
                        parameters[P_BACKOFF_THRESHOLD], parameters[P_BACKOFF_INCREMENT], parameters[P_RECOVERY],
                        parameters[P_RTO_MIN])

@@ -65,9 +65,8 @@ from switchsim.study.digits import load_digits_split
 from switchsim.study.models import MODELS, make_model
 from switchsim.study.paper_models import PAPER_MODELS, layer_bounds
 from switchsim.study.train import TrainingConfig, TrainingResult, train
-from workers.quantizers.compressors import COMPRESSORS, IntSGDRandom, PowerSGD, TernGrad, TopK, Transfer
+from workers.quantizers.compressors import COMPRESSORS, IntSGDRandom, PowerSGD, TernGrad, Transfer
 from workers.quantizers.compressors.base import Compressor, packed
-from workers.quantizers.compressors.integer_methods import _SwitchSum
 from workers.quantizers.compressors.natural import BITS_PER_ELEMENT as NATURAL_BITS
 from workers.quantizers.compressors.powersgd import powersgd_transfers
 from workers.quantizers.compressors.topk import index_bits

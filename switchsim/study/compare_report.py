@@ -9,7 +9,6 @@ import numpy as np
 from switchsim.study.compare import CompareConfig, MethodRuns, exceeds_spread
 from workers.quantizers.compressors import COMPRESSORS
 
-
 #: The footnote every table with a switch-int8 row carries.
 INT8_FOOTNOTE = ("switch-int8 is switchsim's narrow-element extension (int8 elements, 256 per 256-byte payload; "
                  "docs/narrow-elements.md): no hardware implements it. switch-int32 is official SwitchML "

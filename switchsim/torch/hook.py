@@ -81,7 +81,6 @@ from workers.quantizers.intsgd import AlphaState, IntSGD, layer_alphas
 from workers.quantizers.rounding import deterministic_round, randomized_round
 
 
-
 class ExactnessError(RuntimeError):
     """A bucket's integer sum differs from the exact int64 sum, or overflowed its accumulator (``check=True``)."""
 
@@ -515,7 +514,7 @@ def _allgather(state: HookState, plan: _Plan, gradient: np.ndarray) -> np.ndarra
     dist.all_gather(gathered, padded, group=state.group)
     messages = []
     for rank, (tensor, size) in enumerate(zip(gathered, lengths, strict=True)):
-        payload, bits, clipped = pickle.loads(tensor.numpy()[: int(size.item())].tobytes())  # noqa: S301 (own job)
+        payload, bits, clipped = pickle.loads(tensor.numpy()[: int(size.item())].tobytes())
         messages.append(Message(payload, bits, clipped) if rank != state.rank else message)
     return np.asarray(compressor.decode(messages, state.iteration, None), np.float32)
 

@@ -64,7 +64,7 @@ def _rank_main(target, rank: int, world_size: int, port: int, args: tuple, resul
         finally:
             dist.destroy_process_group()
         results.put((rank, "ok", value))
-    except BaseException:  # noqa: BLE001 (reported to the parent with its traceback)
+    except BaseException:
         results.put((rank, "error", traceback.format_exc()))
 
 

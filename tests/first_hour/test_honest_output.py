@@ -10,7 +10,6 @@ from switchsim.emu.run import emulate, format_summary
 from ..builders import tiny_scenario_text
 
 
-
 def _scenario(tmp_path, name="tiny", methods=("switchml", "ring")):
     path = tmp_path / "tiny.toml"
     path.write_text(tiny_scenario_text(name, methods))

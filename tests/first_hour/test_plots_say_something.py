@@ -4,10 +4,10 @@ readable sweep axis, ATE/s spelled out; and importing switchsim.plots leaves a n
 import subprocess
 import sys
 
+from switchsim.config import load_scenario
 from switchsim.plots import ATE_PER_S, axis_label, links_figure, methods_figure, plot_methods
 from switchsim.sim.metrics import LinkSummary
 from switchsim.sim.run import run_scenario
-from switchsim.config import load_scenario
 
 
 def test_importing_the_plots_selects_no_backend():

@@ -8,7 +8,6 @@ from switchsim.cli import main
 from ..builders import tiny_scenario_text
 
 
-
 def _read(path):
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))

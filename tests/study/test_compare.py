@@ -23,7 +23,7 @@ from switchsim.study.compare import (
     table_rows,
 )
 from switchsim.study.compare_report import accuracy_notes, time_notes
-from workers.quantizers.compressors import COMPRESSORS, Transfer
+from workers.quantizers.compressors import Transfer
 
 NAMES = ["intsgd-random", "intsgd-deterministic", "heuristic", "block-exponent", "terngrad", "signsgd", "natural",
          "qsgd", "topk", "powersgd", "float32-ring", "int8-ring"]

@@ -237,7 +237,6 @@ def test_check_raises_on_an_overflowed_sum_and_counts_it():
 
 def test_gloo_int32_sum_wraps_around_as_the_switch(methods_run):
     from switchsim.pipeline.state import wrapped_sum
-
     from tests.torch.rank_jobs import WRAP_VALUES
 
     expected = np.asarray(wrapped_sum(WRAP_VALUES))
