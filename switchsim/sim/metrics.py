@@ -57,6 +57,9 @@ class MethodResult:
     packet_hops: int = 0
     float_max_abs_error: float | None = None  #: float workloads: largest |decoded - exact float64 sum|
     float_relative_error: float | None = None  #: float workloads: ||decoded - exact|| / ||exact||, worst worker
+    job: int | None = None  #: jobs sharing a fabric (`switchsim.sim.tenants`): the job; None: every job
+    alone_time_s: float | None = None  #: jobs sharing a fabric: the job's aggregation time run alone
+    slowdown: float | None = None  #: jobs sharing a fabric: aggregation time shared / alone
 
     def to_json(self) -> dict:
         """The summary.json record (links included)."""
