@@ -188,7 +188,7 @@ def allgather_time_closed_form(link: LinkConfig, workers: int, elements: int, pa
 
 
 def tree_busiest_streams(workers: int) -> int:
-    """Streams of ⌈S/2/E⌉ packets the busiest rank of NCCL's double binary tree sends (and receives).
+    """Streams of ceil(S/2/E) packets the busiest rank of NCCL's double binary tree sends (and receives).
 
     Per tree a rank sends its up-stream (unless it is the root) and one down-stream per child, and
     receives the mirror image (its children's up-streams, its parent's down-stream): 2 for n = 2,
@@ -210,7 +210,7 @@ def tree_time_closed_form(link: LinkConfig, workers: int, elements: int, payload
     down-streams in the tree where it has two children, its up-stream as a leaf in the other), and its
     downlink receives as many, so the ACKs it sends are 1/ack_every of ``L P_h`` packets: the uplink
     is busy at least ``L P_h t`` (``t`` as in `ring_time_closed_form`), and the last packet takes h(2).
-    Pipeline fill and drain over the trees' depth (about 2 log2(n) h(2), tens of µs) are left out: a
+    Pipeline fill and drain over the trees' depth (about 2 log2(n) h(2), tens of microseconds) are left out: a
     rank's uplink has its leaf stream to send while its dependent streams fill. The simulated tree
     is above this bound (1.07-1.12x at n = 4..16, docs/simulator.md says why).
     """
