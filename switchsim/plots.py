@@ -72,9 +72,21 @@ _COLORS = {entry.name: entry.color for entry in REGISTRY.values()}
 
 def plot_methods(results: Results, out_dir: str | Path) -> Path:
     """`methods_figure` as methods.png; returns the PNG path."""
-    path = Path(out_dir) / "methods.png"
-    methods_figure(results).savefig(path, dpi=DPI)
+    return _save(methods_figure(results), out_dir, "methods.png")
+
+
+def _save(figure: Figure, out_dir: str | Path, name: str) -> Path:
+    """Write ``figure`` as ``out_dir/name`` at `DPI`; returns the path."""
+    path = Path(out_dir) / name
+    figure.savefig(path, dpi=DPI)
     return path
+
+
+def _run_title(results: Results, hosts: str) -> str:
+    """A run's plot title: the scenario, ``hosts`` (who ran), elements, link rate and seed."""
+    scenario = results.scenario
+    return (f"{scenario.name}: {hosts}, {scenario.workload.elements:,} elements, "
+            f"{scenario.link.rate_bps / 1e9:g} Gb/s, seed {results.seed}")
 
 
 def methods_figure(results: Results) -> Figure:
@@ -104,19 +116,14 @@ def methods_figure(results: Results) -> Figure:
             else:  # nothing to draw (did not finish): the mark at the foot of the axis, whatever its scale
                 axis.annotate(mark.strip() or "0", (x, 0.02), xycoords=axis.get_xaxis_transform(), ha="center",
                               va="bottom", fontsize=8)
-    scenario = results.scenario
-    figure.suptitle(f"{scenario.name}: {scenario.topology.workers_per_job} workers, "
-                    f"{scenario.workload.elements:,} elements, {scenario.link.rate_bps / 1e9:g} Gb/s, "
-                    f"seed {results.seed}")
+    figure.suptitle(_run_title(results, f"{results.scenario.topology.workers_per_job} workers"))
     figure.tight_layout()
     return figure
 
 
 def plot_tenants(results: Results, out_dir: str | Path) -> Path:
     """`tenants_figure` as tenants.png; returns the PNG path."""
-    path = Path(out_dir) / "tenants.png"
-    tenants_figure(results).savefig(path, dpi=DPI)
-    return path
+    return _save(tenants_figure(results), out_dir, "tenants.png")
 
 
 def tenants_figure(results: Results) -> Figure:
@@ -142,10 +149,7 @@ def tenants_figure(results: Results) -> Figure:
     axis.set_ylabel("aggregation time (ms)")
     axis.set_title("each job alone and with every job running (slowdown = shared / alone)", fontsize=10)
     axis.legend(fontsize=8)
-    scenario = results.scenario
-    figure.suptitle(f"{scenario.name}: {len(records)} jobs of {scenario.topology.workers_per_job} workers, "
-                    f"{scenario.workload.elements:,} elements, {scenario.link.rate_bps / 1e9:g} Gb/s, "
-                    f"seed {results.seed}")
+    figure.suptitle(_run_title(results, f"{len(records)} jobs of {results.scenario.topology.workers_per_job} workers"))
     figure.tight_layout()
     return figure
 
