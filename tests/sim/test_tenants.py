@@ -8,11 +8,14 @@ import json
 from dataclasses import asdict
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from switchsim.cli import main
 from switchsim.config import ScenarioError, scenario_from_dict
 from switchsim.sim import handlers as h
 from switchsim.sim import transport
+from switchsim.sim.collectives import method_names
 from switchsim.sim.tenants import build_shared_state, run_jobs, run_tenants, slot_allotments
 
 FAULTS = {"loss": 0.02, "duplicate": 0.02, "reorder": 0.02, "reorder_delay_s": 3e-6, "duplicate_delay_s": 1e-6}
@@ -168,3 +171,31 @@ def test_a_capture_of_jobs_sharing_a_fabric_is_refused_not_silently_skipped(tmp_
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--pcap", str(tmp_path / "x.pcap")]) == 2
     assert "--pcap" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() and not (tmp_path / "x.pcap").exists()
+
+
+TOPOLOGIES = [{"kind": "multi_job", "workers": 3, "jobs": 2}, {"kind": "fat_tree", "k": 4, "jobs": 2},
+              {"kind": "fat_tree", "k": 4, "jobs": 4, "placement": "interleaved"},
+              {"kind": "tree", "fanout": [2, 2, 2], "jobs": 2}]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(topology=st.sampled_from(TOPOLOGIES), data=st.data(), transport_name=st.sampled_from(transport.TRANSPORTS),
+       loss=st.sampled_from([0.0, 0.03]), duplicate=st.sampled_from([0.0, 0.03]),
+       reorder=st.sampled_from([0.0, 0.03]), elements=st.integers(1, 1500), seed=st.integers(0, 2**32))
+def test_hypothesis_jobs_sharing_generated_fabrics_agree_on_both_engines(topology, data, transport_name, loss,
+                                                                         duplicate, reorder, elements, seed):
+    job_methods = data.draw(st.lists(st.sampled_from(method_names()), min_size=topology["jobs"],
+                                     max_size=topology["jobs"]))
+    link = {"loss": loss, "duplicate": duplicate, "reorder": reorder, "reorder_delay_s": 2e-6,
+            "duplicate_delay_s": 1e-6}
+    try:
+        scenario = tenants(job_methods, topology=topology, link=link, elements=elements, seed=seed,
+                           baselines={"transport": transport_name, "servers": 2})
+    except ScenarioError as error:  # two SwitchML jobs whose pinned trees would share a link
+        assume("share no link" not in str(error))
+        raise
+    every = frozenset(range(topology["jobs"]))
+    fast, _ = run_jobs(scenario, every, engine="fast")
+    simpy, _ = run_jobs(scenario, every, engine="simpy")
+    assert all(r.completed and r.correct for r in fast.values())
+    assert without_wall_time(fast.values()) == without_wall_time(simpy.values())
