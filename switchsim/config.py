@@ -477,6 +477,8 @@ class Scenario:
               f"0 (automatic) or one of {allowed} with workload.element_bits = {bits}")
         if self.job_methods:
             self._check_job_methods()
+            self._check_switchml_trees([j for j, m in enumerate(self.job_methods) if collective(m).is_switch],
+                                       "job_methods", list(self.job_methods))
             switchml_jobs = sum(collective(m).is_switch for m in self.job_methods)
             needed = self.switchml.window * switchml_jobs
             _need(needed <= self.switch.slots, "switch.slots", self.switch.slots,
@@ -485,6 +487,22 @@ class Scenario:
             needed = self.switchml.window * self.topology.job_count
             _need(needed <= self.switch.slots, "switch.slots", self.switch.slots,
                   f">= switchml.window x jobs = {needed} (each job's workers use window slots)")
+            if any(collective(m).is_switch for m in self.methods):
+                self._check_switchml_trees(range(self.topology.job_count), "methods", list(self.methods))
+
+    def _check_switchml_trees(self, jobs, field: str, value: list) -> None:
+        """The SwitchML ``jobs``' aggregation trees share no link (a worker-table row is per job)."""
+        shape = self.topology.shape
+        aggregating: dict[tuple[int, int], int] = {}  # (child node, switch) -> the SwitchML job using that link
+        for job in jobs:
+            for switch, children in shape.jobs[job].children.items():
+                for child in children:
+                    other = aggregating.setdefault((child, switch), job)
+                    _need(other == job, field, value,
+                          f"SwitchML jobs whose aggregation trees share no link; jobs {other} and {job} both "
+                          f"aggregate over the link into {shape.switches[switch].name} (a job's tree climbs to "
+                          "parent number job mod parents: give SwitchML to jobs that differ there, or use "
+                          'topology.placement = "blocks")')
 
     def _check_job_methods(self) -> None:
         jobs = self.topology.job_count
@@ -493,19 +511,6 @@ class Scenario:
         _need(self.workload.source == "synthetic", "job_methods", list(self.job_methods),
               'jobs sharing a fabric with [workload] source = "synthetic" (every value generated and checked '
               f'per packet); this scenario has source = "{self.workload.source}"')
-        shape = self.topology.shape
-        aggregating: dict[tuple[int, int], int] = {}  # (child node, switch) -> the SwitchML job using that link
-        for job, method in enumerate(self.job_methods):
-            if not collective(method).is_switch:
-                continue
-            for switch, children in shape.jobs[job].children.items():
-                for child in children:
-                    other = aggregating.setdefault((child, switch), job)
-                    _need(other == job, "job_methods", list(self.job_methods),
-                          f"SwitchML jobs whose aggregation trees share no link; jobs {other} and {job} both "
-                          f"aggregate over the link into {shape.switches[switch].name} (a job's tree climbs to "
-                          "parent number job mod parents: give SwitchML to jobs that differ there, or use "
-                          'topology.placement = "blocks")')
         _need(tuple(self.methods) == tuple(dict.fromkeys(self.job_methods)), "methods", list(self.methods),
               f"the distinct job_methods in order, {list(dict.fromkeys(self.job_methods))}, or left out "
               "(with job_methods every job runs its own method at once)")

@@ -40,7 +40,7 @@ def collective_servers(scenario: Scenario, method: str) -> int:
 def build_state(method: str, scenario: Scenario, tensors: np.ndarray | None, elements: int):
     """The network and the state of ``method`` on ``scenario`` (``tensors`` None: synthetic workload)."""
     servers = collective_servers(scenario, method)
-    network = scenario_network(scenario, extra_hosts=servers)
+    network = scenario_network(scenario, extra_hosts=servers, switchml_jobs=frozenset())  # no SwitchML tree
     inputs = RunInputs(elements=elements)
     state = new_state(scenario, network, inputs)
     table = FlowTable(flow_elements(scenario), lambda s, d, flow_hash: host_route(network, s, d, flow_hash))

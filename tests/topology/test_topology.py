@@ -179,3 +179,17 @@ def test_placement_is_read_by_fat_tree_and_tree_only():
         scenario_from_dict({"topology": {"kind": "one_rack", "placement": "interleaved"}})
     with pytest.raises(ScenarioError, match=r"topology\.placement = 'random'.*one of \('blocks', 'interleaved'\)"):
         TopologyConfig(kind="fat_tree", placement="random")
+
+
+def test_clashing_switchml_trees_are_refused_at_load_while_the_collectives_still_run():
+    """Interleaved jobs on a tree (one parent per switch) would aggregate over the same links: refused for
+    SwitchML with the field and the two jobs named, while a ring needs no tree and runs (a traceback before)."""
+    from switchsim.sim.collective_method import run_collective
+
+    topology = {"kind": "tree", "fanout": [2, 2, 2], "jobs": 2, "placement": "interleaved"}
+    workload = {"elements": 500, "source": "synthetic"}
+    with pytest.raises(ScenarioError, match=r"methods = \['switchml', 'ring'\].*jobs 0 and 1 both aggregate"):
+        scenario_from_dict({"methods": ["switchml", "ring"], "topology": topology, "workload": workload})
+    ring = scenario_from_dict({"methods": ["ring"], "topology": topology, "workload": workload})
+    result, _ = run_collective("ring", ring, None)
+    assert result.completed and result.correct
