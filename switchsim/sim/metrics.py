@@ -185,3 +185,18 @@ def allgather_time_closed_form(link: LinkConfig, workers: int, elements: int, pa
     per_packet, latency = _per_packet_and_latency(link, payload_bytes, pipeline_latency_s, ack_every)
     packets = max(1, -(-elements // (payload_bytes * 8 // element_bits)))
     return (workers - 1) * packets * per_packet + latency
+
+
+def hierarchical_ring_time_closed_form(link: LinkConfig, racks: int, hosts_per_rack: int, elements: int,
+                                       payload_bytes: int, pipeline_latency_s: float,
+                                       element_bits: int = spec.ELEMENT_BITS, ack_every: int = 4) -> float:
+    """Lossless hierarchical ring, pipelined per packet: ``2(n-1) P' t + h(2)``, n = racks x hosts per rack.
+
+    Each host's uplink carries its three streams (reduce-scatter and all-gather in the rack, the ring across
+    racks) of 2(n-1) sub-chunks of ``P' = ceil(ceil(S/n) / E)`` packets in all, as the flat ring's one stream
+    (``t`` as in `ring_time_closed_form`), and stays busy when the racks' uplinks carry the cross-rack
+    streams without queueing; the last packet is an in-rack one (h(2)). One rack or one host per rack is
+    the flat ring.
+    """
+    workers = racks * hosts_per_rack
+    return ring_time_closed_form(link, workers, elements, payload_bytes, pipeline_latency_s, element_bits, ack_every)

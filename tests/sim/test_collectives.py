@@ -240,3 +240,81 @@ def test_growing_send_queues_keep_every_mark_under_loss(transport_name):
     result, _ = run_collective("ring", s, None)
     assert result.completed and result.correct and result.retransmissions > 0
     assert -(-75_000 // 368) > slots  # a chunk did not fit the first send queues
+
+
+HIERARCHICAL_SHAPES = [  # (topology knobs, racks r, hosts per rack m)
+    ({"kind": "two_level", "workers": 2, "racks": 2}, 2, 2),
+    ({"kind": "two_level", "workers": 3, "racks": 4}, 4, 3),
+    ({"kind": "two_level", "workers": 4, "racks": 3}, 3, 4),
+    ({"kind": "fat_tree", "k": 4}, 8, 2),
+    ({"kind": "tree", "fanout": (3, 2, 2)}, 4, 3),
+]
+
+
+def hierarchical(topology, elements, transport_name="rdma-gbn", link=None, source="synthetic"):
+    return scenario_from_dict({"methods": ["hierarchical-ring"], "topology": topology, "link": link or {},
+                               "workload": {"elements": elements, "source": source},
+                               "baselines": {"transport": transport_name}})
+
+
+@pytest.mark.parametrize(("topology", "racks", "per_rack"), HIERARCHICAL_SHAPES)
+@pytest.mark.parametrize("elements", [1, 1000, 20_001])
+def test_hierarchical_ring_ends_every_rank_with_the_sum_and_checks_every_element_once(topology, racks, per_rack,
+                                                                                      elements):
+    s = hierarchical(topology, elements, source="tensors")
+    tensors = make_tensors(s)
+    network, state = build_state("hierarchical-ring", s, tensors, elements)
+    n = racks * per_rack
+    assert len({int(network.rack_of[host]) for host in network.groups[0]}) == racks
+    assert len(state.flows) == 3 * n  # reduce-scatter, inter-rack ring and all-gather flows per host
+    state, completed, _, _ = fast_engine.run(state, ticks(s.max_time_s))
+    counters = state.counters
+    assert completed and counters[fast_engine.h.G_WRONG_ELEMENTS] == 0
+    padded = n * -(-elements // n)  # the flat ring's padding: n sub-chunks of ceil(S / n)
+    assert counters[fast_engine.h.G_CHECKED_ELEMENTS] == n * padded  # every element of every rank, once
+    expected = wrapped_sum(tensors)
+    for worker in range(n):
+        assert np.array_equal(state.final[worker, :elements], expected)
+
+
+def test_hierarchical_ring_is_exact_on_the_synthetic_workload_and_every_uplink_carries_the_flat_rings_packets():
+    elements = 30_000
+    s = hierarchical({"kind": "two_level", "workers": 3, "racks": 3}, elements)
+    ring_s = replace(s, methods=("ring",))
+    result, final = run_collective("hierarchical-ring", s, None)
+    flat, _ = run_collective("ring", ring_s, None)
+    assert result.completed and result.correct and final is None
+    uplinks = [link for link in result.links if link.name.startswith("h")]
+    flat_uplinks = [link for link in flat.links if link.name.startswith("h")]
+    per_chunk = -(-(-(-elements // 9)) // 368)
+    for link, flat_link in zip(uplinks, flat_uplinks, strict=True):  # 2(n-1) P' data packets (and ACKs) each
+        assert link.bytes == flat_link.bytes
+        assert link.bytes >= 2 * 8 * per_chunk * 1538
+    spine_up = sum(link.bytes for link in result.links if link.name.endswith("->spine"))
+    flat_spine_up = sum(link.bytes for link in flat.links if link.name.endswith("->spine"))
+    assert spine_up > flat_spine_up  # 3 streams of 2(r-1) P' leave each rack, against 2(n-1) P' of one
+
+
+@pytest.mark.parametrize("transport_name", TRANSPORTS)
+@pytest.mark.parametrize(("topology", "racks", "per_rack"), HIERARCHICAL_SHAPES[1:4])
+def test_hierarchical_ring_engines_agree_under_loss_duplication_and_reordering(transport_name, topology, racks,
+                                                                                per_rack):
+    s = hierarchical(topology, 4000, transport_name=transport_name, link=FAULTS)
+    fast, _ = run_collective("hierarchical-ring", s, None, engine="fast")
+    simpy, _ = run_collective("hierarchical-ring", s, None, engine="simpy")
+    assert fast.completed and fast.correct and fast.retransmissions > 0
+    assert summary(fast) == summary(simpy)
+
+
+def test_hierarchical_ring_on_one_rack_or_one_host_per_rack_is_the_flat_ring():
+    for topology in ({"kind": "one_rack", "workers": 4}, {"kind": "two_level", "workers": 1, "racks": 4}):
+        s = hierarchical(topology, 5000)
+        result, _ = run_collective("hierarchical-ring", s, None)
+        flat, _ = run_collective("ring", replace(s, methods=("ring",)), None)
+        assert result.correct and summary(result) == {**summary(flat), "method": "hierarchical-ring"}
+
+
+def test_hierarchical_ring_refuses_racks_of_unequal_sizes():
+    s = hierarchical({"kind": "tree", "fanout": (2, 3), "jobs": 2}, 1000)  # job 0: hosts 0, 1 | 2
+    with pytest.raises(ValueError, match=r"job 0 has racks of unequal sizes \[2, 1\]"):
+        run_collective("hierarchical-ring", s, None)

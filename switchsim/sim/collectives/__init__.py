@@ -66,6 +66,8 @@ REGISTRY: dict[str, Collective] = {
                    compare_name="allgather", color="#e7298a", flows_per_job=lambda n, servers: n * (n - 1)),
         Collective("tree", "switchsim.sim.collectives.tree", color="#66a61e",
                    flows_per_job=lambda n, servers: 4 * (n - 1)),
+        Collective("hierarchical-ring", "switchsim.sim.collectives.hierarchical_ring", color="#e6ab02",
+                   flows_per_job=lambda n, servers: 3 * n),
     )
 }
 
