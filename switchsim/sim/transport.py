@@ -344,6 +344,22 @@ def _note_backlog(state, row, packet):
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _note_consumer_backlogs(state, row, packet):
+    """Record, when ``packet`` of the flow ``row`` first leaves, the send-queue span its delivery will need
+    in each flow it feeds. A feed with an offset may land far past a consumer's oldest unacknowledged
+    packet in one event (the hierarchical ring's all-gather is fed a block, or a step, ahead); noting it
+    a hop early lets the engines grow the queues before the delivery writes its slot."""
+    flows = state.flows
+    consumers = state.flow_consumers
+    for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
+        if consumers[i, 2] <= packet < consumers[i, 3]:
+            consumer = flows[consumers[i, 0]]
+            target = packet + consumers[i, 1]
+            if target < consumer[F_PACKETS]:
+                _note_backlog(state, consumer, target)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _advance(state, flow, now, out, count):
     """Make complete slots sendable in order (checking final ones, feeding the mirror chain)."""
     flows = state.flows
@@ -437,6 +453,8 @@ def _send(state, flow, packet, now, out, count):
     retransmission = packet < row[F_HIGH]
     if retransmission:
         row[F_RETRANSMISSIONS] += 1
+    else:
+        _note_consumer_backlogs(state, row, packet)
     if parameters[h.P_TRANSPORT] == SELECTIVE and packet < row[F_NXT]:
         row[F_RETX_NEXT] = packet + 1
     else:
