@@ -14,7 +14,11 @@ from switchsim.pipeline import wrapped_sum
 from switchsim.sim import fast_engine, transport
 from switchsim.sim.collective_method import build_state, run_collective, run_method
 from switchsim.sim.collectives import REGISTRY, by_compare_name, collective, method_names
-from switchsim.sim.metrics import allgather_time_closed_form, ring_time_closed_form
+from switchsim.sim.metrics import (
+    allgather_time_closed_form,
+    hierarchical_ring_time_closed_form,
+    ring_time_closed_form,
+)
 from switchsim.sim.routes import host_route
 from switchsim.sim.run import make_tensors
 from switchsim.sim.state import ticks
@@ -318,3 +322,33 @@ def test_hierarchical_ring_refuses_racks_of_unequal_sizes():
     s = hierarchical({"kind": "tree", "fanout": (2, 3), "jobs": 2}, 1000)  # job 0: hosts 0, 1 | 2
     with pytest.raises(ValueError, match=r"job 0 has racks of unequal sizes \[2, 1\]"):
         run_collective("hierarchical-ring", s, None)
+
+
+@pytest.mark.parametrize(("topology", "racks", "per_rack"), [
+    ({"kind": "two_level", "workers": 2, "racks": 2}, 2, 2),
+    ({"kind": "two_level", "workers": 2, "racks": 4}, 4, 2),
+    ({"kind": "fat_tree", "k": 4}, 8, 2),
+])
+def test_hierarchical_ring_time_is_within_two_percent_of_its_closed_form(topology, racks, per_rack):
+    """Two hosts per rack: a rack's uplink bandwidth (one host-rate link, or k/2 of them) carries its hosts'
+    cross-rack streams without a standing queue, so every host uplink stays busy: 2(n-1) P' t + h(2)."""
+    s = hierarchical(topology, 400_000)
+    result, _ = run_collective("hierarchical-ring", s, None)
+    closed = hierarchical_ring_time_closed_form(s.link, racks, per_rack, 400_000, s.baselines.packet_payload_bytes,
+                                                s.switch.pipeline_latency_s)
+    assert result.correct and result.time_s == pytest.approx(closed, rel=0.02)
+
+
+def test_hierarchical_ring_memory_estimate_covers_the_chunk_each_host_holds():
+    """Each ring step holds what arrived during the previous one: about r P' payloads a host, counted by
+    `collective_bytes` (the flat ring's estimate does not need it)."""
+    from switchsim.sim.memory import collective_bytes
+
+    elements = 200_000
+    s = hierarchical({"kind": "two_level", "workers": 4, "racks": 4}, elements)
+    _, state = build_state("hierarchical-ring", s, None, elements)
+    state, completed, _, _ = fast_engine.run(state, ticks(s.max_time_s))
+    held = state.counters[fast_engine.h.G_FLOW_PEAK_BUFFERS] * 368 * 4
+    ring_bytes = collective_bytes(replace(s, methods=("ring",)), "ring")
+    assert completed and held > ring_bytes  # more than the flat ring's whole estimate
+    assert held < collective_bytes(s, "hierarchical-ring") - ring_bytes
