@@ -281,22 +281,27 @@ def test_hierarchical_ring_ends_every_rank_with_the_sum_and_checks_every_element
         assert np.array_equal(state.final[worker, :elements], expected)
 
 
+def data_packets(link):
+    """Data packets (1538 B on the wire) of a link that also carried ACKs (84 B)."""
+    return (link.bytes - 84 * link.packets) // (1538 - 84)
+
+
 def test_hierarchical_ring_is_exact_on_the_synthetic_workload_and_every_uplink_carries_the_flat_rings_packets():
-    elements = 30_000
-    s = hierarchical({"kind": "two_level", "workers": 3, "racks": 3}, elements)
-    ring_s = replace(s, methods=("ring",))
+    elements, racks, per_rack = 30_000, 3, 3
+    n = racks * per_rack
+    s = hierarchical({"kind": "two_level", "workers": per_rack, "racks": racks}, elements)
     result, final = run_collective("hierarchical-ring", s, None)
-    flat, _ = run_collective("ring", ring_s, None)
+    flat, _ = run_collective("ring", replace(s, methods=("ring",)), None)
     assert result.completed and result.correct and final is None
-    uplinks = [link for link in result.links if link.name.startswith("h")]
-    flat_uplinks = [link for link in flat.links if link.name.startswith("h")]
-    per_chunk = -(-(-(-elements // 9)) // 368)
-    for link, flat_link in zip(uplinks, flat_uplinks, strict=True):  # 2(n-1) P' data packets (and ACKs) each
-        assert link.bytes == flat_link.bytes
-        assert link.bytes >= 2 * 8 * per_chunk * 1538
-    spine_up = sum(link.bytes for link in result.links if link.name.endswith("->spine"))
-    flat_spine_up = sum(link.bytes for link in flat.links if link.name.endswith("->spine"))
-    assert spine_up > flat_spine_up  # 3 streams of 2(r-1) P' leave each rack, against 2(n-1) P' of one
+    sub_packets = -(-(-(-elements // n)) // 368)  # P'
+    for link in result.links:
+        if link.name.startswith("h"):  # a host uplink: 2(n-1) P' data packets, as in the flat ring
+            assert data_packets(link) == 2 * (n - 1) * sub_packets
+        if link.name.endswith("->spine"):  # m inter-rack streams of 2(r-1) P' leave each rack
+            assert data_packets(link) == per_rack * 2 * (racks - 1) * sub_packets
+    for link in flat.links:
+        if link.name.endswith("->spine"):  # the flat ring: one stream of 2(n-1) P'
+            assert data_packets(link) == 2 * (n - 1) * sub_packets
 
 
 @pytest.mark.parametrize("transport_name", TRANSPORTS)
@@ -319,9 +324,16 @@ def test_hierarchical_ring_on_one_rack_or_one_host_per_rack_is_the_flat_ring():
 
 
 def test_hierarchical_ring_refuses_racks_of_unequal_sizes():
-    s = hierarchical({"kind": "tree", "fanout": (2, 3), "jobs": 2}, 1000)  # job 0: hosts 0, 1 | 2
-    with pytest.raises(ValueError, match=r"job 0 has racks of unequal sizes \[2, 1\]"):
-        run_collective("hierarchical-ring", s, None)
+    """The shipped topologies give every job whole racks; a job over racks of 2 and 1 hosts is refused."""
+    from switchsim.sim.collectives import hierarchical_ring
+    from switchsim.sim.collectives.flows import FlowTable
+
+    table = FlowTable(368, lambda source, destination, flow_hash: np.array([source], np.int64),
+                      rack_of=np.array([0, 0, 1, 1], np.int64))
+    with pytest.raises(ValueError, match=r"job 3 has racks of unequal sizes \[2, 1\]"):
+        hierarchical_ring.build(table, 3, [0, 1, 2], 1000, [])
+    hierarchical_ring.build(table, 3, [0, 1, 2, 3], 1000, [])  # 2 racks of 2: 3 flows a host
+    assert len(table) == 12
 
 
 @pytest.mark.parametrize(("topology", "racks", "per_rack"), [
