@@ -53,7 +53,8 @@ def collective_bytes(scenario: Scenario, method: str) -> int:
     shape = topology.shape
     racks = len({shape.host_switch[host] for host in shape.jobs[0].hosts})
     elements_per_packet = scenario.baselines.packet_payload_bytes * 8 // scenario.element_bits
-    chunk_packets = max(1, -(-(-(-scenario.workload.elements // workers)) // elements_per_packet))
+    chunk = -(-scenario.workload.elements // workers)
+    chunk_packets = max(1, -(-chunk // elements_per_packet))
     held = entry.held_packets(workers, racks, chunk_packets) * workers * topology.job_count
     return (entry.check_bytes_per_element * scenario.workload.elements * topology.job_count
             + flows * (FLOW_BYTES + 2 * scenario.baselines.packet_payload_bytes)
