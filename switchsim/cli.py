@@ -172,6 +172,31 @@ def _summary_table(results) -> str:
     return "\n".join(lines)
 
 
+def _tenant_table(results) -> str:
+    """Jobs sharing a fabric: each job's time shared and alone, its slowdown, and the SwitchML slot allotments."""
+    from switchsim.outcome import describe
+    from switchsim.sim.tenants import slot_allotments
+
+    scenario = results.scenario
+    limit = scenario.max_time_s
+    lines = [f"{'job':>3} {'method':10} {'shared (ms)':>12} {'alone (ms)':>11} {'slowdown':>9} {'retransmits':>11}"
+             "  outcome"]
+    for r in results.results:
+        shared = f"{r.aggregation_time_s * 1e3:12.3f}" if r.completed else f"{'-':>12}"
+        alone = f"{r.alone_time_s * 1e3:11.3f}" if r.alone_time_s is not None else f"{'-':>11}"
+        slowdown = f"{r.slowdown:9.2f}" if r.slowdown is not None else f"{'-':>9}"
+        lines.append(f"{r.job:>3} {r.method:10} {shared} {alone} {slowdown} {r.retransmissions:11,d}  "
+                     f"{describe(r.completed, r.correct, r.stopped_by, limit)}")
+    lines.append("slowdown: the job's aggregation time with every job running / running alone on the same fabric")
+    allotments = slot_allotments(scenario)
+    if allotments:
+        used = sum(a.slots for a in allotments)
+        parts = [f"job {a.job}: slots {a.first_slot}..{a.first_slot + a.slots - 1} on {len(a.switches)} switch(es)"
+                 for a in allotments]
+        lines.append(f"slot allotments ({used} of {scenario.switch.slots} slots per switch): " + "; ".join(parts))
+    return "\n".join(lines)
+
+
 def _run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -190,11 +215,16 @@ def _run(args: argparse.Namespace) -> int:
         from switchsim.sim.trace_replay import run_trace_command
 
         return run_trace_command(scenario, args.scenario, args.trace, args.out)
+    if args.pcap and scenario.job_methods:
+        raise ValueError(f"--pcap captures host 0's SwitchML traffic of a single-method run; {scenario.name} runs "
+                         "jobs sharing a fabric (job_methods), which are not captured: leave out --pcap")
     out = output_dir(args.out or f"out/{scenario.name}", "--out")
     pcap = str(output_file(args.pcap, "--pcap")) if args.pcap else None
     t = scenario.topology
+    jobs = (f" x {t.job_count} jobs sharing the fabric ({', '.join(scenario.job_methods)}; then each alone)"
+            if scenario.job_methods else f" x {t.job_count} job(s)")
     print(f"switchsim run: {scenario.name} (seed {scenario.seed}): {t.kind}, {t.workers_per_job} workers per job"
-          f" x {t.job_count} job(s), {scenario.workload.elements:,} elements x {scenario.workload.iterations} "
+          f"{jobs}, {scenario.workload.elements:,} elements x {scenario.workload.iterations} "
           f"iteration(s), {scenario.link.rate_bps / 1e9:g} Gb/s, loss {scenario.link.loss:g}, "
           f"{scenario.simulator.engine} engine, {scenario.workload.source} workload, "
           f"{scenario.switchml.recovery} loss recovery")
@@ -204,15 +234,16 @@ def _run(args: argparse.Namespace) -> int:
         results = run_scenario(scenario, progress, pcap=pcap)
     finally:
         progress.close()
-    print(_summary_table(results))
+    print(_tenant_table(results) if scenario.job_methods else _summary_table(results))
     for r in results.results:
         if r.float_relative_error is not None:
             print(f"{r.method}: float32 decode vs exact float64 sum: relative error {r.float_relative_error:.2e}, "
                   f"max |error| {r.float_max_abs_error:.2e}")
     summary = io.write_summary(results, out)
     table = io.write_results_csv(results, out)
-    pictures = [plots.plot_methods(results, out), plots.plot_links(results, out)]
-    hops = sum(r.packet_hops for r in results.results if r.method == "switchml")
+    pictures = [plots.plot_tenants(results, out) if scenario.job_methods else plots.plot_methods(results, out),
+                plots.plot_links(results, out)]
+    hops = sum(r.packet_hops for r in results.results if r.method == "switchml" and r.job is None)
     wall = sum(r.wall_time_s for r in results.results if r.method == "switchml")
     if hops:
         print(f"switchml: {hops:,} packet-hops in {wall:.2f} s wall ({hops / wall:,.0f} packet-hops/s, "
@@ -472,7 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
         "all-gather) on the same fabric, packet by packet",
         description="Run a scenario (TOML) in the discrete-event simulator: every method on the same topology, "
         "links and tensors. Prints a summary table, writes DIR/summary.json, DIR/results.csv (one row per method "
-        "and job, for pandas and plotting tools) and plots (PNG). Without SCENARIO, "
+        "and job, for pandas and plotting tools) and plots (PNG). A scenario with job_methods (one method per job, "
+        "e.g. scenarios/multi-tenant.toml) runs its jobs at once on the shared fabric, then each alone, and "
+        "prints each job's slowdown and the SwitchML jobs' slot allotments. Without SCENARIO, "
         "runs scenarios/quickstart.toml. Exit status: 0 every method finished with the exact sum, 1 a method's "
         "sum was wrong, 3 a method did not finish within max_time_s (2: bad input).",
     )

@@ -21,8 +21,9 @@ from typing import Any
 from switchsim.paths import read_text
 from switchsim.protocol import spec
 from switchsim.resources import scenarios_dir
-from switchsim.sim.collectives import method_names
+from switchsim.sim.collectives import collective, method_names
 from switchsim.topology import BUILDERS, Topology, TopologyError, build_topology
+from switchsim.topology.jobs import PLACEMENTS
 from workers.protocol import DEFAULT_RTO_MIN_S
 from workers.protocol_state import RECOVERY_POLICIES
 
@@ -128,6 +129,8 @@ class TopologyConfig:
         oversubscription: r in "r:1 at the ToR uplinks": a ToR's host-facing bandwidth is r times
             its uplink bandwidth (fat_tree, tree, two_level; 1 = none).
         fanout: a tree's fan-outs from the bottom: hosts per ToR, ToRs per tier-1 switch, ...
+        placement: how fat_tree and tree deal hosts to jobs: "blocks" (consecutive hosts: whole racks
+            and pods) or "interleaved" (host h in job h mod jobs: every rack holds every job).
     """
 
     kind: str = "one_rack"
@@ -137,6 +140,7 @@ class TopologyConfig:
     k: int = 4
     oversubscription: float = 1.0
     fanout: tuple = (4, 4)
+    placement: str = "blocks"
 
     def __post_init__(self) -> None:
         _need(self.kind in TOPOLOGIES, "topology.kind", self.kind, f"one of {TOPOLOGIES}")
@@ -147,6 +151,7 @@ class TopologyConfig:
         jobs_limit = 64 if self.kind == "multi_job" else 1 << 16
         _need(isinstance(self.jobs, int) and not isinstance(self.jobs, bool) and 1 <= self.jobs <= jobs_limit,
               "topology.jobs", self.jobs, f"an integer in 1..{jobs_limit}")
+        _need(self.placement in PLACEMENTS, "topology.placement", self.placement, f"one of {PLACEMENTS}")
         _within("topology.oversubscription", self.oversubscription, 1.0, 64.0, "(r in r:1)")
         _need(self.kind not in ("one_rack", "two_level") or self.jobs == 1, "topology.jobs", self.jobs,
               f"1 with kind = {self.kind!r} (use multi_job, fat_tree or tree for several jobs)")
@@ -436,6 +441,9 @@ class Scenario:
     seed: int = 0
     methods: tuple[str, ...] = ("switchml", "ring")
     max_time_s: float = 3600.0
+    #: Jobs sharing the fabric: one method per job (``topology.jobs`` of them), all running at once
+    #: (`switchsim.sim.tenants`); empty: each of ``methods`` runs on every job in turn.
+    job_methods: tuple[str, ...] = ()
     topology: TopologyConfig = field(default_factory=TopologyConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     switch: SwitchConfigSection = field(default_factory=SwitchConfigSection)
@@ -452,10 +460,12 @@ class Scenario:
         _need(isinstance(self.name, str) and SCENARIO_NAME.fullmatch(self.name) is not None, "name", self.name,
               "a plain name of letters, digits, '.', '_' and '-' (up to 100, not starting with '.'): "
               "it names the output folder out/<name>")
-        unknown = [m for m in self.methods if m not in METHODS]
-        close = [match for m in unknown for match in difflib.get_close_matches(str(m), METHODS, 1)]
-        _need(len(self.methods) > 0 and not unknown, "methods", list(self.methods),
-              f"a non-empty list drawn from {METHODS}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        for name, listed in (("job_methods", self.job_methods), ("methods", self.methods)):  # job_methods first:
+            unknown = [m for m in listed if m not in METHODS]  # the methods derived from them come after
+            close = [match for m in unknown for match in difflib.get_close_matches(str(m), METHODS, 1)]
+            _need((len(listed) > 0 or name == "job_methods") and not unknown, name, list(listed),
+                  ("one method per job, each" if name == "job_methods" else "a non-empty list")
+                  + f" drawn from {METHODS}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
         _positive("max_time_s", self.max_time_s, MAX_TIME_LIMIT_S)
         computing = self.workload.compute_s * self.workload.iterations
         _need(computing < self.max_time_s, "max_time_s", self.max_time_s,
@@ -465,9 +475,40 @@ class Scenario:
         allowed = spec.supported_elements_per_packet(bits)
         _need(k == 0 or k in allowed, "switchml.elements_per_packet", k,
               f"0 (automatic) or one of {allowed} with workload.element_bits = {bits}")
-        needed = self.switchml.window * self.topology.job_count
-        _need(needed <= self.switch.slots, "switch.slots", self.switch.slots,
-              f">= switchml.window x jobs = {needed} (each job's workers use window slots)")
+        if self.job_methods:
+            self._check_job_methods()
+            switchml_jobs = sum(collective(m).is_switch for m in self.job_methods)
+            needed = self.switchml.window * switchml_jobs
+            _need(needed <= self.switch.slots, "switch.slots", self.switch.slots,
+                  f">= switchml.window x SwitchML jobs = {needed} (each SwitchML job is allotted window slots)")
+        else:
+            needed = self.switchml.window * self.topology.job_count
+            _need(needed <= self.switch.slots, "switch.slots", self.switch.slots,
+                  f">= switchml.window x jobs = {needed} (each job's workers use window slots)")
+
+    def _check_job_methods(self) -> None:
+        jobs = self.topology.job_count
+        _need(len(self.job_methods) == jobs, "job_methods", list(self.job_methods),
+              f"one method per job: {jobs} (topology.jobs), in job order")
+        _need(self.workload.source == "synthetic", "job_methods", list(self.job_methods),
+              'jobs sharing a fabric with [workload] source = "synthetic" (every value generated and checked '
+              f'per packet); this scenario has source = "{self.workload.source}"')
+        shape = self.topology.shape
+        aggregating: dict[tuple[int, int], int] = {}  # (child node, switch) -> the SwitchML job using that link
+        for job, method in enumerate(self.job_methods):
+            if not collective(method).is_switch:
+                continue
+            for switch, children in shape.jobs[job].children.items():
+                for child in children:
+                    other = aggregating.setdefault((child, switch), job)
+                    _need(other == job, "job_methods", list(self.job_methods),
+                          f"SwitchML jobs whose aggregation trees share no link; jobs {other} and {job} both "
+                          f"aggregate over the link into {shape.switches[switch].name} (a job's tree climbs to "
+                          "parent number job mod parents: give SwitchML to jobs that differ there, or use "
+                          'topology.placement = "blocks")')
+        _need(tuple(self.methods) == tuple(dict.fromkeys(self.job_methods)), "methods", list(self.methods),
+              f"the distinct job_methods in order, {list(dict.fromkeys(self.job_methods))}, or left out "
+              "(with job_methods every job runs its own method at once)")
 
     @property
     def built_topology(self) -> Topology:
@@ -535,7 +576,7 @@ def _coerce(section: str, cls: type, table: dict) -> Any:
 def scenario_from_dict(document: dict) -> Scenario:
     """A validated `Scenario` from a parsed TOML document."""
     top = {k: v for k, v in document.items() if k not in _SECTIONS}
-    allowed = {"name", "seed", "methods", "max_time_s"}
+    allowed = {"name", "seed", "methods", "max_time_s", "job_methods"}
     unknown = sorted(set(top) - allowed)
     if unknown:
         raise ScenarioError(f"unknown top-level keys {unknown}; known: {sorted(allowed | set(_SECTIONS))}")
@@ -544,6 +585,12 @@ def scenario_from_dict(document: dict) -> Scenario:
         if not isinstance(top["methods"], list):
             raise ScenarioError(f"methods = {top['methods']!r} must be a list of strings from {METHODS}")
         top["methods"] = tuple(top["methods"])
+    if "job_methods" in top:
+        if not isinstance(top["job_methods"], list) or not all(isinstance(m, str) for m in top["job_methods"]):
+            raise ScenarioError(f"job_methods = {top['job_methods']!r} must be a list of strings from {METHODS}, "
+                                "one per job")
+        top["job_methods"] = tuple(top["job_methods"])
+        top.setdefault("methods", tuple(dict.fromkeys(top["job_methods"])))
     if "max_time_s" in top and isinstance(top["max_time_s"], int) and not isinstance(top["max_time_s"], bool):
         top["max_time_s"] = float(top["max_time_s"])
     scenario = Scenario(**top, **sections)

@@ -41,10 +41,11 @@ def write_summary(results: Results, out_dir: str | Path) -> Path:
 
 
 #: The columns of a tidy results row (``results.csv``, ``sweep.csv`` after its swept fields): one row per run,
-#: method and job. Times in seconds, as in summary.json; ``ate_per_s`` is aggregated tensor elements per
+#: method and job (``job`` is empty for a record covering every job; jobs sharing a fabric have one row each, with
+#: their time alone and slowdown). Times in seconds, as in summary.json; ``ate_per_s`` is aggregated tensor elements per
 #: second (elements x iterations / aggregation time).
-RESULT_COLUMNS = ("scenario", "seed", "method", "jobs", "workers_per_job", "elements", "iterations", "outcome",
-                  "completed", "correct", "stopped_by", "aggregation_time_s", "ate_per_s",
+RESULT_COLUMNS = ("scenario", "seed", "method", "job", "jobs", "workers_per_job", "elements", "iterations", "outcome",
+                  "completed", "correct", "stopped_by", "aggregation_time_s", "alone_time_s", "slowdown", "ate_per_s",
                   "goodput_per_worker_bps", "retransmissions", "timeouts", "packets", "bytes", "max_queue_bytes",
                   "max_link_utilisation", "wall_time_s")
 

@@ -72,9 +72,21 @@ _COLORS = {entry.name: entry.color for entry in REGISTRY.values()}
 
 def plot_methods(results: Results, out_dir: str | Path) -> Path:
     """`methods_figure` as methods.png; returns the PNG path."""
-    path = Path(out_dir) / "methods.png"
-    methods_figure(results).savefig(path, dpi=DPI)
+    return _save(methods_figure(results), out_dir, "methods.png")
+
+
+def _save(figure: Figure, out_dir: str | Path, name: str) -> Path:
+    """Write ``figure`` as ``out_dir/name`` at `DPI`; returns the path."""
+    path = Path(out_dir) / name
+    figure.savefig(path, dpi=DPI)
     return path
+
+
+def _run_title(results: Results, hosts: str) -> str:
+    """A run's plot title: the scenario, ``hosts`` (who ran), elements, link rate and seed."""
+    scenario = results.scenario
+    return (f"{scenario.name}: {hosts}, {scenario.workload.elements:,} elements, "
+            f"{scenario.link.rate_bps / 1e9:g} Gb/s, seed {results.seed}")
 
 
 def methods_figure(results: Results) -> Figure:
@@ -104,10 +116,40 @@ def methods_figure(results: Results) -> Figure:
             else:  # nothing to draw (did not finish): the mark at the foot of the axis, whatever its scale
                 axis.annotate(mark.strip() or "0", (x, 0.02), xycoords=axis.get_xaxis_transform(), ha="center",
                               va="bottom", fontsize=8)
-    scenario = results.scenario
-    figure.suptitle(f"{scenario.name}: {scenario.topology.workers_per_job} workers, "
-                    f"{scenario.workload.elements:,} elements, {scenario.link.rate_bps / 1e9:g} Gb/s, "
-                    f"seed {results.seed}")
+    figure.suptitle(_run_title(results, f"{results.scenario.topology.workers_per_job} workers"))
+    figure.tight_layout()
+    return figure
+
+
+def plot_tenants(results: Results, out_dir: str | Path) -> Path:
+    """`tenants_figure` as tenants.png; returns the PNG path."""
+    return _save(tenants_figure(results), out_dir, "tenants.png")
+
+
+def tenants_figure(results: Results) -> Figure:
+    """Jobs sharing a fabric: each job's aggregation time alone and shared (ms), its slowdown above the bars."""
+    records = results.results
+    labels = [f"job {r.job}\n{r.method}" for r in records]
+    shared = [r.aggregation_time_s * 1e3 if r.completed else 0.0 for r in records]
+    alone = [r.alone_time_s * 1e3 if r.alone_time_s is not None else 0.0 for r in records]
+    figure = Figure(figsize=(max(6.0, min(MAX_WIDTH_IN, 1.6 * len(records) + 2)), 4.4))
+    axis = figure.subplots()
+    positions = list(range(len(records)))
+    width = 0.38
+    axis.bar([x - width / 2 for x in positions], alone, width, label="alone", color="#bbbbbb")
+    axis.bar([x + width / 2 for x in positions], shared, width, label="sharing the fabric",
+             color=[_COLORS.get(r.method, "grey") for r in records])
+    for x, record, value in zip(positions, records, shared, strict=True):
+        verdict = outcome(record.completed, record.correct)
+        text = {Outcome.EXACT: "", Outcome.WRONG: "WRONG "}.get(verdict, "did not finish ")
+        if record.slowdown is not None:
+            text += f"{record.slowdown:.2f}x"
+        axis.annotate(text.strip(), (x + width / 2, value), ha="center", va="bottom", fontsize=8)
+    axis.set_xticks(positions, labels)
+    axis.set_ylabel("aggregation time (ms)")
+    axis.set_title("each job alone and with every job running (slowdown = shared / alone)", fontsize=10)
+    axis.legend(fontsize=8)
+    figure.suptitle(_run_title(results, f"{len(records)} jobs of {results.scenario.topology.workers_per_job} workers"))
     figure.tight_layout()
     return figure
 

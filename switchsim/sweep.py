@@ -398,6 +398,17 @@ def log_interval(values: list[float]) -> tuple[float, float] | None:
     return math.exp(low), math.exp(high)
 
 
+def result_label(result: dict) -> str:
+    """What a point's ``method`` names: the method, or for jobs sharing a fabric the method and its job.
+
+    Example:
+        >>> result_label({"method": "ring"}), result_label({"method": "ring", "job": 2})
+        ('ring', 'ring (job 2)')
+    """
+    job = result.get("job")
+    return result["method"] if job is None else f"{result['method']} (job {job})"
+
+
 def summarize_points(runs: list[dict], plan: SweepPlan) -> list[dict]:
     """One record per point and method, in plan order: statistics over the runs that finished.
 
@@ -411,9 +422,9 @@ def summarize_points(runs: list[dict], plan: SweepPlan) -> list[dict]:
     points = []
     for params in plan.points():
         chosen = by_key.get(json.dumps(params, sort_keys=True, default=list), [])
-        methods = list(dict.fromkeys(result["method"] for run in chosen for result in run["results"]))
+        methods = list(dict.fromkeys(result_label(result) for run in chosen for result in run["results"]))
         for method in methods:
-            results = [result for run in chosen for result in run["results"] if result["method"] == method]
+            results = [result for run in chosen for result in run["results"] if result_label(result) == method]
             finished = [r for r in results if r["completed"]]
             point = {"params": params, "method": method, "seeds": len(results)}
             for name, key in (("time_s", "aggregation_time_s"), ("ate_per_s", "ate_per_s")):

@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from switchsim.sim import handlers as h
+from switchsim.sim import transport
 from switchsim.sim.state import FLOW_MARGIN, grow_buffers, needs_more_buffers
 
 #: `run_events` outcomes.
@@ -318,15 +319,16 @@ def state_event_buffer(state: h.SimState) -> np.ndarray:
 
 def initial_events(state: h.SimState) -> np.ndarray:
     """After one compute phase (time 0 without compute): every SwitchML host begins its first
-    iteration, then every collective job (``GROUP_BEGIN``)."""
-    hosts = int(state.parameters[h.P_SWITCHML_HOSTS])
-    groups = state.collective_groups.shape[0]
-    events = np.zeros((hosts + groups, h.EVENT_FIELDS), np.int64)
+    iteration (``H_SWITCHML``), then every collective job (``GROUP_BEGIN``; a job with ``GR_HOSTS`` 0
+    runs SwitchML or sits idle)."""
+    hosts = np.flatnonzero(state.hosts[:, h.H_SWITCHML])
+    groups = np.flatnonzero(state.collective_groups[:, transport.GR_HOSTS])
+    events = np.zeros((len(hosts) + len(groups), h.EVENT_FIELDS), np.int64)
     events[:, h.E_TIME] = state.parameters[h.P_COMPUTE]
-    events[:hosts, h.E_KIND] = h.BEGIN
-    events[:hosts, h.E_TARGET] = np.arange(hosts)
-    events[hosts:, h.E_KIND] = h.GROUP_BEGIN
-    events[hosts:, h.E_TARGET] = np.arange(groups)
+    events[:len(hosts), h.E_KIND] = h.BEGIN
+    events[:len(hosts), h.E_TARGET] = hosts
+    events[len(hosts):, h.E_KIND] = h.GROUP_BEGIN
+    events[len(hosts):, h.E_TARGET] = groups
     events[:, h.E_CHANNEL] = -1
     return events
 

@@ -95,7 +95,7 @@ P_CAPTURE_HOST = 18  #: host whose links are captured, -1 for none
 P_KEEP_RESULTS = 19  #: 1: write the last iteration's results to ``final``
 P_RECOVERY = 20  #: loss-recovery policy (`workers.protocol_state.RECOVERY_POLICIES` index)
 P_RTO_MIN = 21  #: the ``rto`` policy's floor, ps
-P_SWITCHML_HOSTS = 22  #: hosts 0.. that run SwitchML (they begin at P_COMPUTE)
+# 22: unused (was the count of hosts running SwitchML, now the per-host H_SWITCHML flag)
 P_TRANSPORT = 23  #: `switchsim.sim.transport` TRANSPORTS index
 P_FLOW_ELEMENTS = 24  #: elements per transport data packet
 P_ACK_EVERY = 25  #: a receiver ACKs at least every this many in-order packets
@@ -137,7 +137,11 @@ H_RETRANSMISSIONS = 6  #: over all iterations
 H_TIMEOUTS = 7
 H_SENT = 8
 H_DONE = 9
-HOST_FIELDS = 10
+H_SWITCHML = 10  #: 1: the host runs SwitchML (it begins at P_COMPUTE); 0: a collective's host, or idle
+H_START_SLOT = 11  #: first slot of its job's allotment (the job's slots: start .. start + window)
+H_FINISHED_AT = 12  #: time it finished its last iteration, ps (0 until then)
+H_WRONG_RESULTS = 13  #: results it received that differed from the exact sum
+HOST_FIELDS = 14
 
 # --- per-channel counters (int64) -------------------------------------------------
 C_BUSY_UNTIL = 0
@@ -510,7 +514,7 @@ def _begin(state, host, now, out, count):
     total = parameters[P_TOTAL_PACKETS]
     uplink = state.channels[hosts[host, H_UPLINK]]
     protocol.configure(state.protocol_config, state.protocol_status, state.protocol_lanes, host,
-                       uplink[CH_WORKER_ID], uplink[CH_NUM_WORKERS], window, hosts[host, H_GROUP] * window,
+                       uplink[CH_WORKER_ID], uplink[CH_NUM_WORKERS], window, hosts[host, H_START_SLOT],
                        parameters[P_ELEMENTS_PER_PACKET],
                        iteration & 0xFF, (iteration * total) % (2 * window), total, parameters[P_TIMEOUT],
                        parameters[P_BACKOFF_THRESHOLD], parameters[P_BACKOFF_INCREMENT], parameters[P_RECOVERY],
@@ -534,6 +538,7 @@ def _finish_iteration(state, host, now, out, count):
     hosts[host, H_ITERATION] += 1
     if hosts[host, H_ITERATION] == parameters[P_ITERATIONS]:
         hosts[host, H_DONE] = 1
+        hosts[host, H_FINISHED_AT] = now
         state.counters[G_HOSTS_REMAINING] -= 1
         return count
     if parameters[P_COMPUTE]:
@@ -560,6 +565,7 @@ def _worker_result(state, host, now, header, buffer, out, count):
         state.counters[G_CHECKED_PACKETS] += 1
         if not result_is_exact(state, group, packet, position, received):
             state.counters[G_WRONG_PACKETS] += 1
+            hosts[host, H_WRONG_RESULTS] += 1
         if parameters[P_KEEP_RESULTS] and hosts[host, H_ITERATION] == parameters[P_ITERATIONS] - 1:
             k = parameters[P_ELEMENTS_PER_PACKET]
             copy_into(state.final[host, packet * k:(packet + 1) * k], received)

@@ -30,6 +30,8 @@ def estimate_bytes(scenario: Scenario) -> tuple[int, str]:
         # host collectives (registry): the exact sums they check against, and their flows' queues
         per_method = {m: collective_bytes(scenario, m) for m in scenario.methods}
         baselines = max(per_method.values())
+        if scenario.job_methods:  # every job's flows at once: each job's share of its method's estimate
+            baselines = sum(collective_bytes(scenario, m) // jobs for m in scenario.job_methods)
         return fixed + baselines, (f"{switches} switch(es) x {scenario.switch.slots} slots, {hosts} hosts x window "
                                    f"{window}, and the baselines' working tensors ({', '.join(scenario.methods)})")
     copies = TENSOR_COPIES + (FLOAT_COPIES if workload.dtype == "float32" else 0)

@@ -57,6 +57,9 @@ class MethodResult:
     packet_hops: int = 0
     float_max_abs_error: float | None = None  #: float workloads: largest |decoded - exact float64 sum|
     float_relative_error: float | None = None  #: float workloads: ||decoded - exact|| / ||exact||, worst worker
+    job: int | None = None  #: jobs sharing a fabric (`switchsim.sim.tenants`): the job; None: every job
+    alone_time_s: float | None = None  #: jobs sharing a fabric: the job's aggregation time run alone
+    slowdown: float | None = None  #: jobs sharing a fabric: aggregation time shared / alone
 
     def to_json(self) -> dict:
         """The summary.json record (links included)."""
@@ -185,6 +188,63 @@ def allgather_time_closed_form(link: LinkConfig, workers: int, elements: int, pa
     per_packet, latency = _per_packet_and_latency(link, payload_bytes, pipeline_latency_s, ack_every)
     packets = max(1, -(-elements // (payload_bytes * 8 // element_bits)))
     return (workers - 1) * packets * per_packet + latency
+
+
+def tree_busiest_streams(workers: int) -> int:
+    """Streams of ceil(S/2/E) packets the busiest rank of NCCL's double binary tree sends (and receives).
+
+    Per tree a rank sends its up-stream (unless it is the root) and one down-stream per child, and
+    receives the mirror image (its children's up-streams, its parent's down-stream): 2 for n = 2,
+    3 for n = 3, 4 from n = 4 on (an interior rank with two children in one tree is a leaf in the other).
+    """
+    from switchsim.sim.collectives.tree import double_tree  # the builder's own trees (imported on use)
+
+    trees = double_tree(workers)
+    return max(sum((tree[rank][0] >= 0) + len(tree[rank][1]) for tree in trees) for rank in range(workers))
+
+
+def tree_time_closed_form(link: LinkConfig, workers: int, elements: int, payload_bytes: int,
+                          pipeline_latency_s: float, element_bits: int = spec.ELEMENT_BITS,
+                          ack_every: int = 4) -> float:
+    """Lossless one-rack double binary tree, pipelined per packet: ``L P_h t + h(2)``, a lower bound.
+
+    Each tree carries half the tensor, ``P_h = ceil(ceil(S/2) / E)`` packets per stream. The busiest
+    rank's uplink carries ``L`` = `tree_busiest_streams` streams (4 from n = 4 on: up-stream and two
+    down-streams in the tree where it has two children, its up-stream as a leaf in the other), and its
+    downlink receives as many, so the ACKs it sends are 1/ack_every of ``L P_h`` packets: the uplink
+    is busy at least ``L P_h t`` (``t`` as in `ring_time_closed_form`), and the last packet takes h(2).
+    Pipeline fill and drain over the trees' depth (about 2 log2(n) h(2), tens of microseconds) are left out: a
+    rank's uplink has its leaf stream to send while its dependent streams fill. The simulated tree
+    is above this bound (1.07-1.12x at n = 4..16, docs/simulator.md says why).
+    """
+    if workers == 1:
+        return 0.0
+    per_packet, latency = _per_packet_and_latency(link, payload_bytes, pipeline_latency_s, ack_every)
+    half = -(-elements // 2)
+    packets = max(1, -(-half // (payload_bytes * 8 // element_bits)))
+    return tree_busiest_streams(workers) * packets * per_packet + latency
+
+
+def ps_time_closed_form(link: LinkConfig, workers: int, servers: int, elements: int, payload_bytes: int,
+                        pipeline_latency_s: float, element_bits: int = spec.ELEMENT_BITS,
+                        ack_every: int = 4) -> float:
+    """Lossless one-rack sharded parameter server: ``max(n, servers) P_s t + 2 h(2)``, a lower bound.
+
+    Server k owns a shard of ``ceil(S / servers)`` elements, ``P_s = ceil(shard / E)`` packets. Its
+    downlink receives the n workers' pushes (``n P_s`` packets, and an ACK for every ack_every
+    packets of its n pulls); its uplink sends the n pulls (``n P_s`` packets, and the ACKs of the
+    pushes): ``n P_s t`` each way, pushes and pulls overlapping on the two directions because the
+    server returns each sum as soon as its n inputs are in. A worker's link carries
+    ``servers P_s`` packets each way (one push and one pull per server), the bottleneck when
+    servers > n. The first push packet reaches a server after h(2) and the last pull packet
+    reaches its worker h(2) after it is sent: ``max(n, servers) P_s t + 2 h(2)``. With n > 1 per
+    server the n-way incast queues at the server's port (at most n windows); the bound assumes the
+    queue holds them (no tail drop: ``link.queue_bytes`` >= n x window x packet).
+    """
+    per_packet, latency = _per_packet_and_latency(link, payload_bytes, pipeline_latency_s, ack_every)
+    shard = -(-elements // servers)
+    packets = max(1, -(-shard // (payload_bytes * 8 // element_bits)))
+    return max(workers, servers) * packets * per_packet + 2 * latency
 
 
 def hierarchical_ring_time_closed_form(link: LinkConfig, racks: int, hosts_per_rack: int, elements: int,

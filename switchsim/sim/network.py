@@ -91,8 +91,11 @@ class Network:
 
 
 def build_network(topology: Topology, request_kind: int, switch_result_kind: int, host_result_kind: int,
-                  extra_hosts: int = 0) -> Network:
+                  extra_hosts: int = 0, switchml_jobs: frozenset[int] | None = None) -> Network:
     """The arrays of ``topology``; the kinds are the event kinds a channel's arrival becomes.
+
+    Only the aggregation trees of ``switchml_jobs`` (default: every job) are lowered into the
+    worker tables: jobs sharing a fabric with host collectives (`switchsim.sim.tenants`) need no tree.
 
     ``extra_hosts`` (parameter servers) are added after the workers on the first switch, in no job, with
     the first host link's rate, delay and queue; their channels (up, down for each) come after every other
@@ -134,6 +137,8 @@ def build_network(topology: Topology, request_kind: int, switch_result_kind: int
         queues[up] = queues[down] = link.queue_bytes
     for g, job in enumerate(topology.jobs):
         host_group[list(job.hosts)] = g
+        if switchml_jobs is not None and g not in switchml_jobs:
+            continue
         for s, children in job.children.items():
             for bit, child in enumerate(children):
                 i = topology.link_between(child, hosts + s)

@@ -15,6 +15,7 @@ from switchsim.sim.collectives import collective
 from switchsim.sim.memory import check_memory
 from switchsim.sim.metrics import MethodResult
 from switchsim.sim.switchml_method import run_switchml
+from switchsim.sim.tenants import run_tenants
 from switchsim.sim.workload import check_float, make_workload
 
 Progress = Callable[[str, float, int], None]
@@ -38,9 +39,10 @@ class Results:
     def speedups(self) -> dict[str, float]:
         """SwitchML's time advantage over each baseline: baseline time / SwitchML time.
 
-        Only methods that finished are compared (a run stopped at its time limit has no time to compare).
+        Only methods that finished are compared (a run stopped at its time limit has no time to compare);
+        jobs sharing a fabric are not method comparisons (each has its ``slowdown`` instead).
         """
-        if not any(r.method == "switchml" and r.completed for r in self.results):
+        if self.scenario.job_methods or not any(r.method == "switchml" and r.completed for r in self.results):
             return {}
         switchml = self.by_method("switchml").aggregation_time_s
         return {r.method: r.aggregation_time_s / switchml for r in self.results
@@ -57,7 +59,8 @@ def make_tensors(scenario: Scenario) -> np.ndarray:
 
 
 def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str | None = None) -> Results:
-    """Run every method of ``scenario`` on identical links and tensors.
+    """Run every method of ``scenario`` on identical links and tensors (or, with ``job_methods``, its jobs
+    sharing the fabric at once and each alone: `switchsim.sim.tenants.run_tenants`).
 
     ``progress(method, simulated_s, fraction done)`` is called periodically during the
     packet-level SwitchML run; ``pcap`` captures host 0's SwitchML traffic.
@@ -65,6 +68,8 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str
     engine releases the GIL, so the two use both cores.
     """
     check_memory(scenario)
+    if scenario.job_methods:  # jobs sharing the fabric, each with its own method, then each alone
+        return Results(scenario=scenario, seed=scenario.seed, results=run_tenants(scenario, progress))
     synthetic = scenario.workload.source == "synthetic"
     workload = None if synthetic else make_workload(scenario)
     stop = threading.Event()  # set when this thread is interrupted (Ctrl-C): the engine thread stops too

@@ -142,7 +142,6 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     parameters[h.P_ELEMENTS] = inputs.elements
     parameters[h.P_CAPTURE_HOST] = capture_host
     parameters[h.P_KEEP_RESULTS] = int(inputs.keep_results)
-    parameters[h.P_SWITCHML_HOSTS] = hosts
 
     channel_count = len(network.names)
     channel_keys = np.array([[stream_key(scenario.seed, c, LINK_STREAM + purpose) for purpose in range(3)]
@@ -151,6 +150,8 @@ def new_state(scenario: Scenario, network: Network, inputs: RunInputs, capture_h
     hosts_array[:, h.H_GROUP] = network.host_group
     hosts_array[:, h.H_UPLINK] = network.host_uplink
     hosts_array[:, h.H_TIMER_AT] = h.NEVER
+    hosts_array[:, h.H_SWITCHML] = 1
+    hosts_array[:, h.H_START_SLOT] = network.host_group * window  # job g's allotment: slots g W .. (g + 1) W
     counters = np.zeros(h.COUNTERS, np.int64)
     counters[h.G_HOSTS_REMAINING] = hosts
     pool = new_slot_pool(SwitchConfig(slots=scenario.switch.slots, elements_per_packet=k,
@@ -275,19 +276,23 @@ def _power_of_two(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
 
-def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray | None) -> h.SimState:
-    """``state`` (from `new_state`, no SwitchML host) carrying the flows of ``table`` (a `FlowTable`).
+def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray | None,
+               collective_jobs: np.ndarray | None = None, switchml_hosts: np.ndarray | None = None) -> h.SimState:
+    """``state`` (from `new_state`) carrying the flows of ``table`` (a `FlowTable`).
 
     Parameters of the transport, the flows' windows, routes and queues, the NIC
     lists, one collective group per job, and the exact values to check against:
     in-memory ``tensors`` (hosts x S) are padded to the schedule's element range
     with their sums precomputed; the synthetic workload's sums are computed on
     first use (``expected_ready``).
+
+    By default every job is a collective job and no host runs SwitchML. Jobs sharing a fabric
+    (`switchsim.sim.tenants`) name them: ``collective_jobs`` (bool per job) run the table's flows,
+    ``switchml_hosts`` (bool per host) run SwitchML at the same time; every other host is idle.
     """
     parameters = state.parameters.copy()
     baselines = scenario.baselines
     elements_per_packet = table.elements_per_packet
-    parameters[h.P_SWITCHML_HOSTS] = 0
     parameters[h.P_SYNTHETIC] = int(tensors is None)
     parameters[h.P_TRANSPORT] = transport.TRANSPORTS.index(baselines.transport)
     parameters[h.P_FLOW_ELEMENTS] = elements_per_packet
@@ -330,9 +335,13 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
         if len(mine) != end - first:
             raise ValueError("a job's flows must be consecutive in the table")
         collective_groups[g, transport.GR_FIRST_FLOW:transport.GR_END_FLOW + 1] = first, end
-        collective_groups[g, transport.GR_HOSTS] = groups.shape[1]
+        if collective_jobs is None or collective_jobs[g]:
+            collective_groups[g, transport.GR_HOSTS] = groups.shape[1]
+    hosts_array = state.hosts.copy()
+    hosts_array[:, h.H_SWITCHML] = 0 if switchml_hosts is None else switchml_hosts
     counters = state.counters.copy()
-    counters[h.G_HOSTS_REMAINING] = int(collective_groups[:, transport.GR_HOSTS].sum())
+    counters[h.G_HOSTS_REMAINING] = int(collective_groups[:, transport.GR_HOSTS].sum()
+                                        + hosts_array[:, h.H_SWITCHML].sum())
     buffers = 64 + 2 * count * min(window, 64)
     links = _free_list(0, buffers)
     counters[h.G_FLOW_FREE_BUFFER] = 0
@@ -355,6 +364,7 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
         final=np.zeros((hosts, length) if tensors is not None else (1, 1), np.int32),
         parameters=parameters,
         counters=counters,
+        hosts=hosts_array,
         tensors=padded,
         expected=expected,
         expected_ready=ready,

@@ -28,9 +28,11 @@ ENGINES = {"fast": fast_engine.run, "simpy": simpy_engine.run}
 CAPTURE_LIMIT = 200_000
 
 
-def scenario_network(scenario: Scenario, extra_hosts: int = 0) -> Network:
-    """The packet-level network of ``scenario``'s topology and links (``extra_hosts``: parameter servers)."""
-    return build_network(scenario.built_topology, h.REQUEST, h.RESULT_AT_SWITCH, h.RESULT, extra_hosts)
+def scenario_network(scenario: Scenario, extra_hosts: int = 0, switchml_jobs: frozenset[int] | None = None) -> Network:
+    """The packet-level network of ``scenario``'s topology and links (``extra_hosts``: parameter servers;
+    ``switchml_jobs``: the jobs whose aggregation trees are lowered, default every job)."""
+    return build_network(scenario.built_topology, h.REQUEST, h.RESULT_AT_SWITCH, h.RESULT, extra_hosts,
+                         switchml_jobs)
 
 
 def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progress | None = None,

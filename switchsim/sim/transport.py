@@ -116,8 +116,10 @@ GR_WORK = 0  #: flows' "all delivered" and "all acknowledged" events left in thi
 GR_ITERATION = 1
 GR_FIRST_FLOW = 2
 GR_END_FLOW = 3
-GR_HOSTS = 4  #: worker hosts of the job (removed from G_HOSTS_REMAINING at the end)
-GROUP_FIELDS = 5
+GR_HOSTS = 4  #: worker hosts of the job (removed from G_HOSTS_REMAINING at the end); 0: not a collective job
+GR_FINISHED_AT = 5  #: time its last iteration ended, ps (0 until then)
+GR_WRONG_ELEMENTS = 6  #: final elements that differed from their exact value
+GROUP_FIELDS = 7
 
 # --- packet types and header layout -------------------------------------------------------
 DATA = 0
@@ -232,6 +234,7 @@ def _check(state, flow, packet, values, host):
     counters = state.counters
     counters[h.G_CHECKED_ELEMENTS] += count
     counters[h.G_WRONG_ELEMENTS] += wrong
+    state.collective_groups[group, GR_WRONG_ELEMENTS] += wrong
     counters[h.G_CHECKED_PACKETS] += 1
     if wrong:
         counters[h.G_WRONG_PACKETS] += 1
@@ -306,6 +309,7 @@ def _work_done(state, group, now, out, count):
     row[GR_ITERATION] += 1
     if row[GR_ITERATION] >= state.parameters[h.P_ITERATIONS]:
         state.counters[h.G_HOSTS_REMAINING] -= row[GR_HOSTS]
+        row[GR_FINISHED_AT] = now
         return count
     return h._emit(out, count, now + state.parameters[h.P_COMPUTE], h.GROUP_BEGIN, group, 0, -1, 0)
 

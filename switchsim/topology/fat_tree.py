@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from switchsim.config import LinkConfig, TopologyConfig
 
 
-def fat_tree_topology(k: int, link: LinkConfig, jobs: int = 1, oversubscription: float = 1.0) -> Topology:
-    """The k-ary fat-tree (see module docstring)."""
+def fat_tree_topology(k: int, link: LinkConfig, jobs: int = 1, oversubscription: float = 1.0,
+                      placement: str = "blocks") -> Topology:
+    """The k-ary fat-tree (see module docstring); ``placement`` deals the hosts to the jobs (`split_jobs`)."""
     half = k // 2
     hosts = k * half * half
     tors, aggregations = k * half, k * half
@@ -63,15 +64,16 @@ def fat_tree_topology(k: int, link: LinkConfig, jobs: int = 1, oversubscription:
         for parent in switches[s].parents:
             links.append(Link(hosts + s, hosts + parent, link.rate_bps, link.delay_s, link.queue_bytes))
     trees = tuple(aggregation_tree("fat_tree", switches, host_switch, group, j)
-                  for j, group in enumerate(split_jobs(hosts, jobs)))
+                  for j, group in enumerate(split_jobs(hosts, jobs, placement=placement)))
     return Topology(kind="fat_tree", host_switch=host_switch, switches=tuple(switches), links=tuple(links),
                     jobs=trees)
 
 
 def build_fat_tree(config: TopologyConfig, link: LinkConfig) -> Topology:
-    """``kind = "fat_tree"``: ``k``, ``oversubscription``, ``jobs``."""
+    """``kind = "fat_tree"``: ``k``, ``oversubscription``, ``jobs``, ``placement``."""
     k = config.k
     if not (isinstance(k, int) and not isinstance(k, bool) and 2 <= k <= 64 and k % 2 == 0):
         raise TopologyError(f"topology.k = {k!r} is out of range: must be an even integer in 2..64 "
                             "(k pods, k^3/4 hosts: k = 16 is 1,024)")
-    return fat_tree_topology(k, link, jobs=config.jobs, oversubscription=config.oversubscription)
+    return fat_tree_topology(k, link, jobs=config.jobs, oversubscription=config.oversubscription,
+                             placement=config.placement)

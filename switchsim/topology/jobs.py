@@ -47,9 +47,26 @@ def aggregation_tree(kind: str, switches: Sequence[Switch], host_switch: Sequenc
     return JobTree(hosts=tuple(hosts), children=children, parent=parent, root=next(iter(current)))
 
 
-def split_jobs(hosts: int, jobs: int, field: str = "topology.jobs") -> list[list[int]]:
-    """``jobs`` consecutive, equal blocks of hosts (job j: hosts ``j*hosts/jobs ..``)."""
+#: How a topology's hosts are dealt to its jobs (``topology.placement``).
+PLACEMENTS = ("blocks", "interleaved")
+
+
+def split_jobs(hosts: int, jobs: int, field: str = "topology.jobs", placement: str = "blocks") -> list[list[int]]:
+    """``jobs`` equal jobs of hosts, in host order within each job.
+
+    ``blocks``: consecutive blocks (job j: hosts ``j*hosts/jobs ..``), as a scheduler that packs jobs into
+    whole racks and pods places them; ``interleaved``: host h belongs to job ``h mod jobs`` (every rack
+    holds hosts of every job, as in a fragmented cluster), so the jobs share every tier's links.
+
+    Example:
+        >>> split_jobs(6, 2), split_jobs(6, 2, placement="interleaved")
+        ([[0, 1, 2], [3, 4, 5]], [[0, 2, 4], [1, 3, 5]])
+    """
     if not 1 <= jobs <= hosts or hosts % jobs:
         raise TopologyError(f"{field} = {jobs} is out of range: must divide the {hosts} hosts into equal jobs")
+    if placement not in PLACEMENTS:
+        raise TopologyError(f"topology.placement = {placement!r} is out of range: must be one of {PLACEMENTS}")
     size = hosts // jobs
+    if placement == "interleaved":
+        return [list(range(j, hosts, jobs)) for j in range(jobs)]
     return [list(range(j * size, (j + 1) * size)) for j in range(jobs)]

@@ -35,9 +35,9 @@ BUILDERS: dict[str, TopologyBuilder] = {
     "two_level": TopologyBuilder(build_two_level, ("workers", "racks", "oversubscription"),
                                  "racks x workers hosts, ToRs under one spine"),
     "multi_job": TopologyBuilder(build_multi_job, ("workers", "jobs"), "jobs x workers hosts sharing one switch"),
-    "fat_tree": TopologyBuilder(build_fat_tree, ("k", "oversubscription", "jobs"),
+    "fat_tree": TopologyBuilder(build_fat_tree, ("k", "oversubscription", "jobs", "placement"),
                                 "k-ary three-tier fat-tree (k^3/4 hosts), ECMP, r:1 at the ToR uplinks"),
-    "tree": TopologyBuilder(build_tree, ("fanout", "oversubscription", "jobs"),
+    "tree": TopologyBuilder(build_tree, ("fanout", "oversubscription", "jobs", "placement"),
                             "a tree of any depth: fanout = [hosts per ToR, ToRs per switch, ...]"),
 }
 

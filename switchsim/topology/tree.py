@@ -24,8 +24,9 @@ MAX_HOSTS = 1 << 16
 
 
 def tree_topology(kind: str, fanout: Sequence[int], link: LinkConfig, jobs: int = 1,
-                  names: Sequence[Sequence[str]] | None = None, oversubscription: float = 1.0) -> Topology:
-    """A tree with ``fanout`` (hosts per ToR first), ``jobs`` equal jobs of consecutive hosts.
+                  names: Sequence[Sequence[str]] | None = None, oversubscription: float = 1.0,
+                  placement: str = "blocks") -> Topology:
+    """A tree with ``fanout`` (hosts per ToR first), ``jobs`` equal jobs placed by ``placement`` (`split_jobs`).
 
     ``names[tier][i]`` names the switches (default ``tor{i}``, ``t{tier}-{i}``, ``root``).
     ToR uplinks run at ``link.rate_bps / oversubscription``; every other link at ``link.rate_bps``.
@@ -63,7 +64,7 @@ def tree_topology(kind: str, fanout: Sequence[int], link: LinkConfig, jobs: int 
             links.append(Link(child, hosts + s, rate, link.delay_s, link.queue_bytes))
     links = _ordered_by_lower(links, hosts)
     trees = tuple(aggregation_tree(kind, switches, host_switch, group, j)
-                  for j, group in enumerate(split_jobs(hosts, jobs)))
+                  for j, group in enumerate(split_jobs(hosts, jobs, placement=placement)))
     return Topology(kind=kind, host_switch=host_switch, switches=tuple(switches), links=tuple(links), jobs=trees)
 
 
@@ -73,12 +74,13 @@ def _ordered_by_lower(links: list[Link], hosts: int) -> list[Link]:
 
 
 def build_tree(config: TopologyConfig, link: LinkConfig) -> Topology:
-    """``kind = "tree"``: ``fanout``, ``jobs``, ``oversubscription``."""
+    """``kind = "tree"``: ``fanout``, ``jobs``, ``oversubscription``, ``placement``."""
     fanout = tuple(config.fanout)
     if not fanout or not all(isinstance(f, int) and not isinstance(f, bool) and 1 <= f <= 32 for f in fanout):
         raise TopologyError(f"topology.fanout = {list(fanout)} is out of range: must be a non-empty list of integers "
                             "in 1..32 (hosts per ToR first, then switches per switch, up to the root)")
-    return tree_topology("tree", fanout, link, jobs=config.jobs, oversubscription=config.oversubscription)
+    return tree_topology("tree", fanout, link, jobs=config.jobs, oversubscription=config.oversubscription,
+                         placement=config.placement)
 
 
 def build_one_rack(config: TopologyConfig, link: LinkConfig) -> Topology:

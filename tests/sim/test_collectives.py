@@ -17,7 +17,10 @@ from switchsim.sim.collectives import REGISTRY, by_compare_name, collective, met
 from switchsim.sim.metrics import (
     allgather_time_closed_form,
     hierarchical_ring_time_closed_form,
+    ps_time_closed_form,
     ring_time_closed_form,
+    tree_busiest_streams,
+    tree_time_closed_form,
 )
 from switchsim.sim.routes import host_route
 from switchsim.sim.run import make_tensors
@@ -220,17 +223,45 @@ def test_a_flows_window_is_one_bandwidth_delay_product_plus_the_ack_coalescing()
     assert flows[0, transport.F_WINDOW] == -(-round_trip // t_data) + 4 + 2
 
 
-@pytest.mark.parametrize("workers", [4, 8, 16])
-def test_tree_time_is_near_its_busiest_uplink(workers):
-    """The busiest uplink (interior with two children in one tree, leaf in the other) carries 4 P_half packets:
-    the tree takes at least that and, today, at most 15 % more (the 2 % goal is not met yet)."""
-    from switchsim.sim.metrics import transport_packet_seconds
-
+@pytest.mark.parametrize("workers, slack", [(2, 0.02), (4, 0.125), (8, 0.125), (16, 0.125)])
+def test_tree_time_is_within_its_measured_slack_of_its_closed_form(workers, slack):
+    """The busiest uplink carries 4 P_half packets (2 at n = 2): the closed form is a lower bound. At n = 2 the
+    tree is within 2 %; from n = 4 on it takes 1.07-1.12x (queues at the fan-in downlinks stretch round trips past
+    the one-BDP windows, docs/simulator.md): the 2 % goal is not met there, and this is the tightest true bound."""
     s = synthetic("tree", workers=workers, elements=400_000)
     result, _ = run_collective("tree", s, None)
-    data, control = transport_packet_seconds(s.link, s.baselines.packet_payload_bytes)
-    bound = 4 * -(-200_000 // 368) * (data + control / 4)
-    assert bound < result.time_s < 1.15 * bound
+    closed = tree_time_closed_form(s.link, workers, 400_000, s.baselines.packet_payload_bytes,
+                                   s.switch.pipeline_latency_s)
+    assert result.correct and result.retransmissions == 0
+    assert closed < result.time_s < (1 + slack) * closed
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4, 5, 8, 16, 32])
+def test_the_busiest_tree_rank_carries_four_streams_from_four_ranks_on(workers):
+    assert tree_busiest_streams(workers) == min(workers, 4)
+
+
+@pytest.mark.parametrize("servers", [1, 2, 4])
+@pytest.mark.parametrize("workers", [4, 8, 16])
+def test_parameter_server_time_is_within_seven_percent_of_its_closed_form(workers, servers):
+    """The server's link carries n P_s packets each way, pushes and pulls overlapping: the closed form is a lower
+    bound. The n-way incast stays in the 4 MiB queue (no drop, no retransmission: the lossless form applies); the
+    run takes 1.035-1.066x it (pulls' ACKs wait in the incast queue past the pulls' window, and caught-up pulls
+    ask for an ACK per packet, docs/simulator.md): the 2 % goal is not met, and 7 % is the tightest true bound."""
+    s = synthetic("ps", workers=workers, elements=400_000, servers=servers)
+    result, _ = run_collective("ps", s, None)
+    closed = ps_time_closed_form(s.link, workers, servers, 400_000, s.baselines.packet_payload_bytes,
+                                 s.switch.pipeline_latency_s)
+    assert result.correct and result.retransmissions == 0
+    assert sum(link.queue_drops for link in result.links) == 0
+    assert closed < result.time_s < 1.07 * closed
+
+
+def test_parameter_server_closed_form_is_bound_by_the_workers_links_with_more_servers_than_workers():
+    link = LinkConfig()
+    assert ps_time_closed_form(link, 2, 4, 400_000, 1472, 1e-6) == ps_time_closed_form(link, 4, 4, 400_000, 1472, 1e-6)
+    assert ps_time_closed_form(link, 8, 1, 400_000, 1472, 1e-6) > 1.9 * ps_time_closed_form(link, 4, 1, 400_000,
+                                                                                              1472, 1e-6)
 
 
 @pytest.mark.parametrize("transport_name", TRANSPORTS)

@@ -152,3 +152,30 @@ def test_lowering_gives_each_channel_of_a_job_tree_its_bit_and_count():
             assert network.channels[up, CH_GROUP] == 0
     assert (network.switch_uplink[job.root] == -1).all()
     assert network.link_rate_bps.tolist() == [100e9] * topology.channels
+
+
+def test_interleaved_placement_puts_every_job_in_every_rack():
+    topology = shape(kind="fat_tree", k=8, jobs=4, placement="interleaved")  # 4 hosts per ToR
+    assert [list(j.hosts[:3]) for j in topology.jobs] == [[0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]]
+    for job in topology.jobs:
+        tors = {s for s, switch in enumerate(topology.switches) if switch.tier == 0}
+        assert {s for s in job.children if s in tors} == tors  # one host of the job under every ToR
+    blocks = shape(kind="tree", fanout=(4, 4), jobs=2)
+    assert blocks.jobs[1].hosts == tuple(range(8, 16))
+
+
+def test_only_the_switchml_jobs_trees_are_lowered():
+    """Jobs sharing a fabric: a collective job needs no tree, so trees that would collide are not built."""
+    topology = shape(kind="fat_tree", k=4, jobs=4, placement="interleaved")  # jobs 0 and 2 share uplinks
+    with pytest.raises(TopologyError, match="jobs 0 and 2 both aggregate"):
+        build_network(topology, 2, 3, 4)
+    network = build_network(topology, 2, 3, 4, switchml_jobs=frozenset({0, 1}))
+    assert set(network.channels[:, CH_GROUP].tolist()) == {-1, 0, 1}
+    assert network.host_group.tolist() == [h % 4 for h in range(16)]
+
+
+def test_placement_is_read_by_fat_tree_and_tree_only():
+    with pytest.raises(ScenarioError, match=r"topology\.placement is not read by kind = 'one_rack'"):
+        scenario_from_dict({"topology": {"kind": "one_rack", "placement": "interleaved"}})
+    with pytest.raises(ScenarioError, match=r"topology\.placement = 'random'.*one of \('blocks', 'interleaved'\)"):
+        TopologyConfig(kind="fat_tree", placement="random")

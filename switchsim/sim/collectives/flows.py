@@ -20,6 +20,17 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def flow_hash(group: int, source: int, destination: int, nth: int) -> int:
+    """The ECMP hash of the ``nth`` flow of job ``group`` from ``source`` to ``destination`` (a 63-bit int).
+
+    Example:
+        >>> flow_hash(0, 1, 2, 0) == flow_hash(0, 1, 2, 0) != flow_hash(1, 1, 2, 0)
+        True
+    """
+    prime = 1_000_003
+    return (((group * prime + source) * prime + destination) * prime + nth) & ((1 << 63) - 1)
+
+
 @dataclass(slots=True)
 class FlowTable:
     """Flows of one run, as rows of ``transport.FLOW_FIELDS`` static columns.
@@ -28,6 +39,10 @@ class FlowTable:
         elements_per_packet: elements one data packet carries (E).
         route: ``route(source, destination, flow_hash)``: channels from a host to another.
         rack_of: each host's first switch (its ToR), for schedules that follow racks; None if unknown.
+
+    A flow's ECMP hash (`flow_hash`) depends only on its job, its two hosts and how many flows
+    of that job between them came before, as a switch hashing the 5-tuple sees it: never on
+    its place in the table, so a job takes the same paths whichever other jobs share the fabric.
     """
 
     elements_per_packet: int
@@ -37,6 +52,7 @@ class FlowTable:
     consumers: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
     forward: list[np.ndarray] = field(default_factory=list)
     back: list[np.ndarray] = field(default_factory=list)
+    pair_flows: dict[tuple[int, int, int], int] = field(default_factory=dict)
 
     def add(self, source: int, destination: int, group: int, chunk_elements: int, *, chunks: int = 1,
             chunk0: int = 0, chunk_packets: int | None = None, packets: int | None = None, element_base: int = 0,
@@ -77,8 +93,11 @@ class FlowTable:
         flow = len(self.rows)
         self.rows.append(row)
         self.consumers.append([])
-        self.forward.append(self.route(source, destination, flow))
-        self.back.append(self.route(destination, source, flow))
+        pair = (group, source, destination)
+        key = flow_hash(group, source, destination, self.pair_flows.get(pair, 0))
+        self.pair_flows[pair] = self.pair_flows.get(pair, 0) + 1
+        self.forward.append(self.route(source, destination, key))
+        self.back.append(self.route(destination, source, key))
         return flow
 
     def feed(self, input_flow: int, consumer: int, offset: int = 0, packets: tuple[int, int] | None = None) -> None:
