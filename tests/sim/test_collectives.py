@@ -395,3 +395,29 @@ def test_hierarchical_ring_memory_estimate_covers_the_chunk_each_host_holds():
     ring_bytes = collective_bytes(replace(s, methods=("ring",)), "ring")
     assert completed and held > ring_bytes  # more than the flat ring's whole estimate
     assert held < collective_bytes(s, "hierarchical-ring") - ring_bytes
+
+
+def test_hierarchical_ring_names_the_job_whose_racks_differ_and_the_command_line_exits_2(write_scenario, capsys):
+    """Interleaved placement deals 3-host racks to two jobs: job 0 gets 2 hosts of rack 0 and 1 of rack 1."""
+    from switchsim.cli import main
+
+    topology = {"kind": "tree", "fanout": [3, 2], "jobs": 2, "placement": "interleaved"}
+    s = hierarchical(topology, 1000)
+    with pytest.raises(ValueError, match=r"job 0 has racks of unequal sizes \[2, 1\]"):
+        run_collective("hierarchical-ring", s, None)
+    path = write_scenario('methods = ["hierarchical-ring"]\n[topology]\nkind = "tree"\nfanout = [3, 2]\njobs = 2\n'
+                          'placement = "interleaved"\n[workload]\nelements = 1000\nsource = "synthetic"\n')
+    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "job 0 has racks of unequal sizes [2, 1]" in error[0]
+
+
+def test_hierarchical_ring_jobs_share_a_fat_tree_with_switchml_and_a_flat_ring():
+    from switchsim.sim.tenants import run_tenants
+
+    s = scenario_from_dict({"job_methods": ["hierarchical-ring", "switchml", "ring", "hierarchical-ring"],
+                            "topology": {"kind": "fat_tree", "k": 4, "jobs": 4}, "switch": {"slots": 64},
+                            "switchml": {"window": 16}, "workload": {"elements": 6000, "source": "synthetic"}})
+    records = run_tenants(s)
+    assert [r.method for r in records] == ["hierarchical-ring", "switchml", "ring", "hierarchical-ring"]
+    assert all(r.completed and r.correct for r in records)
