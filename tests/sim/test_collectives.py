@@ -398,18 +398,17 @@ def test_hierarchical_ring_memory_estimate_covers_the_chunk_each_host_holds():
 
 
 def test_hierarchical_ring_names_the_job_whose_racks_differ_and_the_command_line_exits_2(write_scenario, capsys):
-    """Interleaved placement deals 3-host racks to two jobs: job 0 gets 2 hosts of rack 0 and 1 of rack 1."""
+    """Interleaved placement deals a k = 6 fat-tree's 3-host racks to two jobs: job 0 gets 2, 1, 2, 1, ... hosts."""
     from switchsim.cli import main
 
-    topology = {"kind": "tree", "fanout": [3, 2], "jobs": 2, "placement": "interleaved"}
-    s = hierarchical(topology, 1000)
-    with pytest.raises(ValueError, match=r"job 0 has racks of unequal sizes \[2, 1\]"):
+    s = hierarchical({"kind": "fat_tree", "k": 6, "jobs": 2, "placement": "interleaved"}, 1000)
+    with pytest.raises(ValueError, match=r"job 0 has racks of unequal sizes \[2, 1, 2, 1, "):
         run_collective("hierarchical-ring", s, None)
-    path = write_scenario('methods = ["hierarchical-ring"]\n[topology]\nkind = "tree"\nfanout = [3, 2]\njobs = 2\n'
+    path = write_scenario('methods = ["hierarchical-ring"]\n[topology]\nkind = "fat_tree"\nk = 6\njobs = 2\n'
                           'placement = "interleaved"\n[workload]\nelements = 1000\nsource = "synthetic"\n')
     assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and "job 0 has racks of unequal sizes [2, 1]" in error[0]
+    assert len(error) == 1 and "job 0 has racks of unequal sizes [2, 1, 2, 1, " in error[0]
 
 
 def test_hierarchical_ring_jobs_share_a_fat_tree_with_switchml_and_a_flat_ring():
