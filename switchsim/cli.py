@@ -159,12 +159,13 @@ def _summary_table(results) -> str:
 
     speedups = results.speedups()
     limit = results.scenario.max_time_s
-    lines = [f"{'method':10} {'time (ms)':>11} {'ATE/s':>11} {'Gb/s/worker':>12} {'SwitchML x':>10} "
+    width = max([10] + [len(r.method) for r in results.results])  # "hierarchical-ring" is 17
+    lines = [f"{'method':{width}} {'time (ms)':>11} {'ATE/s':>11} {'Gb/s/worker':>12} {'SwitchML x':>10} "
              f"{'retransmits':>11}  outcome"]
     for r in results.results:
         speedup = f"{speedups[r.method]:.2f}" if r.method in speedups else ""
         time_ms = f"{r.aggregation_time_s * 1e3:11.3f}" if r.completed else f"{'-':>11}"
-        lines.append(f"{r.method:10} {time_ms} {r.ate_per_s:11.3e} "
+        lines.append(f"{r.method:{width}} {time_ms} {r.ate_per_s:11.3e} "
                      f"{r.goodput_per_worker_bps / 1e9:12.2f} {speedup:>10} {r.retransmissions:11,d}  "
                      f"{describe(r.completed, r.correct, r.stopped_by, limit)}")
     lines.append(ATE_FOOTNOTE)

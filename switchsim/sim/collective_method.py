@@ -43,7 +43,8 @@ def build_state(method: str, scenario: Scenario, tensors: np.ndarray | None, ele
     network = scenario_network(scenario, extra_hosts=servers, switchml_jobs=frozenset())  # no SwitchML tree
     inputs = RunInputs(elements=elements)
     state = new_state(scenario, network, inputs)
-    table = FlowTable(flow_elements(scenario), lambda s, d, flow_hash: host_route(network, s, d, flow_hash))
+    table = FlowTable(flow_elements(scenario), lambda s, d, flow_hash: host_route(network, s, d, flow_hash),
+                      network.rack_of)
     server_hosts = list(range(network.workers, network.hosts))
     build = collective(method).build
     for group, members in enumerate(network.groups.tolist()):

@@ -50,9 +50,17 @@ def collective_bytes(scenario: Scenario, method: str) -> int:
     if entry.is_switch:
         return 0
     topology = scenario.topology
-    flows = entry.flows_per_job(topology.workers_per_job, scenario.baselines.servers) * topology.job_count
+    workers = topology.workers_per_job
+    flows = entry.flows_per_job(workers, scenario.baselines.servers) * topology.job_count
+    shape = topology.shape
+    racks = len({shape.host_switch[host] for host in shape.jobs[0].hosts})
+    elements_per_packet = scenario.baselines.packet_payload_bytes * 8 // scenario.element_bits
+    chunk = -(-scenario.workload.elements // workers)
+    chunk_packets = max(1, -(-chunk // elements_per_packet))
+    held = entry.held_packets(workers, racks, chunk_packets) * workers * topology.job_count
     return (entry.check_bytes_per_element * scenario.workload.elements * topology.job_count
-            + flows * (FLOW_BYTES + 2 * scenario.baselines.packet_payload_bytes))
+            + flows * (FLOW_BYTES + 2 * scenario.baselines.packet_payload_bytes)
+            + 2 * held * elements_per_packet * 4)  # held payloads, twice: the pool doubles when it grows
 
 
 def available_bytes() -> int:

@@ -245,3 +245,18 @@ def ps_time_closed_form(link: LinkConfig, workers: int, servers: int, elements: 
     shard = -(-elements // servers)
     packets = max(1, -(-shard // (payload_bytes * 8 // element_bits)))
     return max(workers, servers) * packets * per_packet + 2 * latency
+
+
+def hierarchical_ring_time_closed_form(link: LinkConfig, racks: int, hosts_per_rack: int, elements: int,
+                                       payload_bytes: int, pipeline_latency_s: float,
+                                       element_bits: int = spec.ELEMENT_BITS, ack_every: int = 4) -> float:
+    """Lossless hierarchical ring, pipelined per packet: ``2(n-1) P' t + h(2)``, n = racks x hosts per rack.
+
+    Each host's uplink carries its three streams (reduce-scatter and all-gather in the rack, the ring across
+    racks) of 2(n-1) sub-chunks of ``P' = ceil(ceil(S/n) / E)`` packets in all, as the flat ring's one stream
+    (``t`` as in `ring_time_closed_form`), and stays busy when the racks' uplinks carry the cross-rack
+    streams without queueing; the last packet is an in-rack one (h(2)). One rack or one host per rack is
+    the flat ring.
+    """
+    workers = racks * hosts_per_rack
+    return ring_time_closed_form(link, workers, elements, payload_bytes, pipeline_latency_s, element_bits, ack_every)

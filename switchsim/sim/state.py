@@ -233,7 +233,7 @@ def empty_flow_arrays() -> dict[str, np.ndarray]:
     return {
         "flows": np.zeros((0, transport.FLOW_FIELDS), np.int64),
         "flow_routes": np.full((0, 2, 1), -1, np.int64),
-        "flow_consumers": np.zeros((0, 2), np.int64),
+        "flow_consumers": np.zeros((0, 4), np.int64),
         "flow_send": np.full((0, 1), -1, np.int64),
         "flow_inputs": np.zeros((0, 1), np.int64),
         "flow_sacked": np.zeros((0, 1), np.int8),
@@ -370,7 +370,7 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
         expected_ready=ready,
         flows=flows,
         flow_routes=routes,
-        flow_consumers=np.array(consumers, np.int64).reshape(len(consumers), 2),
+        flow_consumers=np.array(consumers, np.int64).reshape(len(consumers), 4),
         flow_send=np.full((count, send_slots), -1, np.int64),
         flow_inputs=np.zeros((count, send_slots), np.int64),
         flow_sacked=np.zeros((count, send_slots), np.int8),

@@ -96,7 +96,8 @@ def build_shared_state(scenario: Scenario, active: frozenset[int]) -> tuple[h.Si
     groups = network.groups.tolist()
     for allotment in slot_allotments(scenario):
         state.hosts[groups[allotment.job], h.H_START_SLOT] = allotment.first_slot
-    table = FlowTable(flow_elements(scenario), lambda s, d, flow_hash: host_route(network, s, d, flow_hash))
+    table = FlowTable(flow_elements(scenario), lambda s, d, flow_hash: host_route(network, s, d, flow_hash),
+                      network.rack_of)
     server_hosts = list(range(network.workers, network.hosts))
     switchml_hosts = np.zeros(network.hosts, np.int64)
     collective_jobs = np.zeros(len(groups), bool)

@@ -14,9 +14,12 @@ Data. A flow's packet ``q`` carries the elements of one range (`packet_range`).
 The first ``F_DEPENDENT_FROM`` packets are the sender's own contribution
 (regenerated at every transmission). Later ones are *produced*: each delivery
 of packet ``p`` of an input flow at the sender is added into slot ``p +
-offset`` (``flow_consumers``); a slot with all ``F_INPUTS`` inputs (plus the
-sender's own contribution when ``q < F_ADD_UNTIL``) is complete, checked if it
-is final, copied to the ``F_MIRROR`` chain (a fan-out), and may be sent. So a
+offset`` (``flow_consumers``: consumer, offset, and the range of ``p`` it takes);
+a slot with all its inputs (``F_INPUTS``, one more in ``[F_EXTRA_INPUTS_FROM,
+F_EXTRA_INPUTS_UNTIL)``; plus the sender's own contribution when ``q <
+F_ADD_UNTIL``) is complete, checked if it is final, copied (those in
+``[F_MIRROR_FROM, F_MIRROR_UNTIL)``, into packet ``q + F_MIRROR_OFFSET``) to the
+``F_MIRROR`` chain (a fan-out), and may be sent. So a
 rank forwards a packet as soon as it has it (store-and-forward per packet).
 Values are int32 wrapping additions at the wire width; every final element a
 rank ends with is compared with its exact value (the job's sum, or for an
@@ -92,7 +95,17 @@ F_RETX_LIMIT = 32  #: selective: packets below this (not SACKed) are lost
 F_RETRANSMISSIONS = 33
 F_TIMEOUTS = 34
 F_PRIORITY = 35  #: a host's NIC serves its lowest-priority sendable flows first, round-robin among equals
-FLOW_FIELDS = 36
+# static again (appended after the dynamic block, so every older column keeps its index)
+F_SUBCHUNKS = 36  #: a chunk's packets are SUBCHUNKS blocks of SUBCHUNK_PACKETS (`packet_range`); 1: one block
+F_SUBCHUNK0 = 37  #: block b of a chunk carries sub-chunk (SUBCHUNK0 - b) mod SUBCHUNKS
+F_SUBCHUNK_PACKETS = 38
+F_SUBCHUNK_ELEMENTS = 39
+F_EXTRA_INPUTS_FROM = 40  #: produced packets in [FROM, UNTIL) need INPUTS + 1 inputs
+F_EXTRA_INPUTS_UNTIL = 41
+F_MIRROR_FROM = 42  #: produced packets p in [FROM, UNTIL) are copied into packet p + OFFSET of F_MIRROR
+F_MIRROR_UNTIL = 43
+F_MIRROR_OFFSET = 44
+FLOW_FIELDS = 45
 FIRST_DYNAMIC = F_AVAILABLE
 
 CHECK_SUM = 0  #: final packets hold the job's exact sum of their range
@@ -132,13 +145,27 @@ def unpack(header):
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def packet_range(flows, flow, packet, elements_per_packet):
-    """``(first element, elements)`` of ``packet`` of ``flow``."""
+    """``(first element, elements)`` of ``packet`` of ``flow``.
+
+    Packet q is the k = ``q % CHUNK_PACKETS``-th of chunk ``(CHUNK0 - q // CHUNK_PACKETS) mod CHUNKS``; a
+    chunk's packets are blocks of ``SUBCHUNK_PACKETS``, block b carrying sub-chunk ``(SUBCHUNK0 - b) mod
+    SUBCHUNKS`` (``SUBCHUNK_ELEMENTS`` each). One block of the whole chunk (the default) is a plain chunk.
+    """
     row = flows[flow]
     chunk_packets = row[F_CHUNK_PACKETS]
     chunk = (row[F_CHUNK0] - packet // chunk_packets) % row[F_CHUNKS]
-    chunk_first = row[F_ELEMENT_BASE] + chunk * row[F_CHUNK_ELEMENTS]
-    first = chunk_first + (packet % chunk_packets) * elements_per_packet
-    return first, min(elements_per_packet, chunk_first + row[F_CHUNK_ELEMENTS] - first)
+    within = packet % chunk_packets
+    subchunk_packets = row[F_SUBCHUNK_PACKETS]
+    subchunk = (row[F_SUBCHUNK0] - within // subchunk_packets) % row[F_SUBCHUNKS]
+    subchunk_first = row[F_ELEMENT_BASE] + chunk * row[F_CHUNK_ELEMENTS] + subchunk * row[F_SUBCHUNK_ELEMENTS]
+    first = subchunk_first + (within % subchunk_packets) * elements_per_packet
+    return first, min(elements_per_packet, subchunk_first + row[F_SUBCHUNK_ELEMENTS] - first)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def inputs_needed(row, packet):
+    """Inputs produced ``packet`` of the flow ``row`` needs: ``F_INPUTS``, one more in the extra-input range."""
+    return row[F_INPUTS] + (1 if row[F_EXTRA_INPUTS_FROM] <= packet < row[F_EXTRA_INPUTS_UNTIL] else 0)
 
 
 # --- payload pool ----------------------------------------------------------------------
@@ -321,6 +348,22 @@ def _note_backlog(state, row, packet):
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _note_consumer_backlogs(state, row, packet):
+    """Record, when ``packet`` of the flow ``row`` first leaves, the send-queue span its delivery will need
+    in each flow it feeds. A feed with an offset may land far past a consumer's oldest unacknowledged
+    packet in one event (the hierarchical ring's all-gather is fed a block, or a step, ahead); noting it
+    a hop early lets the engines grow the queues before the delivery writes its slot."""
+    flows = state.flows
+    consumers = state.flow_consumers
+    for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
+        if consumers[i, 2] <= packet < consumers[i, 3]:
+            consumer = flows[consumers[i, 0]]
+            target = packet + consumers[i, 1]
+            if target < consumer[F_PACKETS]:
+                _note_backlog(state, consumer, target)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _advance(state, flow, now, out, count):
     """Make complete slots sendable in order (checking final ones, feeding the mirror chain)."""
     flows = state.flows
@@ -332,17 +375,19 @@ def _advance(state, flow, now, out, count):
         while row[F_AVAILABLE] < row[F_PACKETS]:
             packet = row[F_AVAILABLE]
             slot = packet & mask
-            if state.flow_inputs[current, slot] < row[F_INPUTS]:
+            if state.flow_inputs[current, slot] < inputs_needed(row, packet):
                 break
             buffer = state.flow_send[current, slot]
             if row[F_CHECK_PRODUCED_FROM] <= packet < row[F_CHECK_PRODUCED_UNTIL]:
                 _check(state, current, packet, state.flow_values[buffer], row[F_SOURCE])
             mirror = row[F_MIRROR]
-            if mirror >= 0:
-                _note_backlog(state, flows[mirror], packet)
-                state.flow_send[mirror, slot] = buffer
+            if mirror >= 0 and row[F_MIRROR_FROM] <= packet < row[F_MIRROR_UNTIL]:
+                copy = packet + row[F_MIRROR_OFFSET]
+                copy_slot = copy & mask
+                _note_backlog(state, flows[mirror], copy)
+                state.flow_send[mirror, copy_slot] = buffer
                 state.flow_buffer_links[buffer, 0] += 1
-                state.flow_inputs[mirror, slot] = flows[mirror, F_INPUTS]
+                state.flow_inputs[mirror, copy_slot] = inputs_needed(flows[mirror], copy)
             row[F_AVAILABLE] = packet + 1
             moved = True
         if moved:
@@ -382,7 +427,7 @@ def _contribute(state, flow, packet, values, now, out, count):
         for i in range(elements):
             target[i] = h.to_element_bits(target[i] + values[i], bits)
     state.flow_inputs[flow, slot] += 1
-    if state.flow_inputs[flow, slot] == row[F_INPUTS] and packet == row[F_AVAILABLE]:
+    if state.flow_inputs[flow, slot] == inputs_needed(row, packet) and packet == row[F_AVAILABLE]:
         count = _advance(state, flow, now, out, count)
     return count
 
@@ -412,6 +457,8 @@ def _send(state, flow, packet, now, out, count):
     retransmission = packet < row[F_HIGH]
     if retransmission:
         row[F_RETRANSMISSIONS] += 1
+    else:
+        _note_consumer_backlogs(state, row, packet)
     if parameters[h.P_TRANSPORT] == SELECTIVE and packet < row[F_NXT]:
         row[F_RETX_NEXT] = packet + 1
     else:
@@ -557,9 +604,10 @@ def _deliver(state, flow, packet, buffer, now, out, count):
     values = state.flow_values[buffer]
     if packet >= row[F_CHECK_DELIVERED_FROM]:
         _check(state, flow, packet, values, row[F_DESTINATION])
+    consumers = state.flow_consumers
     for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
-        count = _contribute(state, state.flow_consumers[i, 0], packet + state.flow_consumers[i, 1], values, now, out,
-                            count)
+        if consumers[i, 2] <= packet < consumers[i, 3]:
+            count = _contribute(state, consumers[i, 0], packet + consumers[i, 1], values, now, out, count)
     _release(state, buffer)
     row[F_RCV_NXT] = packet + 1
     if packet + 1 == row[F_PACKETS]:

@@ -16,6 +16,7 @@ from switchsim.sim.collective_method import build_state, run_collective, run_met
 from switchsim.sim.collectives import REGISTRY, by_compare_name, collective, method_names
 from switchsim.sim.metrics import (
     allgather_time_closed_form,
+    hierarchical_ring_time_closed_form,
     ps_time_closed_form,
     ring_time_closed_form,
     tree_busiest_streams,
@@ -274,3 +275,148 @@ def test_growing_send_queues_keep_every_mark_under_loss(transport_name):
     result, _ = run_collective("ring", s, None)
     assert result.completed and result.correct and result.retransmissions > 0
     assert -(-75_000 // 368) > slots  # a chunk did not fit the first send queues
+
+
+HIERARCHICAL_SHAPES = [  # (topology knobs, racks r, hosts per rack m)
+    ({"kind": "two_level", "workers": 2, "racks": 2}, 2, 2),
+    ({"kind": "two_level", "workers": 3, "racks": 4}, 4, 3),
+    ({"kind": "two_level", "workers": 4, "racks": 3}, 3, 4),
+    ({"kind": "fat_tree", "k": 4}, 8, 2),
+    ({"kind": "tree", "fanout": (3, 2, 2)}, 4, 3),
+]
+
+
+def hierarchical(topology, elements, transport_name="rdma-gbn", link=None, source="synthetic"):
+    return scenario_from_dict({"methods": ["hierarchical-ring"], "topology": topology, "link": link or {},
+                               "workload": {"elements": elements, "source": source},
+                               "baselines": {"transport": transport_name}})
+
+
+@pytest.mark.parametrize(("topology", "racks", "per_rack"), HIERARCHICAL_SHAPES)
+@pytest.mark.parametrize("elements", [1, 1000, 20_001])
+def test_hierarchical_ring_ends_every_rank_with_the_sum_and_checks_every_element_once(topology, racks, per_rack,
+                                                                                      elements):
+    s = hierarchical(topology, elements, source="tensors")
+    tensors = make_tensors(s)
+    network, state = build_state("hierarchical-ring", s, tensors, elements)
+    n = racks * per_rack
+    assert len({int(network.rack_of[host]) for host in network.groups[0]}) == racks
+    assert len(state.flows) == 3 * n  # reduce-scatter, inter-rack ring and all-gather flows per host
+    state, completed, _, _ = fast_engine.run(state, ticks(s.max_time_s))
+    counters = state.counters
+    assert completed and counters[fast_engine.h.G_WRONG_ELEMENTS] == 0
+    padded = n * -(-elements // n)  # the flat ring's padding: n sub-chunks of ceil(S / n)
+    assert counters[fast_engine.h.G_CHECKED_ELEMENTS] == n * padded  # every element of every rank, once
+    expected = wrapped_sum(tensors)
+    for worker in range(n):
+        assert np.array_equal(state.final[worker, :elements], expected)
+
+
+def data_packets(link):
+    """Data packets (1538 B on the wire) of a link that also carried ACKs (84 B)."""
+    return (link.bytes - 84 * link.packets) // (1538 - 84)
+
+
+def test_hierarchical_ring_is_exact_on_the_synthetic_workload_and_every_uplink_carries_the_flat_rings_packets():
+    elements, racks, per_rack = 30_000, 3, 3
+    n = racks * per_rack
+    s = hierarchical({"kind": "two_level", "workers": per_rack, "racks": racks}, elements)
+    result, final = run_collective("hierarchical-ring", s, None)
+    flat, _ = run_collective("ring", replace(s, methods=("ring",)), None)
+    assert result.completed and result.correct and final is None
+    sub_packets = -(-(elements // n + 1) // 368)  # P' = ceil(ceil(S/n) / E); 30,000 = 9 x 3,333 + 3
+    for link in result.links:
+        if link.name.startswith("h"):  # a host uplink: 2(n-1) P' data packets, as in the flat ring
+            assert data_packets(link) == 2 * (n - 1) * sub_packets
+        if link.name.endswith("->spine"):  # m inter-rack streams of 2(r-1) P' leave each rack
+            assert data_packets(link) == per_rack * 2 * (racks - 1) * sub_packets
+    for link in flat.links:
+        if link.name.endswith("->spine"):  # the flat ring: one stream of 2(n-1) P'
+            assert data_packets(link) == 2 * (n - 1) * sub_packets
+
+
+@pytest.mark.parametrize("transport_name", TRANSPORTS)
+@pytest.mark.parametrize(("topology", "racks", "per_rack"), HIERARCHICAL_SHAPES[1:4])
+def test_hierarchical_ring_engines_agree_under_loss_duplication_and_reordering(transport_name, topology, racks,
+                                                                                per_rack):
+    s = hierarchical(topology, 4000, transport_name=transport_name, link=FAULTS)
+    fast, _ = run_collective("hierarchical-ring", s, None, engine="fast")
+    simpy, _ = run_collective("hierarchical-ring", s, None, engine="simpy")
+    assert fast.completed and fast.correct and fast.retransmissions > 0
+    assert summary(fast) == summary(simpy)
+
+
+def test_hierarchical_ring_on_one_rack_or_one_host_per_rack_is_the_flat_ring():
+    for topology in ({"kind": "one_rack", "workers": 4}, {"kind": "two_level", "workers": 1, "racks": 4}):
+        s = hierarchical(topology, 5000)
+        result, _ = run_collective("hierarchical-ring", s, None)
+        flat, _ = run_collective("ring", replace(s, methods=("ring",)), None)
+        assert result.correct and summary(result) == {**summary(flat), "method": "hierarchical-ring"}
+
+
+def test_hierarchical_ring_refuses_racks_of_unequal_sizes():
+    """The shipped topologies give every job whole racks; a job over racks of 2 and 1 hosts is refused."""
+    from switchsim.sim.collectives import hierarchical_ring
+    from switchsim.sim.collectives.flows import FlowTable
+
+    table = FlowTable(368, lambda source, destination, flow_hash: np.array([source], np.int64),
+                      rack_of=np.array([0, 0, 1, 1], np.int64))
+    with pytest.raises(ValueError, match=r"job 3 has racks of unequal sizes \[2, 1\]"):
+        hierarchical_ring.build(table, 3, [0, 1, 2], 1000, [])
+    hierarchical_ring.build(table, 3, [0, 1, 2, 3], 1000, [])  # 2 racks of 2: 3 flows a host
+    assert len(table) == 12
+
+
+@pytest.mark.parametrize(("topology", "racks", "per_rack"), [
+    ({"kind": "two_level", "workers": 2, "racks": 2}, 2, 2),
+    ({"kind": "two_level", "workers": 2, "racks": 4}, 4, 2),
+    ({"kind": "fat_tree", "k": 4}, 8, 2),
+])
+def test_hierarchical_ring_time_is_within_two_percent_of_its_closed_form(topology, racks, per_rack):
+    """Two hosts per rack: a rack's uplink bandwidth (one host-rate link, or k/2 of them) carries its hosts'
+    cross-rack streams without a standing queue, so every host uplink stays busy: 2(n-1) P' t + h(2)."""
+    s = hierarchical(topology, 400_000)
+    result, _ = run_collective("hierarchical-ring", s, None)
+    closed = hierarchical_ring_time_closed_form(s.link, racks, per_rack, 400_000, s.baselines.packet_payload_bytes,
+                                                s.switch.pipeline_latency_s)
+    assert result.correct and result.time_s == pytest.approx(closed, rel=0.02)
+
+
+def test_hierarchical_ring_memory_estimate_covers_the_chunk_each_host_holds():
+    """Each ring step holds what arrived during the previous one: about r P' payloads a host, counted by
+    `collective_bytes` (the flat ring's estimate does not need it)."""
+    from switchsim.sim.memory import collective_bytes
+
+    elements = 200_000
+    s = hierarchical({"kind": "two_level", "workers": 4, "racks": 4}, elements)
+    _, state = build_state("hierarchical-ring", s, None, elements)
+    state, completed, _, _ = fast_engine.run(state, ticks(s.max_time_s))
+    held = state.counters[fast_engine.h.G_FLOW_PEAK_BUFFERS] * 368 * 4
+    ring_bytes = collective_bytes(replace(s, methods=("ring",)), "ring")
+    assert completed and held > ring_bytes  # more than the flat ring's whole estimate
+    assert held < collective_bytes(s, "hierarchical-ring") - ring_bytes
+
+
+def test_hierarchical_ring_names_the_job_whose_racks_differ_and_the_command_line_exits_2(write_scenario, capsys):
+    """Interleaved placement deals a k = 6 fat-tree's 3-host racks to two jobs: job 0 gets 2, 1, 2, 1, ... hosts."""
+    from switchsim.cli import main
+
+    s = hierarchical({"kind": "fat_tree", "k": 6, "jobs": 2, "placement": "interleaved"}, 1000)
+    with pytest.raises(ValueError, match=r"job 0 has racks of unequal sizes \[2, 1, 2, 1, "):
+        run_collective("hierarchical-ring", s, None)
+    path = write_scenario('methods = ["hierarchical-ring"]\n[topology]\nkind = "fat_tree"\nk = 6\njobs = 2\n'
+                          'placement = "interleaved"\n[workload]\nelements = 1000\nsource = "synthetic"\n')
+    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "job 0 has racks of unequal sizes [2, 1, 2, 1, " in error[0]
+
+
+def test_hierarchical_ring_jobs_share_a_fat_tree_with_switchml_and_a_flat_ring():
+    from switchsim.sim.tenants import run_tenants
+
+    s = scenario_from_dict({"job_methods": ["hierarchical-ring", "switchml", "ring", "hierarchical-ring"],
+                            "topology": {"kind": "fat_tree", "k": 4, "jobs": 4}, "switch": {"slots": 64},
+                            "switchml": {"window": 16}, "workload": {"elements": 6000, "source": "synthetic"}})
+    records = run_tenants(s)
+    assert [r.method for r in records] == ["hierarchical-ring", "switchml", "ring", "hierarchical-ring"]
+    assert all(r.completed and r.correct for r in records)

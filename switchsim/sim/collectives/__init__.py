@@ -33,6 +33,9 @@ class Collective:
         compare_name: its `Transfer.collective` name in ``study compare``, or "" if none.
         color: its colour in plots.
         flows_per_job: ``flows_per_job(n, servers)``: flows one job of n workers uses (memory estimates).
+        held_packets: ``held_packets(n, racks, chunk_packets)``: packets (payload buffers) one worker holds
+            at its peak beyond its flows' windows, for a job of n workers on ``racks`` racks and a
+            ``ceil(S/n)`` chunk of ``chunk_packets`` packets (memory estimates; 0: negligible).
     """
 
     name: str
@@ -42,6 +45,7 @@ class Collective:
     compare_name: str = ""
     color: str = "grey"
     flows_per_job: Callable[[int, int], int] = lambda n, servers: 0
+    held_packets: Callable[[int, int, int], int] = lambda n, racks, chunk_packets: 0
 
     @property
     def build(self) -> Callable:
@@ -66,6 +70,9 @@ REGISTRY: dict[str, Collective] = {
                    compare_name="allgather", color="#e7298a", flows_per_job=lambda n, servers: n * (n - 1)),
         Collective("tree", "switchsim.sim.collectives.tree", color="#66a61e",
                    flows_per_job=lambda n, servers: 4 * (n - 1)),
+        Collective("hierarchical-ring", "switchsim.sim.collectives.hierarchical_ring", color="#e6ab02",
+                   flows_per_job=lambda n, servers: 3 * n,
+                   held_packets=lambda n, racks, chunk_packets: racks * chunk_packets if 1 < racks < n else 0),
     )
 }
 

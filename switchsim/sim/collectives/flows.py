@@ -38,6 +38,7 @@ class FlowTable:
     Attributes:
         elements_per_packet: elements one data packet carries (E).
         route: ``route(source, destination, flow_hash)``: channels from a host to another.
+        rack_of: each host's first switch (its ToR), for schedules that follow racks; None if unknown.
 
     A flow's ECMP hash (`flow_hash`) depends only on its job, its two hosts and how many flows
     of that job between them came before, as a switch hashing the 5-tuple sees it: never on
@@ -46,8 +47,9 @@ class FlowTable:
 
     elements_per_packet: int
     route: Callable[[int, int, int], np.ndarray]
+    rack_of: np.ndarray | None = None
     rows: list[np.ndarray] = field(default_factory=list)
-    consumers: list[list[tuple[int, int]]] = field(default_factory=list)
+    consumers: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
     forward: list[np.ndarray] = field(default_factory=list)
     back: list[np.ndarray] = field(default_factory=list)
     pair_flows: dict[tuple[int, int, int], int] = field(default_factory=dict)
@@ -56,7 +58,9 @@ class FlowTable:
             chunk0: int = 0, chunk_packets: int | None = None, packets: int | None = None, element_base: int = 0,
             dependent_from: int | None = None, inputs: int = 0, add_until: int = 0,
             check_produced: tuple[int, int] = (0, 0), check_delivered_from: int | None = None,
-            check_kind: int = t.CHECK_SUM, priority: int = 0) -> int:
+            check_kind: int = t.CHECK_SUM, priority: int = 0, subchunks: int = 1, subchunk0: int = 0,
+            subchunk_packets: int | None = None, subchunk_elements: int | None = None,
+            extra_inputs: tuple[int, int] = (0, 0)) -> int:
         """A flow of ``packets`` packets (default: one chunk); returns its number.
 
         Packet q carries chunk ``(chunk0 - q // chunk_packets) mod chunks`` (chunks of ``chunk_elements``
@@ -65,6 +69,9 @@ class FlowTable:
         and get the source's own elements added before ``add_until``. Produced packets in
         ``check_produced`` and delivered ones from ``check_delivered_from`` (default: none) are final.
         The sender's NIC serves its flows of the lowest ``priority`` first, round-robin among equals.
+        A chunk may be cut in ``subchunks`` sub-chunks of ``subchunk_elements`` (``subchunk_packets``
+        packets each), block b of a chunk's packets carrying sub-chunk ``(subchunk0 - b) mod subchunks``
+        (default: one sub-chunk, the chunk). Produced packets in ``extra_inputs`` need ``inputs + 1`` inputs.
         """
         chunk_packets = chunk_packets or max(1, ceil_div(chunk_elements, self.elements_per_packet))
         packets = chunk_packets if packets is None else packets
@@ -78,6 +85,11 @@ class FlowTable:
         row[t.F_CHUNK0], row[t.F_CHUNKS], row[t.F_CHUNK_PACKETS] = chunk0, chunks, chunk_packets
         row[t.F_CHUNK_ELEMENTS], row[t.F_ELEMENT_BASE] = chunk_elements, element_base
         row[t.F_PRIORITY] = priority
+        row[t.F_SUBCHUNKS], row[t.F_SUBCHUNK0] = subchunks, subchunk0
+        row[t.F_SUBCHUNK_PACKETS] = subchunk_packets or chunk_packets
+        row[t.F_SUBCHUNK_ELEMENTS] = chunk_elements if subchunk_elements is None else subchunk_elements
+        row[t.F_EXTRA_INPUTS_FROM], row[t.F_EXTRA_INPUTS_UNTIL] = extra_inputs
+        row[t.F_MIRROR_FROM], row[t.F_MIRROR_UNTIL], row[t.F_MIRROR_OFFSET] = 0, packets, 0
         flow = len(self.rows)
         self.rows.append(row)
         self.consumers.append([])
@@ -88,13 +100,22 @@ class FlowTable:
         self.back.append(self.route(destination, source, key))
         return flow
 
-    def feed(self, input_flow: int, consumer: int, offset: int = 0) -> None:
-        """Each delivery of packet p of ``input_flow`` is an input of packet ``p + offset`` of ``consumer``."""
-        self.consumers[input_flow].append((consumer, offset))
+    def feed(self, input_flow: int, consumer: int, offset: int = 0, packets: tuple[int, int] | None = None) -> None:
+        """Each delivery of packet p of ``input_flow`` in ``packets`` = [from, until) (default: all) is an
+        input of packet ``p + offset`` of ``consumer``."""
+        start, until = (0, int(self.rows[input_flow][t.F_PACKETS])) if packets is None else packets
+        if start + offset < 0:
+            raise ValueError(f"feed of flow {input_flow} into flow {consumer}: packet {start} + offset {offset} < 0")
+        self.consumers[input_flow].append((consumer, offset, start, until))
 
-    def mirror(self, flow: int, copy: int) -> None:
-        """``copy``'s packets are ``flow``'s produced packets (the same values, sent to another host)."""
-        self.rows[flow][t.F_MIRROR] = copy
+    def mirror(self, flow: int, copy: int, packets: tuple[int, int] | None = None, offset: int = 0) -> None:
+        """``copy``'s packets are ``flow``'s produced packets (the same values, sent to another host): produced
+        packet p in ``packets`` = [from, until) (default: all) is packet ``p + offset`` of ``copy``."""
+        row = self.rows[flow]
+        row[t.F_MIRROR] = copy
+        if packets is not None:
+            row[t.F_MIRROR_FROM], row[t.F_MIRROR_UNTIL] = packets
+        row[t.F_MIRROR_OFFSET] = offset
         self.rows[copy][t.F_INPUTS] = 1
         self.rows[copy][t.F_DEPENDENT_FROM] = 0
 
