@@ -31,7 +31,8 @@ def both(scenario, tensors=None):
 
 
 def scaled_down(scenario):
-    """At most 8 hosts' worth of small tensors: seconds per engine."""
+    """Small tensors on at most 16 hosts (a fat tree of k = 4, three tiers; 12 hosts in 3 racks; a tree of fanout
+    2 x 2 x 2, three tiers; 8 on one switch), window <= 32, <= 2 iterations: well under a second per engine."""
     topology = scenario.topology
     if topology.kind == "two_level":
         topology = replace(topology, workers=min(topology.workers, 4), racks=min(topology.racks, 3))
@@ -52,6 +53,8 @@ def scaled_down(scenario):
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_engines_agree_on_every_shipped_scenario(path):
+    """SwitchML on each shipped scenario, scaled down: the fast and SimPy engines give the same record (wall time
+    aside), exact; the host collectives are compared in `test_engines_agree_on_every_shipped_collective`."""
     scenario = scaled_down(load_scenario(path))
     if scenario.workload.source == "tensors" and scenario.workload.dtype == "int32":
         tensors = make_tensors(scenario)
@@ -69,6 +72,38 @@ def test_engines_agree_on_every_shipped_scenario(path):
                                         simulator=replace(scenario.simulator, engine=engine))).results[0]
                    for engine in ("fast", "simpy")]
         assert record(results[0]) == record(results[1]) and results[0].correct
+
+
+def collective_cases():
+    """``(scenario path, method)``: each host collective (ring, ps, allgather, tree, ...) a shipped scenario lists."""
+    from switchsim.sim.collectives import collective
+
+    return [(path, method) for path in SCENARIOS for method in load_scenario(path).methods
+            if not collective(method).is_switch]
+
+
+@pytest.mark.parametrize(("path", "method"), collective_cases(), ids=lambda case: getattr(case, "stem", case))
+def test_engines_agree_on_every_shipped_collective(path, method):
+    """Each host collective a shipped scenario lists, scaled down, over its transport: the fast and SimPy engines
+    give the same summary record (wall time aside), exact."""
+    scenario = replace(scaled_down(load_scenario(path)), methods=(method,))
+    fast, simpy = (run_scenario(replace(scenario, simulator=replace(scenario.simulator, engine=engine))).results[0]
+                   for engine in ("fast", "simpy"))
+    assert record(fast) == record(simpy)
+    assert fast.completed and fast.correct
+    assert fast.packet_hops > 0
+
+
+@pytest.mark.parametrize("path", [p for p in SCENARIOS if load_scenario(p).topology.kind in ("fat_tree", "tree")],
+                         ids=lambda p: p.stem)
+def test_scaled_down_fat_trees_and_trees_keep_three_tiers(path):
+    """The scaled-down fat tree (k = 4) and tree (fanout 2 x 2 x 2) still route across three switch tiers: the
+    longest host-to-host path is host -> edge -> aggregation -> core and back down, 6 channels."""
+    from switchsim.sim.switchml_method import scenario_network
+
+    network = scenario_network(scaled_down(load_scenario(path)))
+    longest = max(len(network.topology.path(0, other, 0)) for other in range(1, network.workers))
+    assert longest == 6
 
 
 faults = st.fixed_dictionaries({
