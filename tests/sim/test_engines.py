@@ -36,8 +36,8 @@ def scaled_down(scenario):
     topology = scenario.topology
     if topology.kind == "two_level":
         topology = replace(topology, workers=min(topology.workers, 4), racks=min(topology.racks, 3))
-    elif topology.kind == "fat_tree":
-        topology = replace(topology, k=4, jobs=min(topology.jobs, 2))
+    elif topology.kind == "fat_tree":  # jobs sharing a fabric keep their jobs (one method each): 16 hosts hold 4
+        topology = replace(topology, k=4, jobs=topology.jobs if scenario.job_methods else min(topology.jobs, 2))
     elif topology.kind == "tree":
         topology = replace(topology, fanout=tuple(min(f, 2) for f in topology.fanout), jobs=1)
     else:
@@ -56,6 +56,12 @@ def test_engines_agree_on_every_shipped_scenario(path):
     """SwitchML on each shipped scenario, scaled down: the fast and SimPy engines give the same record (wall time
     aside), exact; the host collectives are compared in `test_engines_agree_on_every_shipped_collective`."""
     scenario = scaled_down(load_scenario(path))
+    if scenario.job_methods:  # jobs sharing a fabric: the whole run (every job at once, then each alone)
+        fast, simpy = (run_scenario(replace(scenario, simulator=replace(scenario.simulator, engine=engine))).results
+                       for engine in ("fast", "simpy"))
+        assert [record(r) for r in fast] == [record(r) for r in simpy]
+        assert all(r.completed and r.correct for r in fast) and len(fast) == len(scenario.job_methods)
+        return
     if scenario.workload.source == "tensors" and scenario.workload.dtype == "int32":
         tensors = make_tensors(scenario)
         fast, simpy = both(scenario, tensors)
@@ -79,7 +85,7 @@ def collective_cases():
     from switchsim.sim.collectives import collective
 
     return [(path, method) for path in SCENARIOS for method in load_scenario(path).methods
-            if not collective(method).is_switch]
+            if not collective(method).is_switch and not load_scenario(path).job_methods]  # tenants: above
 
 
 @pytest.mark.parametrize(("path", "method"), collective_cases(), ids=lambda case: getattr(case, "stem", case))
@@ -99,10 +105,8 @@ def test_engines_agree_on_every_shipped_collective(path, method):
 def test_scaled_down_fat_trees_and_trees_keep_three_tiers(path):
     """The scaled-down fat tree (k = 4) and tree (fanout 2 x 2 x 2) still route across three switch tiers: the
     longest host-to-host path is host -> edge -> aggregation -> core and back down, 6 channels."""
-    from switchsim.sim.switchml_method import scenario_network
-
-    network = scenario_network(scaled_down(load_scenario(path)))
-    longest = max(len(network.topology.path(0, other, 0)) for other in range(1, network.workers))
+    topology = scaled_down(load_scenario(path)).built_topology
+    longest = max(len(topology.path(0, other, 0)) for other in range(1, topology.hosts))
     assert longest == 6
 
 
