@@ -2,8 +2,8 @@
 
 For each worker count (default 8 and 16, the comparison's digits and paper rows), on a
 seeded Gaussian float32 gradient (n, ``--elements``) it times, on one thread (numba's
-kernels limited to one thread, as in `switchsim study compare`; CPU time of the process, `time.process_time`), the best of
-``--repeats`` runs (the methods in turn within each run, round robin) of each phase of
+kernels limited to one thread, as in `switchsim study compare`; CPU time of the process,
+`time.process_time`), the best of ``--repeats`` runs (the methods in turn within each run, round robin) of each phase of
 `switchsim.study.compare.compression_phases`:
 prepare (one worker's share), encode (one worker), decode (what one worker does after
 the collective: finish on the sum, or decoding all n messages of an all-gather) and

@@ -92,15 +92,17 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="also time switchsim run on scale-256 and scale-1024")
     args = parser.parse_args()
     measure("quickstart", 1 << 12, "fast")  # compile the engines (once per installation), outside the figures
-    print(f"{'scenario':12} {'method':10} {'workers':>7} {'elements':>10} {'packet-hops':>12} {'fast hops/s':>12} "
+    methods = args.methods.split(",")
+    width = max(10, *(len(method) for method in methods))  # hierarchical-ring is 17 characters
+    print(f"{'scenario':12} {'method':{width}} {'workers':>7} {'elements':>10} {'packet-hops':>12} {'fast hops/s':>12} "
           f"{'simpy hops/s':>12} {'ratio':>6} {'fast peak':>10} {'simpy peak':>10} {'exact':>5}")
     for name in args.scenarios.split(","):
-        for method in args.methods.split(","):
+        for method in methods:
             fast = measure(name, args.elements, "fast", method=method)
             simpy = measure(name, args.elements, "simpy", method=method)
             assert fast[0] == simpy[0], "the engines disagree on packet-hops"
             fast_rate, simpy_rate = fast[0] / fast[1], simpy[0] / simpy[1]
-            print(f"{name:12} {method:10} {fast[4]:7d} {fast[5]:10,d} {fast[0]:12,d} {fast_rate:12,.0f} "
+            print(f"{name:12} {method:{width}} {fast[4]:7d} {fast[5]:10,d} {fast[0]:12,d} {fast_rate:12,.0f} "
                   f"{simpy_rate:12,.0f} {fast_rate / simpy_rate:6.0f} {fast[3] / 2**20:8.0f} MB "
                   f"{simpy[3] / 2**20:8.0f} MB {fast[2] and simpy[2]!s:>5}", flush=True)
     hops, wall, correct, peak, workers, elements = measure("paper-10g", 1 << 40, "fast")

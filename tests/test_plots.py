@@ -18,7 +18,7 @@ def _links(count: int) -> list[LinkSummary]:
 def test_links_figure_is_bounded_and_labelled(count):
     figure = links_figure("switchml", _links(count))
     assert figure.get_size_inches()[0] * DPI <= MAX_WIDTH_IN * DPI == 1920
-    utilisation, queue, drops = figure.axes
+    _utilisation, _queue, drops = figure.axes
     assert all(axis.get_ylabel() for axis in figure.axes)
     assert drops.get_xlabel()
 

@@ -49,7 +49,7 @@ class Results:
                 if r.method != "switchml" and r.completed}
 
 
-class _Stopped(Exception):
+class _StoppedError(Exception):
     """Raised in the SwitchML engine thread, between chunks, once the caller was interrupted."""
 
 
@@ -76,7 +76,7 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str
 
     def report(now: float, done: float) -> None:  # called by the engine between chunks of events
         if stop.is_set():
-            raise _Stopped
+            raise _StoppedError
         if progress is not None:
             progress("switchml", now, done)
 

@@ -32,8 +32,8 @@ Rules (the same for every method):
   which depend on the data, are the MLP runs' measured mean.
 * **Compression overhead**: measured on this machine at the row's worker count
   (`measure_compression`) as CPU time of the process (`time.process_time`: the machine's cores are
-  shared, and time other processes hold them is not the method's), on one thread (numba's parallel kernels limited to one
-  thread: a worker's cores are busy with its own training), best of
+  shared, and time other processes hold them is not the method's), on one thread (numba's parallel kernels
+  limited to one thread: a worker's cores are busy with its own training), best of
   `MEASURE_REPEATS`, on a synthetic float32 gradient of ``measure_elements``:
   one worker's share of ``prepare`` (its local max, exponents), its encode, what
   it does after the collective (`finish` on the sum for switch and ring methods;
@@ -289,8 +289,8 @@ def measure_compression(methods: tuple[str, ...], workers: int, elements: int = 
     """Seconds per element of compression + decompression for each method at ``workers`` workers, on one thread.
 
     Best of `MEASURE_REPEATS` after a warm-up, the methods measured in turn within each repetition (round
-    robin), so that load from other processes on the machine spreads over all of them. The gradient is Gaussian float32 (n, elements); PowerSGD sees
-    it as one square-ish matrix.
+    robin), so that load from other processes on the machine spreads over all of them. The gradient is
+    Gaussian float32 (n, elements); PowerSGD sees it as one square-ish matrix.
     """
     import numba
 

@@ -40,7 +40,7 @@ def resnet18_shapes(classes: int = 1000) -> list[Shape]:
         for block in range(2):
             shapes += _basic_block(inputs, width, downsample=block == 0 and stage > 0)
             inputs = width
-    return shapes + [(classes, 512), (classes,)]
+    return [*shapes, (classes, 512), (classes,)]
 
 
 def resnet50_shapes(classes: int = 1000) -> list[Shape]:
@@ -51,7 +51,7 @@ def resnet50_shapes(classes: int = 1000) -> list[Shape]:
         for block in range(blocks):
             shapes += _bottleneck(inputs, width, downsample=block == 0)
             inputs = 4 * width
-    return shapes + [(classes, 2048), (classes,)]
+    return [*shapes, (classes, 2048), (classes,)]
 
 
 #: Paper-sized models by name: name -> their parameter shapes.

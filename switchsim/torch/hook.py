@@ -537,7 +537,7 @@ def _powersgd(state: HookState, plan: _Plan, gradient: np.ndarray) -> np.ndarray
     out = np.empty(compressor.dim, np.float64)
     out[plain] = first_values[first_values.size - int(plain.sum()):]
     p_hats, offset = [], 0
-    for i, p in zip(compressed, p_parts, strict=True):
+    for _compressed, p in zip(compressed, p_parts, strict=True):
         p_hats.append(np.linalg.qr(first_values[offset:offset + p.size].reshape(p.shape))[0])
         offset += p.size
     if compressed:

@@ -87,7 +87,7 @@ def test_terngrad_message_is_two_bits_per_element_and_a_scale_per_layer():
     compressor = TernGrad(4, mlp.layer_bounds)
     _, traffic = compressor.reduce(np.ones((4, mlp.dim), np.float32), 0)
     assert traffic.bits_per_worker == 2 * mlp.dim + 32 * (len(mlp.layer_bounds) - 1)
-    assert [t for t in traffic.transfers if t.per_model][0].element_bits == 8  # on the switch: 8-bit elements
+    assert next(t for t in traffic.transfers if t.per_model).element_bits == 8  # on the switch: 8-bit elements
 
 
 def test_momentum_placement_per_method():

@@ -223,7 +223,7 @@ def test_a_flows_window_is_one_bandwidth_delay_product_plus_the_ack_coalescing()
     assert flows[0, transport.F_WINDOW] == -(-round_trip // t_data) + 4 + 2
 
 
-@pytest.mark.parametrize("workers, slack", [(2, 0.02), (4, 0.125), (8, 0.125), (16, 0.125)])
+@pytest.mark.parametrize(("workers", "slack"), [(2, 0.02), (4, 0.125), (8, 0.125), (16, 0.125)])
 def test_tree_time_is_within_its_measured_slack_of_its_closed_form(workers, slack):
     """The busiest uplink carries 4 P_half packets (2 at n = 2): the closed form is a lower bound. At n = 2 the
     tree is within 2 %; from n = 4 on it takes 1.07-1.12x (queues at the fan-in downlinks stretch round trips past

@@ -106,7 +106,7 @@ def test_paper_models_have_their_published_parameter_counts_and_powersgd_uses_th
     plain = sum(s[0] for s in r18 if len(s) == 1)
     assert first == 2 * sum(s[0] for s in convs) + plain
     assert second == 2 * sum(int(np.prod(s[1:])) for s in convs)
-    transfers, bits = shape_transfers("powersgd", r18, 16, 0.0)
+    _transfers, bits = shape_transfers("powersgd", r18, 16, 0.0)
     assert bits == 32 * (first + second) < 0.3 * layer_bounds(r18)[-1]  # far below the digits' 4.22 bits/element
 
 
