@@ -17,9 +17,9 @@ from switchsim.sim import fast_engine, simpy_engine, transport
 from switchsim.sim import handlers as h
 from switchsim.sim.collectives import collective
 from switchsim.sim.collectives.flows import FlowTable
-from switchsim.sim.metrics import MethodResult, method_result
+from switchsim.sim.metrics import MethodResult, method_result, stopped_result
 from switchsim.sim.routes import host_route
-from switchsim.sim.state import RunInputs, new_state, seconds, ticks, with_flows
+from switchsim.sim.state import MemoryLimitError, RunInputs, new_state, seconds, ticks, with_flows
 from switchsim.sim.switchml_method import link_summaries, run_switchml, scenario_network
 
 Progress = Callable[[float, int], None]
@@ -75,7 +75,12 @@ def run_collective(method: str, scenario: Scenario, tensors: np.ndarray | None, 
     elements = scenario.workload.elements if tensors is None else tensors.shape[1]
     network, state = build_state(method, scenario, tensors, elements)
     report = None if progress is None else (lambda now, checked: progress(seconds(now), checked))
-    state, completed, end, _ = ENGINES[engine or scenario.simulator.engine](state, ticks(scenario.max_time_s), report)
+    try:
+        state, completed, end, _ = ENGINES[engine or scenario.simulator.engine](state, ticks(scenario.max_time_s),
+                                                                               report)
+    except MemoryLimitError as error:  # reported as not finished, never left to the kernel's OOM killer
+        return stopped_result(method, scenario.workload, scenario.topology.workers_per_job, elements,
+                              seconds(error.reached_ps), str(error), time.perf_counter() - started), None
     end_s = seconds(end)
     counters = state.counters
     flows = state.flows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from switchsim.config import LinkConfig, WorkloadConfig
 from switchsim.outcome import judged
@@ -111,6 +111,21 @@ def method_result(
         packet_hops=packet_hops,
         **counts,
     )
+
+
+def stopped_result(method: str, workload: WorkloadConfig, workers: int, elements: int, time_s: float, reason: str,
+                   wall_time_s: float) -> MethodResult:
+    """The record of a run that could not go on: not finished (``stopped_by`` = ``reason``), not judged,
+    with how far it got in simulated seconds and nothing else measured.
+
+    Example:
+        >>> r = stopped_result("ps", WorkloadConfig(), 4, 100, 0.5, "out of memory: ...", 1.0)
+        >>> r.completed, r.correct, r.stopped_by, r.aggregation_time_s
+        (False, None, 'out of memory: ...', 0.5)
+    """
+    record = method_result(method, workload, workers, [], time_s, elements, completed=False, correct=False,
+                           wall_time_s=wall_time_s, packet_hops=0)
+    return replace(record, stopped_by=reason)
 
 
 def switchml_line_rate_ate(link: LinkConfig, elements_per_packet: int, element_bits: int = spec.ELEMENT_BITS) -> float:

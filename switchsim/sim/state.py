@@ -417,12 +417,44 @@ def needs_more_buffers(state: h.SimState) -> bool:
         counters[h.G_SEND_BACKLOG_PEAK] + state.flow_receive.shape[1] + FLOW_MARGIN > state.flow_send.shape[1])
 
 
-def grow_buffers(state: h.SimState) -> h.SimState:
-    """The state with whatever `needs_more_buffers` found short doubled (contents kept)."""
+class MemoryLimitError(MemoryError):
+    """Growing a run's buffers or send queues would take more memory than the machine has available.
+
+    The run cannot go on; its caller reports it as not finished (``stopped_by`` names what ran out), so
+    the kernel's out-of-memory killer never ends the process without a word. ``reached_ps`` is about
+    how far the run got: the latest time any link was busy until.
+    """
+
+    def __init__(self, message: str, reached_ps: int) -> None:
+        super().__init__(message)
+        self.reached_ps = reached_ps
+
+
+def _room_for(state: h.SimState, extra_bytes: int, what: str, available: int | None) -> None:
+    """Raise `MemoryLimitError` when ``extra_bytes`` more (the grown copy of ``what``) would not fit."""
+    from switchsim.sim.memory import available_bytes
+
+    available = available_bytes() if available is None else available
+    if extra_bytes > available:
+        reached = int(state.channel_counters[:, h.C_BUSY_UNTIL].max()) if len(state.channel_counters) else 0
+        raise MemoryLimitError(f"out of memory: {what} would grow by {extra_bytes / 2**30:.1f} GiB with "
+                               f"{available / 2**30:.1f} GiB available", reached)
+
+
+def grow_buffers(state: h.SimState, available: int | None = None) -> h.SimState:
+    """The state with whatever `needs_more_buffers` found short doubled (contents kept).
+
+    Raises `MemoryLimitError` instead when the doubled arrays would not fit in the ``available`` bytes
+    (default: what the machine has available now).
+    """
     counters = state.counters
     if counters[h.G_BUFFERS_IN_USE] + 2 > state.buffer_values.shape[0]:
+        _room_for(state, 2 * state.buffer_values.nbytes + 2 * state.buffer_links.nbytes, "SwitchML's payload buffers",
+                  available)
         state = _grow_switchml_buffers(state)
     if state.flows.shape[0] and counters[h.G_FLOW_BUFFERS_IN_USE] + FLOW_MARGIN > state.flow_values.shape[0]:
+        _room_for(state, 2 * (state.flow_values.nbytes + state.flow_buffer_links.nbytes),
+                  "the host collectives' payload buffers", available)
         old = state.flow_values.shape[0]
         new = 2 * old
         values = np.zeros((new, state.flow_values.shape[1]), np.int32)
@@ -435,6 +467,9 @@ def grow_buffers(state: h.SimState) -> h.SimState:
         state = state._replace(flow_values=values, flow_buffer_links=links)
     if state.flows.shape[0] and (counters[h.G_SEND_BACKLOG_PEAK] + state.flow_receive.shape[1] + FLOW_MARGIN
                                  > state.flow_send.shape[1]):
+        _room_for(state, 2 * (state.flow_send.nbytes + state.flow_inputs.nbytes + state.flow_sacked.nbytes),
+                  f"the send queues of {state.flows.shape[0]:,} flows (every flow as long as the longest backlog, "
+                  f"{int(counters[h.G_SEND_BACKLOG_PEAK]):,} packets)", available)
         state = _grow_send_queues(state)
     return state
 

@@ -17,9 +17,9 @@ from switchsim.pipeline.tables import Counter
 from switchsim.sim import fast_engine, simpy_engine
 from switchsim.sim import handlers as h
 from switchsim.sim.capture import SimCapture
-from switchsim.sim.metrics import LinkSummary, MethodResult, method_result
+from switchsim.sim.metrics import LinkSummary, MethodResult, method_result, stopped_result
 from switchsim.sim.network import Network, build_network
-from switchsim.sim.state import TICKS_PER_SECOND, RunInputs, new_state, seconds, ticks
+from switchsim.sim.state import TICKS_PER_SECOND, MemoryLimitError, RunInputs, new_state, seconds, ticks
 from workers import protocol_state as protocol
 
 Progress = Callable[[float, int], None]
@@ -66,7 +66,12 @@ def run_switchml(scenario: Scenario, tensors: np.ndarray | None, progress: Progr
                       capture_limit=CAPTURE_LIMIT if pcap else 0)
     total_results = network.hosts * int(state.parameters[h.P_TOTAL_PACKETS]) * scenario.workload.iterations
     report = None if progress is None else (lambda now, results: progress(seconds(now), results / total_results))
-    state, completed, end, _ = ENGINES[engine](state, ticks(scenario.max_time_s), report)
+    try:
+        state, completed, end, _ = ENGINES[engine](state, ticks(scenario.max_time_s), report)
+    except MemoryLimitError as error:  # reported as not finished, never left to the kernel's OOM killer
+        return stopped_result("switchml", scenario.workload, scenario.topology.workers_per_job,
+                              inputs.elements if elements is None else elements, seconds(error.reached_ps),
+                              str(error), time.perf_counter() - started), None
     if pcap is not None:
         _write_capture(state, pcap, scenario)
     final = None

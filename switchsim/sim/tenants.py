@@ -29,10 +29,10 @@ from switchsim.sim import handlers as h
 from switchsim.sim.collective_method import flow_elements
 from switchsim.sim.collectives import collective
 from switchsim.sim.collectives.flows import FlowTable
-from switchsim.sim.metrics import MethodResult, method_result
+from switchsim.sim.metrics import MethodResult, method_result, stopped_result
 from switchsim.sim.network import Network
 from switchsim.sim.routes import host_route
-from switchsim.sim.state import RunInputs, new_state, seconds, ticks, with_flows
+from switchsim.sim.state import MemoryLimitError, RunInputs, new_state, seconds, ticks, with_flows
 from switchsim.sim.switchml_method import link_summaries, scenario_network
 from workers import protocol_state as protocol
 
@@ -153,7 +153,15 @@ def run_jobs(scenario: Scenario, active: frozenset[int], progress: Callable[[flo
     total = max(1, int(state.counters[h.G_HOSTS_REMAINING]))
     report = None if progress is None else (
         lambda now, _checked: progress(seconds(now), 1 - int(state.counters[h.G_HOSTS_REMAINING]) / total))
-    state, _completed, end, _ = ENGINES[engine or scenario.simulator.engine](state, ticks(scenario.max_time_s), report)
+    try:
+        state, _completed, end, _ = ENGINES[engine or scenario.simulator.engine](state, ticks(scenario.max_time_s),
+                                                                                report)
+    except MemoryLimitError as error:  # every job of this run: not finished, never left to the OOM killer
+        wall = time.perf_counter() - started
+        return {job: replace(stopped_result(scenario.job_methods[job], scenario.workload,
+                                            scenario.topology.workers_per_job, scenario.workload.elements,
+                                            seconds(error.reached_ps), str(error), wall), job=job)
+                for job in sorted(active)}, wall
     wall = time.perf_counter() - started
     end_s = seconds(end)
     links = link_summaries(state, network, end_s)
