@@ -111,14 +111,14 @@ F_LOSS, F_DUPLICATE, F_REORDER = range(3)
 
 # --- run-wide counters (int64 array) ------------------------------------------
 G_HOSTS_REMAINING = 0
-G_FREE_BUFFER = 1  #: head of the free list, -1 when empty
+G_FREE_BUFFER = 1  #: head of the free list, -1 when empty (then in use, then peak: `take_from_free_list`)
 G_BUFFERS_IN_USE = 2
 G_PEAK_BUFFERS = 3
 G_CAPTURED = 4
 G_CAPTURE_LEFT_OUT = 5
 G_CHECKED_PACKETS = 6  #: results compared in full with their expected sum
 G_WRONG_PACKETS = 7  #: results that differed
-G_FLOW_FREE_BUFFER = 8  #: transport payload pool: head of the free list
+G_FLOW_FREE_BUFFER = 8  #: transport payload pool: head of the free list (then in use, then peak, as above)
 G_FLOW_BUFFERS_IN_USE = 9
 G_FLOW_PEAK_BUFFERS = 10
 G_SEND_BACKLOG_PEAK = 11  #: most send-queue slots one flow has used (produced, not yet acknowledged)
@@ -351,30 +351,44 @@ def synthetic_sum(total, host_keys, members, first, elements, bits, row):
 
 # --- payload buffers ------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def take_from_free_list(links, counters, free):
+    """The head of a payload pool's free list, now in use with no references; ``counters[free]`` is the
+    pool's free-list head, ``free + 1`` its buffers in use, ``free + 2`` their peak (SwitchML's pool:
+    `G_FREE_BUFFER`; the transports': `G_FLOW_FREE_BUFFER`)."""
+    buffer = counters[free]
+    counters[free] = links[buffer, 1]
+    counters[free + 1] += 1
+    if counters[free + 1] > counters[free + 2]:
+        counters[free + 2] = counters[free + 1]
+    links[buffer, 0] = 0
+    return buffer
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def drop_reference(links, counters, free, buffer):
+    """Drop one reference to ``buffer``; at zero it returns to the free list (counters as in
+    `take_from_free_list`)."""
+    links[buffer, 0] -= 1
+    if links[buffer, 0] <= 0:
+        links[buffer, 1] = counters[free]
+        counters[free] = buffer
+        counters[free + 1] -= 1
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def allocate_buffer(state, values, exponents):
     """A buffer holding a copy of ``values``/``exponents``, with no references yet."""
-    counters = state.counters
-    buffer = counters[G_FREE_BUFFER]
-    counters[G_FREE_BUFFER] = state.buffer_links[buffer, 1]
-    counters[G_BUFFERS_IN_USE] += 1
-    if counters[G_BUFFERS_IN_USE] > counters[G_PEAK_BUFFERS]:
-        counters[G_PEAK_BUFFERS] = counters[G_BUFFERS_IN_USE]
+    buffer = take_from_free_list(state.buffer_links, state.counters, G_FREE_BUFFER)
     copy_into(state.buffer_values[buffer], values)
     state.buffer_exponents[buffer, 0] = exponents[0]
     state.buffer_exponents[buffer, 1] = exponents[1]
-    state.buffer_links[buffer, 0] = 0
     return buffer
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def release_buffer(state, buffer):
     """Drop one reference; the buffer returns to the free list at zero."""
-    links = state.buffer_links
-    links[buffer, 0] -= 1
-    if links[buffer, 0] <= 0:
-        links[buffer, 1] = state.counters[G_FREE_BUFFER]
-        state.counters[G_FREE_BUFFER] = buffer
-        state.counters[G_BUFFERS_IN_USE] -= 1
+    drop_reference(state.buffer_links, state.counters, G_FREE_BUFFER, buffer)
 
 
 # --- links ----------------------------------------------------------------------------

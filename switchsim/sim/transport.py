@@ -171,24 +171,14 @@ def inputs_needed(row, packet):
 # --- payload pool ----------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _allocate(state):
-    counters = state.counters
-    buffer = counters[h.G_FLOW_FREE_BUFFER]
-    counters[h.G_FLOW_FREE_BUFFER] = state.flow_buffer_links[buffer, 1]
-    counters[h.G_FLOW_BUFFERS_IN_USE] += 1
-    if counters[h.G_FLOW_BUFFERS_IN_USE] > counters[h.G_FLOW_PEAK_BUFFERS]:
-        counters[h.G_FLOW_PEAK_BUFFERS] = counters[h.G_FLOW_BUFFERS_IN_USE]
-    state.flow_buffer_links[buffer, 0] = 0
-    return buffer
+    """A transport payload buffer, in use with no references yet."""
+    return h.take_from_free_list(state.flow_buffer_links, state.counters, h.G_FLOW_FREE_BUFFER)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _release(state, buffer):
-    links = state.flow_buffer_links
-    links[buffer, 0] -= 1
-    if links[buffer, 0] <= 0:
-        links[buffer, 1] = state.counters[h.G_FLOW_FREE_BUFFER]
-        state.counters[h.G_FLOW_FREE_BUFFER] = buffer
-        state.counters[h.G_FLOW_BUFFERS_IN_USE] -= 1
+    """Drop one reference; the buffer returns to the transports' free list at zero."""
+    h.drop_reference(state.flow_buffer_links, state.counters, h.G_FLOW_FREE_BUFFER, buffer)
 
 
 # --- values ------------------------------------------------------------------------------
