@@ -308,8 +308,9 @@ def run_events(state, events, next_row, free_rows, instant_time, instant_head, i
 
 def event_buffer(window: int, hosts: int = 0) -> np.ndarray:
     """Room for the events one handled event can cause: a window of (re)sends, each duplicated, and more
-    (a collective's iteration wakes each of its ``hosts``' NICs)."""
-    return np.zeros((max(2 * window, hosts) + 2 * 32 + 8, h.EVENT_FIELDS), np.int64)
+    (a collective's iteration wakes each of its ``hosts``' NICs; an acknowledgement at a parameter server
+    grants credit to each of its workers' pushes)."""
+    return np.zeros((max(2 * window, 2 * hosts) + 2 * 32 + 8, h.EVENT_FIELDS), np.int64)
 
 
 def state_event_buffer(state: h.SimState) -> np.ndarray:

@@ -214,7 +214,8 @@ class SimState(NamedTuple):
     flows: np.ndarray  #: int64 (F, transport.FLOW_FIELDS)
     flow_routes: np.ndarray  #: int64 (F, 2, hops): channels forward (data) and back (control), -1 padded
     flow_consumers: np.ndarray  #: int64 (X, 4): (consumer flow, packet offset, from, until) of each flow's
-    #: deliveries: delivered packets p in [from, until) feed packet p + offset of the consumer
+    #: deliveries: delivered packets p in [from, until) feed packet p + offset of the consumer; then each
+    #: flow's suppliers as (supplier flow, offset, from, until) (``F_SUPPLIERS_START``..``END``)
     flow_send: np.ndarray  #: int64 (F, send slots): buffer of each produced packet until acknowledged, -1
     flow_inputs: np.ndarray  #: int64 (F, send slots): inputs a slot has received
     flow_sacked: np.ndarray  #: int8 (F, send slots): selective: the receiver holds this packet

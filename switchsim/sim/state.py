@@ -258,6 +258,27 @@ RTO_LOW_S = 100e-6
 RTO_LOW_PACKETS = 3
 
 
+#: The receiver's ACK-coalescing timer, in window times at the path's slowest link (about two unloaded round
+#: trips): a sender that needs an ACK sooner (its window is full, or it retransmits) asks for one with AckReq.
+#: Measured on one rack (docs/simulator.md): 0.5, 0.75, 1, 1.5 and 2 windows put the worst collective at 4.7,
+#: 4.6, 4.9, 4.3 and 2.7 % above its closed form; a timer of 4 packet times ACKs a shared flow per packet.
+ACK_DELAY_WINDOWS = 2
+
+
+#: A consumer's stage buffer, in windows of its own (`transport.credit`): room for its window in flight and
+#: for what its feeders send while a credit comes back (NCCL keeps NCCL_STEPS = 8 slots a connection).
+#: Measured on one rack: one window slowed the ring by 6-11 %; with two the tree and the parameter server run
+#: closer to their bounds than with three or four, and the tree holds half the buffers behind a 4:1 uplink.
+STAGE_BUFFER_WINDOWS = 2
+
+
+def one_way_time(state: h.SimState, route: np.ndarray, size_class: int, latency: int) -> int:
+    """A packet of ``size_class`` along ``route`` unloaded: serialization and propagation on each channel and
+    the switch latency at each switch between them, ps."""
+    return int(state.channel_serialization[route, size_class].sum() + state.channel_delay[route].sum()
+               + latency * (len(route) - 1))
+
+
 def flow_window(state: h.SimState, forward: np.ndarray, back: np.ndarray, latency: int) -> int:
     """Packets a flow may have in flight: one bandwidth-delay product of its path, plus the ACK coalescing.
 
@@ -309,15 +330,26 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
     routes = np.full((count, 2, hops), -1, np.int64)
     latency = int(parameters[h.P_LATENCY])
     consumers = []
+    suppliers: list[list[tuple[int, int, int, int]]] = [[] for _ in range(count)]
     for f in range(count):
         forward, back = table.forward[f], table.back[f]
         routes[f, 0, :len(forward)] = forward
         routes[f, 1, :len(back)] = back
         flows[f, transport.F_HOPS], flows[f, transport.F_BACK_HOPS] = len(forward), len(back)
         flows[f, transport.F_WINDOW] = flow_window(state, forward, back, latency)
+        flows[f, transport.F_STAGE_BUFFER] = STAGE_BUFFER_WINDOWS * flows[f, transport.F_WINDOW]
+        flows[f, transport.F_CREDIT_DELAY] = one_way_time(state, back, h.SIZE_CONTROL, latency)
+        flows[f, transport.F_ACK_DELAY] = ACK_DELAY_WINDOWS * flows[f, transport.F_WINDOW] * int(
+            state.channel_serialization[forward, h.SIZE_DATA].max())
         flows[f, transport.F_CONSUMERS_START] = len(consumers)
         consumers.extend(table.consumers[f])
         flows[f, transport.F_CONSUMERS_END] = len(consumers)
+        for consumer, offset, start, until in table.consumers[f]:
+            suppliers[consumer].append((f, offset, start, until))
+    for f in range(count):  # after every flow's consumers: each flow's suppliers, in the same row format
+        flows[f, transport.F_SUPPLIERS_START] = len(consumers)
+        consumers.extend(suppliers[f])
+        flows[f, transport.F_SUPPLIERS_END] = len(consumers)
     window = int(flows[:, transport.F_WINDOW].max()) if count else 1
     receive_slots = _power_of_two(window)
     send_slots = _power_of_two(2 * (window + receive_slots) + 64)

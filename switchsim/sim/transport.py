@@ -38,11 +38,25 @@ Transports (``P_TRANSPORT``), documented with their sources in docs/simulator.md
   unSACKed packet.
 
 Both: at most ``F_WINDOW`` packets past the oldest unacknowledged one (one
-bandwidth-delay product); ACKs are coalesced (every ``P_ACK_EVERY`` in-order
-packets, and at once for a packet whose AckReq bit the sender set: the last
-packet it can send for now). A host's NIC sends one packet at a time on its
+bandwidth-delay product); ACKs are coalesced: every ``P_ACK_EVERY`` in-order
+packets, at once for a packet whose AckReq bit the sender set (the last one its
+window lets it send, or a retransmission), and otherwise when the
+receiver's coalescing timer (``F_ACK_DELAY``: ``P_ACK_EVERY`` packet times at the
+path's slowest link) fires. A host's NIC sends one packet at a time on its
 uplink, from its flows that may send: those of the lowest ``F_PRIORITY`` (an
 all-gather's step), round-robin among equals (the tree's or the servers' streams).
+
+Back-pressure between pipeline stages (credits, as NCCL's per-connection FIFOs
+of ``NCCL_STEPS`` slots): a consumer holds the packets it is fed until they are
+acknowledged; besides a whole step of a ring (what arrives while it sends the
+packets that do not wait for this feed), it has room for ``F_STAGE_BUFFER``
+more, so a flow that feeds it may send a packet only if that packet's slot falls
+in that room (`credit`). The receiver grants credit as the consumer's packets
+are acknowledged and as the flow's packets are delivered (`_offer_credit`); a
+grant reaches the sender ``F_CREDIT_DELAY`` later (the unloaded one-way time
+back, never lost: NCCL returns credits as RDMA writes on the reliable
+connection). A stage thus never buffers more than its room, however slow the
+link after it.
 """
 
 from __future__ import annotations
@@ -105,7 +119,16 @@ F_EXTRA_INPUTS_UNTIL = 41
 F_MIRROR_FROM = 42  #: produced packets p in [FROM, UNTIL) are copied into packet p + OFFSET of F_MIRROR
 F_MIRROR_UNTIL = 43
 F_MIRROR_OFFSET = 44
-FLOW_FIELDS = 45
+F_STAGE_BUFFER = 45  #: as a consumer: produced packets it may hold past its oldest unacknowledged one (credits)
+F_CREDIT_DELAY = 46  #: a credit's time from the receiver back to the sender (one way, unloaded), ps
+F_ACK_DELAY = 47  #: the receiver's ACK coalescing timer, ps
+F_SUPPLIERS_START = 48  #: rows of ``flow_consumers`` that feed this flow (its suppliers' rows, copied)
+F_SUPPLIERS_END = 49
+# dynamic again
+F_CREDIT = 50  #: sender: packets before this may be sent (the receiver's stage buffer has room)
+F_CREDIT_SENT = 51  #: receiver: the credit it last granted
+F_ACK_TIMER = 52  #: receiver: time of the pending ACK-coalescing timer, NEVER if none
+FLOW_FIELDS = 53
 FIRST_DYNAMIC = F_AVAILABLE
 
 CHECK_SUM = 0  #: final packets hold the job's exact sum of their range
@@ -129,6 +152,11 @@ SACK = 3  #: selective: cumulative ACK + the PSN just received (in the payload)
 _PSN_MASK = (1 << 40) - 1
 
 NEVER = h.NEVER
+
+# --- FLOW_TIMER events: the header says which timer (bits 0..7) and, for a credit, the iteration (bits 8..15) ---
+RETRANSMIT_TIMER = 0  #: the sender's retransmission deadline
+ACK_TIMER = 1  #: the receiver's ACK coalescing timer
+CREDIT_ARRIVES = 2  #: a credit grant reaches the sender (payload: the new credit)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
@@ -166,6 +194,31 @@ def packet_range(flows, flow, packet, elements_per_packet):
 def inputs_needed(row, packet):
     """Inputs produced ``packet`` of the flow ``row`` needs: ``F_INPUTS``, one more in the extra-input range."""
     return row[F_INPUTS] + (1 if row[F_EXTRA_INPUTS_FROM] <= packet < row[F_EXTRA_INPUTS_UNTIL] else 0)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def credit(state, flow):
+    """Packets of ``flow`` its receiver can take now (``F_PACKETS`` if nothing limits it).
+
+    A delivered packet p of ``flow`` in a feed's ``[start, until)`` becomes an input of packet ``p + offset``
+    of the consumer (if it has one), which holds it until it is acknowledged. Its first ``start + offset``
+    packets do not wait for this feed (a ring rank's own chunk, or a step fed by another flow), and it holds
+    what this feed delivers while it sends them, a whole step of a ring. Beyond that it has room for
+    ``F_STAGE_BUFFER`` packets: the flow may send p only while ``p + offset < UNA + start + offset +
+    F_STAGE_BUFFER``, UNA being the consumer's oldest unacknowledged packet. Around a ring every flow may
+    then run ``F_STAGE_BUFFER`` ahead of the next, so no cycle of flows can all wait.
+    """
+    flows = state.flows
+    row = flows[flow]
+    consumers = state.flow_consumers
+    limit = row[F_PACKETS]
+    for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
+        consumer = flows[consumers[i, 0]]
+        waiting_until = min(consumers[i, 3], consumer[F_PACKETS] - consumers[i, 1])  # past its end: nothing
+        allowed = consumer[F_UNA] + consumers[i, 2] + consumer[F_STAGE_BUFFER]
+        if consumers[i, 2] < waiting_until and allowed < waiting_until:
+            limit = min(limit, allowed)
+    return limit
 
 
 # --- payload pool ----------------------------------------------------------------------
@@ -275,7 +328,7 @@ def _set_deadline(state, flow, deadline, out, count):
     row[F_DEADLINE] = deadline
     if deadline < row[F_TIMER_EVENT]:
         row[F_TIMER_EVENT] = deadline
-        count = h._emit(out, count, deadline, h.FLOW_TIMER, flow, 0, -1, 0)
+        count = h._emit(out, count, deadline, h.FLOW_TIMER, flow, RETRANSMIT_TIMER, -1, 0)
     return count
 
 
@@ -286,6 +339,35 @@ def _rto(state, flow):
     if parameters[h.P_TRANSPORT] == SELECTIVE and row[F_HIGH] - row[F_UNA] <= parameters[h.P_RTO_LOW_PACKETS]:
         return parameters[h.P_RTO_LOW]
     return parameters[h.P_RTO]
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _offer_credit(state, flow, now, out, count):
+    """The receiver of ``flow`` grants the sender more credit if it has room and the sender needs it soon:
+    its last grant is within two windows of what has arrived, and the new one is ``P_ACK_EVERY`` packets
+    more, or the sender has used all it had."""
+    row = state.flows[flow]
+    granted = row[F_CREDIT_SENT]
+    if granted >= row[F_PACKETS] or granted - row[F_RCV_NXT] > 2 * row[F_WINDOW]:
+        return count
+    new = credit(state, flow)
+    if new <= granted or (new - granted < state.parameters[h.P_ACK_EVERY] and new < row[F_PACKETS]
+                          and granted > row[F_RCV_NXT]):
+        return count
+    row[F_CREDIT_SENT] = new
+    iteration = state.collective_groups[row[F_GROUP], GR_ITERATION] & 0xFF
+    return h._emit(out, count, now + row[F_CREDIT_DELAY], h.FLOW_TIMER, flow, CREDIT_ARRIVES | (iteration << 8),
+                   -1, new)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _credit_arrives(state, flow, now, header, new, out, count):
+    """A grant reaches the sender: it may send up to ``new`` (a grant of an earlier iteration is stale)."""
+    row = state.flows[flow]
+    if (header >> 8) & 0xFF != state.collective_groups[row[F_GROUP], GR_ITERATION] & 0xFF or new <= row[F_CREDIT]:
+        return count
+    row[F_CREDIT] = new
+    return _kick(state, row[F_SOURCE], now, out, count)
 
 
 # --- iterations ----------------------------------------------------------------------------
@@ -316,6 +398,11 @@ def _group_begin(state, group, now, out, count):
         f[F_AVAILABLE] = min(f[F_DEPENDENT_FROM], f[F_PACKETS])
         f[F_DEADLINE] = NEVER
         f[F_TIMER_EVENT] = NEVER
+        f[F_ACK_TIMER] = NEVER
+    for flow in range(row[GR_FIRST_FLOW], row[GR_END_FLOW]):  # every consumer fresh: the first grants
+        granted = credit(state, flow)
+        flows[flow, F_CREDIT] = granted
+        flows[flow, F_CREDIT_SENT] = granted
     row[GR_WORK] = 2 * (row[GR_END_FLOW] - row[GR_FIRST_FLOW])
     if row[GR_WORK] == 0:  # one worker: nothing to move
         row[GR_WORK] = 1
@@ -434,7 +521,7 @@ def _next_packet(state, flow):
         if row[F_RETX_NEXT] < row[F_RETX_LIMIT]:
             return row[F_RETX_NEXT]
     packet = row[F_NXT]
-    if packet < row[F_AVAILABLE] and packet < row[F_UNA] + row[F_WINDOW]:
+    if packet < row[F_AVAILABLE] and packet < row[F_UNA] + row[F_WINDOW] and packet < row[F_CREDIT]:
         return packet
     return -1
 
@@ -462,7 +549,7 @@ def _send(state, flow, packet, now, out, count):
         contribution(state, row[F_SOURCE], first, elements, state.flow_values[buffer])
     else:
         buffer = state.flow_send[flow, packet & parameters[h.P_SEND_MASK]]
-    last = packet + 1 >= row[F_AVAILABLE] or packet + 1 >= row[F_UNA] + row[F_WINDOW] or retransmission
+    last = packet + 1 >= row[F_UNA] + row[F_WINDOW] or retransmission  # it needs ACKs to go on (credit: not)
     iteration = state.collective_groups[row[F_GROUP], GR_ITERATION]
     header = pack(DATA, np.int64(last), iteration, 0, packet)
     count = _hop(state, flow, 0, 0, now, header, buffer, out, count)
@@ -535,6 +622,9 @@ def _acknowledged(state, flow, acknowledged, now, out, count):
     row[F_UNA] = acknowledged
     if row[F_NXT] < acknowledged:
         row[F_NXT] = acknowledged
+    consumers = state.flow_consumers
+    for i in range(row[F_SUPPLIERS_START], row[F_SUPPLIERS_END]):  # room in this stage: the feeders' credit
+        count = _offer_credit(state, consumers[i, 0], now, out, count)
     if acknowledged >= row[F_PACKETS]:
         row[F_DEADLINE] = NEVER
         count = _work_done(state, row[F_GROUP], now, out, count)
@@ -546,7 +636,41 @@ def _acknowledged(state, flow, acknowledged, now, out, count):
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
-def _timer(state, flow, now, out, count):
+def _ack_timer(state, flow, now, out, count):
+    """The receiver's coalescing timer: acknowledge what has arrived in order since the last ACK."""
+    row = state.flows[flow]
+    if row[F_ACK_TIMER] != now:
+        return count  # superseded
+    row[F_ACK_TIMER] = NEVER
+    if row[F_UNACKED] == 0:
+        return count
+    row[F_UNACKED] = 0
+    return _control(state, flow, now, ACK, row[F_RCV_NXT], 0, out, count)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _acknowledge_in_order(state, flow, now, ack_request, acknowledged, out, count):
+    """After in-order deliveries up to ``acknowledged``: ACK now (AckReq, ``P_ACK_EVERY`` unacknowledged, or
+    the last packet) or make sure the coalescing timer runs; then offer the sender credit."""
+    row = state.flows[flow]
+    row[F_UNACKED] += 1
+    if ack_request or row[F_UNACKED] >= state.parameters[h.P_ACK_EVERY] or acknowledged >= row[F_PACKETS]:
+        row[F_UNACKED] = 0
+        count = _control(state, flow, now, ACK, acknowledged, 0, out, count)
+    elif row[F_ACK_TIMER] == NEVER:
+        row[F_ACK_TIMER] = now + row[F_ACK_DELAY]
+        count = h._emit(out, count, row[F_ACK_TIMER], h.FLOW_TIMER, flow, ACK_TIMER, -1, 0)
+    return _offer_credit(state, flow, now, out, count)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _timer(state, flow, now, header, payload, out, count):
+    """A FLOW_TIMER event: the receiver's ACK timer, a credit grant arriving, or the retransmission deadline."""
+    which = header & 0xFF
+    if which == ACK_TIMER:
+        return _ack_timer(state, flow, now, out, count)
+    if which == CREDIT_ARRIVES:
+        return _credit_arrives(state, flow, now, header, payload, out, count)
     row = state.flows[flow]
     if row[F_TIMER_EVENT] != now:
         return count  # superseded
@@ -555,7 +679,7 @@ def _timer(state, flow, now, out, count):
         return count
     if row[F_DEADLINE] > now:
         row[F_TIMER_EVENT] = row[F_DEADLINE]
-        return h._emit(out, count, row[F_DEADLINE], h.FLOW_TIMER, flow, 0, -1, 0)
+        return h._emit(out, count, row[F_DEADLINE], h.FLOW_TIMER, flow, RETRANSMIT_TIMER, -1, 0)
     row[F_DEADLINE] = NEVER
     row[F_TIMEOUTS] += 1
     if state.parameters[h.P_TRANSPORT] == SELECTIVE:
@@ -614,11 +738,7 @@ def _receive(state, flow, now, ack_request, psn, buffer, out, count):
         if psn == expected:
             row[F_NAK_SENT] = 0
             count = _deliver(state, flow, psn, buffer, now, out, count)
-            row[F_UNACKED] += 1
-            if ack_request or row[F_UNACKED] >= parameters[h.P_ACK_EVERY] or psn + 1 == row[F_PACKETS]:
-                row[F_UNACKED] = 0
-                count = _control(state, flow, now, ACK, psn + 1, 0, out, count)
-            return count
+            return _acknowledge_in_order(state, flow, now, ack_request, psn + 1, out, count)
         _release(state, buffer)
         if psn > expected:
             if not row[F_NAK_SENT]:
@@ -644,11 +764,7 @@ def _receive(state, flow, now, ack_request, psn, buffer, out, count):
         count = _deliver(state, flow, following, stored, now, out, count)
         following += 1
         held = True
-    row[F_UNACKED] += 1
-    if held or ack_request or row[F_UNACKED] >= parameters[h.P_ACK_EVERY] or following == row[F_PACKETS]:
-        row[F_UNACKED] = 0
-        count = _control(state, flow, now, ACK, following, 0, out, count)
-    return count
+    return _acknowledge_in_order(state, flow, now, held or ack_request, following, out, count)
 
 
 # --- the events --------------------------------------------------------------------------------------
@@ -683,5 +799,5 @@ def flow_event(state, now, kind, target, header, channel, payload, out):
     if kind == h.NIC_SEND:
         return _nic_send(state, target, now, out, 0)
     if kind == h.FLOW_TIMER:
-        return _timer(state, target, now, out, 0)
+        return _timer(state, target, now, header, payload, out, 0)
     return _group_begin(state, target, now, out, 0)

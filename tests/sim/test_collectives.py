@@ -223,17 +223,17 @@ def test_a_flows_window_is_one_bandwidth_delay_product_plus_the_ack_coalescing()
     assert flows[0, transport.F_WINDOW] == -(-round_trip // t_data) + 4 + 2
 
 
-@pytest.mark.parametrize(("workers", "slack"), [(2, 0.02), (4, 0.125), (8, 0.125), (16, 0.125)])
-def test_tree_time_is_within_its_measured_slack_of_its_closed_form(workers, slack):
-    """The busiest uplink carries 4 P_half packets (2 at n = 2): the closed form is a lower bound. At n = 2 the
-    tree is within 2 %; from n = 4 on it takes 1.07-1.12x (queues at the fan-in downlinks stretch round trips past
-    the one-BDP windows, docs/simulator.md): the 2 % goal is not met there, and this is the tightest true bound."""
+@pytest.mark.parametrize("workers", [2, 4, 8, 16])
+def test_tree_time_is_within_two_percent_of_its_closed_form(workers):
+    """The busiest uplink carries 4 P_half packets (2 at n = 2): the closed form is a lower bound, and the run
+    is within 1.3 % of it (1.0044, 1.0090, 1.0071, 1.0124x at n = 2, 4, 8, 16; 1.07-1.12x from n = 4 on before
+    the credits between stages and the ACK-coalescing timer, docs/simulator.md)."""
     s = synthetic("tree", workers=workers, elements=400_000)
     result, _ = run_collective("tree", s, None)
     closed = tree_time_closed_form(s.link, workers, 400_000, s.baselines.packet_payload_bytes,
                                    s.switch.pipeline_latency_s)
     assert result.correct and result.retransmissions == 0
-    assert closed < result.time_s < (1 + slack) * closed
+    assert closed < result.time_s < 1.02 * closed
 
 
 @pytest.mark.parametrize("workers", [2, 3, 4, 5, 8, 16, 32])
@@ -243,18 +243,19 @@ def test_the_busiest_tree_rank_carries_four_streams_from_four_ranks_on(workers):
 
 @pytest.mark.parametrize("servers", [1, 2, 4])
 @pytest.mark.parametrize("workers", [4, 8, 16])
-def test_parameter_server_time_is_within_seven_percent_of_its_closed_form(workers, servers):
+def test_parameter_server_time_is_within_three_percent_of_its_closed_form(workers, servers):
     """The server's link carries n P_s packets each way, pushes and pulls overlapping: the closed form is a lower
     bound. The n-way incast stays in the 4 MiB queue (no drop, no retransmission: the lossless form applies); the
-    run takes 1.035-1.066x it (pulls' ACKs wait in the incast queue past the pulls' window, and caught-up pulls
-    ask for an ACK per packet, docs/simulator.md): the 2 % goal is not met, and 7 % is the tightest true bound."""
+    run takes 1.0065-1.0273x it (pulls' ACKs wait in the incast queue past the pulls' window, docs/simulator.md):
+    the 2 % goal is met for 4 of the 9 cases, and 3 % is the tightest true bound (7 % before the credits and the
+    ACK-coalescing timer)."""
     s = synthetic("ps", workers=workers, elements=400_000, servers=servers)
     result, _ = run_collective("ps", s, None)
     closed = ps_time_closed_form(s.link, workers, servers, 400_000, s.baselines.packet_payload_bytes,
                                  s.switch.pipeline_latency_s)
     assert result.correct and result.retransmissions == 0
     assert sum(link.queue_drops for link in result.links) == 0
-    assert closed < result.time_s < 1.07 * closed
+    assert closed < result.time_s < 1.03 * closed
 
 
 def test_parameter_server_closed_form_is_bound_by_the_workers_links_with_more_servers_than_workers():

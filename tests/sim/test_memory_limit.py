@@ -9,7 +9,7 @@ import pytest
 from switchsim.config import scenario_from_dict
 from switchsim.outcome import EXIT_DID_NOT_FINISH, describe, exit_status, outcome
 from switchsim.sim import handlers as h
-from switchsim.sim import memory
+from switchsim.sim import memory, transport
 from switchsim.sim.collective_method import build_state, run_collective
 from switchsim.sim.state import MemoryLimitError, grow_buffers, needs_more_buffers
 
@@ -32,13 +32,24 @@ def test_growing_send_queues_past_what_is_available_raises_naming_them():
     assert grown.flow_send.shape[1] == 2 * state.flow_send.shape[1]
 
 
+def whole_steps():
+    """A hierarchical ring whose in-rack steps (544 packets) outgrow the first send queues (128 slots): a rank
+    holds what arrives while it sends its own step, credits or not. (The parameter server's incast, used here
+    before, no longer grows its queues: credits hold the pushes to the pulls' pace.)"""
+    return scenario_from_dict({"methods": ["hierarchical-ring"],
+                               "topology": {"kind": "two_level", "workers": 2, "racks": 4},
+                               "workload": {"elements": 400_000, "source": "synthetic"}})
+
+
 @pytest.mark.parametrize("engine", ["fast", "simpy"])
 def test_a_run_that_would_outgrow_the_machine_does_not_finish_and_says_why(engine, monkeypatch):
-    scenario = incast()
-    roomy, _ = run_collective("ps", scenario, None, engine=engine)
-    assert roomy.completed and roomy.correct and roomy.retransmissions > 0  # it grows its queues, and finishes
+    scenario = whole_steps()
+    _, state = build_state("hierarchical-ring", scenario, None, scenario.workload.elements)
+    assert state.flows[:, transport.F_DEPENDENT_FROM].max() > state.flow_send.shape[1]  # a step outgrows the queue
+    roomy, _ = run_collective("hierarchical-ring", scenario, None, engine=engine)
+    assert roomy.completed and roomy.correct  # it grows its queues, and finishes
     monkeypatch.setattr(memory, "available_bytes", lambda: 1)  # a machine with no memory to spare
-    result, _ = run_collective("ps", scenario, None, engine=engine)
+    result, _ = run_collective("hierarchical-ring", scenario, None, engine=engine)
     assert not result.completed and result.correct is None
     assert result.stopped_by.startswith("out of memory: ")
     assert 0 < result.time_s < roomy.time_s  # how far it got

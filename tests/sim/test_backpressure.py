@@ -1,0 +1,105 @@
+"""Back-pressure between pipeline stages (credits) and the receiver's ACK-coalescing timer (`transport`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchsim.config import scenario_from_dict
+from switchsim.sim import fast_engine, transport
+from switchsim.sim import handlers as h
+from switchsim.sim import state as sim_state
+from switchsim.sim.collective_method import build_state, run_collective
+from switchsim.sim.state import ticks
+
+
+def scenario(method, topology, elements, transport_name="rdma-gbn", link=None):
+    return scenario_from_dict({"methods": [method], "topology": topology,
+                               "link": link or {"rate_bps": 100e9, "delay_s": 1e-6},
+                               "workload": {"elements": elements, "source": "synthetic"},
+                               "baselines": {"transport": transport_name}})
+
+
+def ring_state(workers=4, elements=400_000):
+    s = scenario("ring", {"kind": "one_rack", "workers": workers}, elements)
+    return build_state("ring", s, None, elements)[1]
+
+
+def test_credit_lets_a_ring_rank_run_its_consumers_stage_buffer_ahead_of_it():
+    """Flow f of a ring feeds flow f+1 with offset one step: f may send p while p < UNA(f+1) + F_STAGE_BUFFER,
+    and without limit once that covers every packet that feeds the consumer."""
+    state = ring_state()
+    flows = state.flows
+    row, consumer_row = flows[0], state.flow_consumers[flows[0, transport.F_CONSUMERS_START]]
+    consumer = int(consumer_row[0])
+    room = int(flows[consumer, transport.F_STAGE_BUFFER])
+    assert room == sim_state.STAGE_BUFFER_WINDOWS * flows[consumer, transport.F_WINDOW]
+    assert consumer_row[2] == 0 and consumer_row[1] == flows[consumer, transport.F_DEPENDENT_FROM]
+    assert transport.credit(state, 0) == room
+    flows[consumer, transport.F_UNA] = 300
+    assert transport.credit(state, 0) == 300 + room
+    feeding_until = flows[consumer, transport.F_PACKETS] - consumer_row[1]
+    flows[consumer, transport.F_UNA] = feeding_until - room
+    assert transport.credit(state, 0) == row[transport.F_PACKETS]  # its last packets feed nothing
+
+
+def test_every_flow_of_a_ring_starts_with_its_credit():
+    state = ring_state()
+    state, _, _, _ = fast_engine.run(state, 1)  # the first event begins the iteration
+    flows = state.flows
+    for flow in range(len(flows)):
+        assert flows[flow, transport.F_CREDIT] == transport.credit(state, flow) == flows[flow, transport.F_CREDIT_SENT]
+
+
+@pytest.mark.parametrize(("method", "topology"), [
+    ("ring", {"kind": "one_rack", "workers": 2}),
+    ("ring", {"kind": "one_rack", "workers": 8}),
+    ("hierarchical-ring", {"kind": "two_level", "workers": 2, "racks": 4}),
+    ("hierarchical-ring", {"kind": "fat_tree", "k": 4}),
+])
+@pytest.mark.parametrize("transport_name", list(transport.TRANSPORTS))
+def test_rings_whose_steps_outgrow_the_stage_buffer_still_finish_exactly(method, topology, transport_name):
+    """A ring step of more than twice the stage buffer: each rank holds what arrives
+    while it sends a step, and no cycle of ranks waits for credit (this hung before the step was counted)."""
+    elements = 1_600_000
+    s = scenario(method, topology, elements, transport_name)
+    _, state = build_state(method, s, None, elements)
+    step = state.flows[:, transport.F_DEPENDENT_FROM].max()
+    assert step > 2 * state.flows[:, transport.F_STAGE_BUFFER].max()
+    result, _ = run_collective(method, s, None)
+    assert result.completed and result.correct
+
+
+def peak_buffers(method, s, elements, stage_buffer_windows, monkeypatch):
+    monkeypatch.setattr(sim_state, "STAGE_BUFFER_WINDOWS", stage_buffer_windows)
+    _, state = build_state(method, s, None, elements)
+    state, completed, end, _ = fast_engine.run(state, ticks(s.max_time_s))
+    assert completed
+    return int(state.counters[h.G_FLOW_PEAK_BUFFERS]), end
+
+
+def test_a_tree_behind_oversubscribed_uplinks_holds_only_its_stage_buffers(monkeypatch):
+    """The tree's streams cross 4:1 ToR uplinks: without back-pressure every packet a leaf sends waits at its
+    parent for the slow uplink; with it, each stage holds its room. Same exact sums, no slower."""
+    elements = 1_000_000
+    s = scenario("tree", {"kind": "fat_tree", "k": 4, "oversubscription": 4.0}, elements)
+    unbounded, unbounded_end = peak_buffers("tree", s, elements, 10**6, monkeypatch)
+    bounded, bounded_end = peak_buffers("tree", s, elements, 2, monkeypatch)
+    assert bounded * 3 < unbounded
+    assert bounded_end <= 1.01 * unbounded_end
+    monkeypatch.undo()
+    result, _ = run_collective("tree", s, None)
+    assert result.correct
+
+
+def test_the_receiver_acknowledges_every_ack_every_packets_not_every_packet():
+    """On a lossless two-rank ring each host's uplink carries its data and about one ACK per ``ACK_EVERY`` of
+    the other rank's packets (the coalescing timer covers the tail; before it, a sender that caught up with
+    its data asked for an ACK on every packet)."""
+    elements = 400_000
+    s = scenario("ring", {"kind": "one_rack", "workers": 2}, elements)
+    _, state = build_state("ring", s, None, elements)
+    data = int(state.flows[0, transport.F_PACKETS])
+    result, _ = run_collective("ring", s, None)
+    uplink = next(link for link in result.links if link.packets and link.name.startswith("h0->"))
+    acks = uplink.packets - data
+    assert data / sim_state.ACK_EVERY <= acks <= 1.1 * data / sim_state.ACK_EVERY + 4
