@@ -107,3 +107,16 @@ def test_argument_types_name_the_range():
                                  (positive, "0", "> 0")):
         with pytest.raises(argparse.ArgumentTypeError, match=message):
             parse(text)
+
+
+def test_python_dash_m_switchsim_is_the_command_with_its_exit_status(tmp_path):
+    """``python -m switchsim`` works from any folder, teaches as ``switchsim`` does and keeps exit 2 for bad input."""
+    import subprocess
+    import sys
+
+    helped = subprocess.run([sys.executable, "-m", "switchsim", "run", "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "usage: switchsim run" in helped.stdout
+    missing = subprocess.run([sys.executable, "-m", "switchsim", "run", str(tmp_path / "absent.toml")], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "absent.toml" in missing.stderr
