@@ -279,18 +279,19 @@ def one_way_time(state: h.SimState, route: np.ndarray, size_class: int, latency:
                + latency * (len(route) - 1))
 
 
+def slowest_data_time(state: h.SimState, route: np.ndarray) -> int:
+    """A data packet's serialization on the slowest channel of ``route``, ps."""
+    return int(state.channel_serialization[route, h.SIZE_DATA].max())
+
+
 def flow_window(state: h.SimState, forward: np.ndarray, back: np.ndarray, latency: int) -> int:
     """Packets a flow may have in flight: one bandwidth-delay product of its path, plus the ACK coalescing.
 
-    The round trip is a data packet's unloaded time along ``forward`` (serialization and
-    propagation on each channel, the switch latency at each switch) plus an ACK's along
-    ``back``; the BDP is that over the slowest channel's data-packet serialization.
+    The round trip is a data packet's unloaded time along ``forward`` plus an ACK's along ``back``
+    (`one_way_time`); the BDP is that over the slowest channel's data-packet serialization.
     """
-    serialization = state.channel_serialization
-    data = serialization[forward, h.SIZE_DATA]
-    round_trip = (int(data.sum() + state.channel_delay[forward].sum() + serialization[back, h.SIZE_CONTROL].sum()
-                      + state.channel_delay[back].sum()) + latency * (len(forward) + len(back) - 2))
-    return max(2, -(-round_trip // int(data.max())) + ACK_EVERY + 2)
+    round_trip = one_way_time(state, forward, h.SIZE_DATA, latency) + one_way_time(state, back, h.SIZE_CONTROL, latency)
+    return max(2, -(-round_trip // slowest_data_time(state, forward)) + ACK_EVERY + 2)
 
 
 def _power_of_two(n: int) -> int:
@@ -339,8 +340,8 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
         flows[f, transport.F_WINDOW] = flow_window(state, forward, back, latency)
         flows[f, transport.F_STAGE_BUFFER] = STAGE_BUFFER_WINDOWS * flows[f, transport.F_WINDOW]
         flows[f, transport.F_CREDIT_DELAY] = one_way_time(state, back, h.SIZE_CONTROL, latency)
-        flows[f, transport.F_ACK_DELAY] = ACK_DELAY_WINDOWS * flows[f, transport.F_WINDOW] * int(
-            state.channel_serialization[forward, h.SIZE_DATA].max())
+        flows[f, transport.F_ACK_DELAY] = (ACK_DELAY_WINDOWS * flows[f, transport.F_WINDOW]
+                                           * slowest_data_time(state, forward))
         flows[f, transport.F_CONSUMERS_START] = len(consumers)
         consumers.extend(table.consumers[f])
         flows[f, transport.F_CONSUMERS_END] = len(consumers)

@@ -41,8 +41,9 @@ Both: at most ``F_WINDOW`` packets past the oldest unacknowledged one (one
 bandwidth-delay product); ACKs are coalesced: every ``P_ACK_EVERY`` in-order
 packets, at once for a packet whose AckReq bit the sender set (the last one its
 window lets it send, or a retransmission), and otherwise when the
-receiver's coalescing timer (``F_ACK_DELAY``: ``P_ACK_EVERY`` packet times at the
-path's slowest link) fires. A host's NIC sends one packet at a time on its
+receiver's coalescing timer (``F_ACK_DELAY``: ``state.ACK_DELAY_WINDOWS`` window
+times at the path's slowest link, set when an in-order packet finds none running)
+fires. A host's NIC sends one packet at a time on its
 uplink, from its flows that may send: those of the lowest ``F_PRIORITY`` (an
 all-gather's step), round-robin among equals (the tree's or the servers' streams).
 
@@ -119,7 +120,7 @@ F_EXTRA_INPUTS_UNTIL = 41
 F_MIRROR_FROM = 42  #: produced packets p in [FROM, UNTIL) are copied into packet p + OFFSET of F_MIRROR
 F_MIRROR_UNTIL = 43
 F_MIRROR_OFFSET = 44
-F_STAGE_BUFFER = 45  #: as a consumer: produced packets it may hold past its oldest unacknowledged one (credits)
+F_STAGE_BUFFER = 45  #: as a consumer: packets it may hold beyond a ring step (`credit`)
 F_CREDIT_DELAY = 46  #: a credit's time from the receiver back to the sender (one way, unloaded), ps
 F_ACK_DELAY = 47  #: the receiver's ACK coalescing timer, ps
 F_SUPPLIERS_START = 48  #: rows of ``flow_consumers`` that feed this flow (its suppliers' rows, copied)

@@ -103,3 +103,20 @@ def test_the_receiver_acknowledges_every_ack_every_packets_not_every_packet():
     uplink = next(link for link in result.links if link.packets and link.name.startswith("h0->"))
     acks = uplink.packets - data
     assert data / sim_state.ACK_EVERY <= acks <= 1.1 * data / sim_state.ACK_EVERY + 4
+
+
+def test_the_credit_delay_and_the_ack_timer_come_from_the_flows_path():
+    """One rack: a flow crosses two channels and one switch. A credit takes one control packet's unloaded time
+    back; the ACK timer is ``ACK_DELAY_WINDOWS`` windows of data packets at the slowest channel."""
+    state = ring_state(workers=2)
+    serialization = state.channel_serialization
+    forward = state.flow_routes[0, 0][state.flow_routes[0, 0] >= 0]
+    back = state.flow_routes[0, 1][state.flow_routes[0, 1] >= 0]
+    t_data, t_ack = int(serialization[forward[0], h.SIZE_DATA]), int(serialization[back[0], h.SIZE_CONTROL])
+    delay, latency = 1_000_000, 1_000_000  # 1 us links and pipeline, ps
+    assert len(forward) == len(back) == 2
+    assert sim_state.slowest_data_time(state, forward) == t_data
+    assert sim_state.one_way_time(state, forward, h.SIZE_DATA, latency) == 2 * (t_data + delay) + latency
+    assert state.flows[0, transport.F_CREDIT_DELAY] == 2 * (t_ack + delay) + latency
+    assert state.flows[0, transport.F_ACK_DELAY] == (sim_state.ACK_DELAY_WINDOWS * state.flows[0, transport.F_WINDOW]
+                                                     * t_data)
