@@ -377,6 +377,9 @@ class BaselineConfig:
         transport: "rdma-gbn" (RoCE RC, go-back-N) or "selective" (IRN-style selective repeat).
         rdma_timeout_exponent: k of ``rdma-gbn``'s local ACK timeout, 4.096 us x 2**k (14: 67 ms).
         servers: parameter-server hosts (``ps``), each owning 1/servers of the tensor.
+        chunk_bytes: the most a ring rank (``ring``, ``hierarchical-ring``) sends in one step of one
+            round, bytes: a larger tensor runs in rounds, as NCCL's ring kernel loops over chunks of
+            NCCL_BUFFSIZE / NCCL_STEPS x ALLREDUCE_CHUNKSTEPS = 4 MiB / 8 x 4 = 2 MiB. 0: one round.
     """
 
     packet_payload_bytes: int = 1472
@@ -384,6 +387,7 @@ class BaselineConfig:
     transport: str = "rdma-gbn"
     rdma_timeout_exponent: int = 14
     servers: int = 1
+    chunk_bytes: int = 2 * 2**20
 
     def __post_init__(self) -> None:
         _need(isinstance(self.packet_payload_bytes, int) and 64 <= self.packet_payload_bytes <= 9000,
@@ -394,6 +398,11 @@ class BaselineConfig:
               "baselines.rdma_timeout_exponent", self.rdma_timeout_exponent, "an integer in 0..31")
         _need(isinstance(self.servers, int) and 1 <= self.servers <= 64, "baselines.servers", self.servers,
               "an integer in 1..64")
+        _need(isinstance(self.chunk_bytes, int) and not isinstance(self.chunk_bytes, bool)
+              and (self.chunk_bytes == 0 or self.packet_payload_bytes <= self.chunk_bytes <= 2**40),
+              "baselines.chunk_bytes", self.chunk_bytes,
+              f"0 (one round) or an integer in {self.packet_payload_bytes}..2**40 bytes (at least "
+              "baselines.packet_payload_bytes)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,13 @@ def flow_elements(scenario: Scenario) -> int:
     return scenario.baselines.packet_payload_bytes * 8 // scenario.element_bits
 
 
+def flow_table(scenario: Scenario, network) -> FlowTable:
+    """An empty `FlowTable` for ``scenario`` on ``network``: its packets' elements, ECMP routes, racks and
+    NCCL chunk (``baselines.chunk_bytes`` at the element width)."""
+    return FlowTable(flow_elements(scenario), lambda s, d, flow_hash: host_route(network, s, d, flow_hash),
+                     network.rack_of, scenario.baselines.chunk_bytes * 8 // scenario.element_bits)
+
+
 def collective_servers(scenario: Scenario, method: str) -> int:
     """Extra hosts ``method`` needs on ``scenario`` (its registry entry's ``servers`` field)."""
     entry = collective(method)
@@ -43,8 +50,7 @@ def build_state(method: str, scenario: Scenario, tensors: np.ndarray | None, ele
     network = scenario_network(scenario, extra_hosts=servers, switchml_jobs=frozenset())  # no SwitchML tree
     inputs = RunInputs(elements=elements)
     state = new_state(scenario, network, inputs)
-    table = FlowTable(flow_elements(scenario), lambda s, d, flow_hash: host_route(network, s, d, flow_hash),
-                      network.rack_of)
+    table = flow_table(scenario, network)
     server_hosts = list(range(network.workers, network.hosts))
     build = collective(method).build
     for group, members in enumerate(network.groups.tolist()):

@@ -57,7 +57,11 @@ def collective_bytes(scenario: Scenario, method: str) -> int:
     elements_per_packet = scenario.baselines.packet_payload_bytes * 8 // scenario.element_bits
     chunk = -(-scenario.workload.elements // workers)
     chunk_packets = max(1, -(-chunk // elements_per_packet))
-    held = entry.held_packets(workers, racks, chunk_packets) * workers * topology.job_count
+    held = entry.held_packets(workers, racks, chunk_packets)
+    chunk_elements = scenario.baselines.chunk_bytes * 8 // scenario.element_bits
+    if chunk_elements:  # rounds: a stage holds at most one round's step (NCCL's chunk), two stages at once
+        held = min(held, 2 * -(-chunk_elements // elements_per_packet))
+    held *= workers * topology.job_count
     return (entry.check_bytes_per_element * scenario.workload.elements * topology.job_count
             + flows * (FLOW_BYTES + 2 * scenario.baselines.packet_payload_bytes)
             + 2 * held * elements_per_packet * 4)  # held payloads, twice: the pool doubles when it grows

@@ -380,7 +380,9 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
     counters[h.G_FLOW_FREE_BUFFER] = 0
     length = 1
     if count:
-        ends = flows[:, transport.F_ELEMENT_BASE] + flows[:, transport.F_CHUNKS] * flows[:, transport.F_CHUNK_ELEMENTS]
+        last_round = (flows[:, transport.F_PACKETS] - 1) // flows[:, transport.F_ROUND_PACKETS]
+        ends = (flows[:, transport.F_ELEMENT_BASE] + flows[:, transport.F_CHUNKS] * flows[:, transport.F_CHUNK_ELEMENTS]
+                + last_round * flows[:, transport.F_ROUND_ELEMENTS])
         length = int(ends.max())
     synthetic = tensors is None
     if synthetic:
@@ -512,8 +514,11 @@ def _grow_send_queues(state: h.SimState) -> h.SimState:
     old = state.flow_send.shape[1]
     new = 2 * old
     rows = np.arange(state.flows.shape[0])[:, np.newaxis]
-    unacknowledged = state.flows[:, transport.F_UNA]
-    produced = np.maximum(unacknowledged, state.flows[:, transport.F_DEPENDENT_FROM])
+    flows = state.flows
+    unacknowledged = flows[:, transport.F_UNA]
+    # transport.queue_base of every flow
+    produced = np.maximum(unacknowledged, unacknowledged - unacknowledged % flows[:, transport.F_ROUND_PACKETS]
+                          + flows[:, transport.F_DEPENDENT_FROM])
     arrays = {}
     # produced packets (buffers, inputs) live from the first unacknowledged produced one on; SACK marks
     # from the first unacknowledged packet on (own packets in flight have marks but no buffer)

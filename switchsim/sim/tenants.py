@@ -26,12 +26,10 @@ import numpy as np
 from switchsim.config import Scenario
 from switchsim.sim import fast_engine, simpy_engine, transport
 from switchsim.sim import handlers as h
-from switchsim.sim.collective_method import flow_elements
+from switchsim.sim.collective_method import flow_table
 from switchsim.sim.collectives import collective
-from switchsim.sim.collectives.flows import FlowTable
 from switchsim.sim.metrics import MethodResult, method_result, stopped_result
 from switchsim.sim.network import Network
-from switchsim.sim.routes import host_route
 from switchsim.sim.state import MemoryLimitError, RunInputs, new_state, seconds, ticks, with_flows
 from switchsim.sim.switchml_method import link_summaries, scenario_network
 from workers import protocol_state as protocol
@@ -96,8 +94,7 @@ def build_shared_state(scenario: Scenario, active: frozenset[int]) -> tuple[h.Si
     groups = network.groups.tolist()
     for allotment in slot_allotments(scenario):
         state.hosts[groups[allotment.job], h.H_START_SLOT] = allotment.first_slot
-    table = FlowTable(flow_elements(scenario), lambda s, d, flow_hash: host_route(network, s, d, flow_hash),
-                      network.rack_of)
+    table = flow_table(scenario, network)
     server_hosts = list(range(network.workers, network.hosts))
     switchml_hosts = np.zeros(network.hosts, np.int64)
     collective_jobs = np.zeros(len(groups), bool)

@@ -21,6 +21,14 @@ F_ADD_UNTIL``) is complete, checked if it is final, copied (those in
 ``[F_MIRROR_FROM, F_MIRROR_UNTIL)``, into packet ``q + F_MIRROR_OFFSET``) to the
 ``F_MIRROR`` chain (a fan-out), and may be sent. So a
 rank forwards a packet as soon as it has it (store-and-forward per packet).
+
+Rounds. A schedule may loop over its tensor in rounds, as NCCL's kernels loop
+over chunks of at most ``NCCL_BUFFSIZE / NCCL_STEPS * CHUNKSTEPS`` bytes per
+rank and step: packet ``q`` of a flow is then packet ``w = q % F_ROUND_PACKETS``
+of round ``q // F_ROUND_PACKETS``, with every range above (own contribution,
+inputs, checks, mirror, feeds) read on ``w`` and its elements moved by the
+round times ``F_ROUND_ELEMENTS``. A flow sends its rounds in order, so a stage
+never holds more than one round's step.
 Values are int32 wrapping additions at the wire width; every final element a
 rank ends with is compared with its exact value (the job's sum, or for an
 all-gather the source's element).
@@ -129,7 +137,10 @@ F_SUPPLIERS_END = 49
 F_CREDIT = 50  #: sender: packets before this may be sent (the receiver's stage buffer has room)
 F_CREDIT_SENT = 51  #: receiver: the credit it last granted
 F_ACK_TIMER = 52  #: receiver: time of the pending ACK-coalescing timer, NEVER if none
-FLOW_FIELDS = 53
+# static again: rounds (NCCL's loop over chunks): packet q is packet q % ROUND_PACKETS of round q // ROUND_PACKETS
+F_ROUND_PACKETS = 53  #: packets of one round (every per-packet rule above reads the index within the round)
+F_ROUND_ELEMENTS = 54  #: elements a round moves the flow's ranges by
+FLOW_FIELDS = 55
 FIRST_DYNAMIC = F_AVAILABLE
 
 CHECK_SUM = 0  #: final packets hold the job's exact sum of their range
@@ -173,20 +184,49 @@ def unpack(header):
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def within_round(row, packet):
+    """The index of ``packet`` of the flow ``row`` within its round (the packet itself with one round)."""
+    return packet % row[F_ROUND_PACKETS]
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def fed_packet(supplier, consumer, offset, start, until, packet):
+    """The packet of the flow ``consumer`` that the delivery of ``packet`` of ``supplier`` is an input of, by
+    the feed (``offset``, ``[start, until)``, read within the round), or -1 (not fed, or past the
+    consumer's round)."""
+    within = within_round(supplier, packet)
+    if within < start or within >= until or within + offset >= consumer[F_ROUND_PACKETS]:
+        return -1
+    return packet // supplier[F_ROUND_PACKETS] * consumer[F_ROUND_PACKETS] + within + offset
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def queue_base(row):
+    """The first packet the flow's send-queue slots can hold: its oldest unacknowledged packet, or the
+    first produced one of that packet's round while the sender's own packets (which never enter the
+    queue) are unacknowledged."""
+    una = row[F_UNA]
+    return max(una, una - within_round(row, una) + row[F_DEPENDENT_FROM])
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def packet_range(flows, flow, packet, elements_per_packet):
     """``(first element, elements)`` of ``packet`` of ``flow``.
 
-    Packet q is the k = ``q % CHUNK_PACKETS``-th of chunk ``(CHUNK0 - q // CHUNK_PACKETS) mod CHUNKS``; a
-    chunk's packets are blocks of ``SUBCHUNK_PACKETS``, block b carrying sub-chunk ``(SUBCHUNK0 - b) mod
-    SUBCHUNKS`` (``SUBCHUNK_ELEMENTS`` each). One block of the whole chunk (the default) is a plain chunk.
+    Within its round (`within_round`), packet q is the k = ``q % CHUNK_PACKETS``-th of chunk ``(CHUNK0 - q //
+    CHUNK_PACKETS) mod CHUNKS``; a chunk's packets are blocks of ``SUBCHUNK_PACKETS``, block b carrying
+    sub-chunk ``(SUBCHUNK0 - b) mod SUBCHUNKS`` (``SUBCHUNK_ELEMENTS`` each). One block of the whole chunk
+    (the default) is a plain chunk. Round r's elements are round 0's moved by r ``ROUND_ELEMENTS``.
     """
     row = flows[flow]
+    base = row[F_ELEMENT_BASE] + packet // row[F_ROUND_PACKETS] * row[F_ROUND_ELEMENTS]
+    packet = within_round(row, packet)
     chunk_packets = row[F_CHUNK_PACKETS]
     chunk = (row[F_CHUNK0] - packet // chunk_packets) % row[F_CHUNKS]
     within = packet % chunk_packets
     subchunk_packets = row[F_SUBCHUNK_PACKETS]
     subchunk = (row[F_SUBCHUNK0] - within // subchunk_packets) % row[F_SUBCHUNKS]
-    subchunk_first = row[F_ELEMENT_BASE] + chunk * row[F_CHUNK_ELEMENTS] + subchunk * row[F_SUBCHUNK_ELEMENTS]
+    subchunk_first = base + chunk * row[F_CHUNK_ELEMENTS] + subchunk * row[F_SUBCHUNK_ELEMENTS]
     first = subchunk_first + (within % subchunk_packets) * elements_per_packet
     return first, min(elements_per_packet, subchunk_first + row[F_SUBCHUNK_ELEMENTS] - first)
 
@@ -194,7 +234,8 @@ def packet_range(flows, flow, packet, elements_per_packet):
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def inputs_needed(row, packet):
     """Inputs produced ``packet`` of the flow ``row`` needs: ``F_INPUTS``, one more in the extra-input range."""
-    return row[F_INPUTS] + (1 if row[F_EXTRA_INPUTS_FROM] <= packet < row[F_EXTRA_INPUTS_UNTIL] else 0)
+    within = within_round(row, packet)
+    return row[F_INPUTS] + (1 if row[F_EXTRA_INPUTS_FROM] <= within < row[F_EXTRA_INPUTS_UNTIL] else 0)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
@@ -207,7 +248,9 @@ def credit(state, flow):
     what this feed delivers while it sends them, a whole step of a ring. Beyond that it has room for
     ``F_STAGE_BUFFER`` packets: the flow may send p only while ``p + offset < UNA + start + offset +
     F_STAGE_BUFFER``, UNA being the consumer's oldest unacknowledged packet. Around a ring every flow may
-    then run ``F_STAGE_BUFFER`` ahead of the next, so no cycle of flows can all wait.
+    then run ``F_STAGE_BUFFER`` ahead of the next, so no cycle of flows can all wait. In rounds the same
+    holds within each round (`fed_packet`): the consumer's room, counted on from its UNA, may reach into its
+    next round, where the flow's packets that feed it begin again at ``start``.
     """
     flows = state.flows
     row = flows[flow]
@@ -215,10 +258,18 @@ def credit(state, flow):
     limit = row[F_PACKETS]
     for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
         consumer = flows[consumers[i, 0]]
-        waiting_until = min(consumers[i, 3], consumer[F_PACKETS] - consumers[i, 1])  # past its end: nothing
-        allowed = consumer[F_UNA] + consumers[i, 2] + consumer[F_STAGE_BUFFER]
-        if consumers[i, 2] < waiting_until and allowed < waiting_until:
-            limit = min(limit, allowed)
+        start = consumers[i, 2]
+        round_packets = consumer[F_ROUND_PACKETS]
+        waiting_until = min(consumers[i, 3], round_packets - consumers[i, 1])  # past its round's end: nothing
+        if start >= waiting_until:
+            continue
+        room = consumer[F_UNA] + start + consumer[F_STAGE_BUFFER]  # the first feed slot it has no room for
+        blocked_round, blocked = room // round_packets, room % round_packets
+        if blocked < start:
+            blocked = start
+        elif blocked >= waiting_until:
+            blocked_round, blocked = blocked_round + 1, start
+        limit = min(limit, blocked_round * row[F_ROUND_PACKETS] + blocked)
     return limit
 
 
@@ -396,7 +447,8 @@ def _group_begin(state, group, now, out, count):
         f = flows[flow]
         for field in range(FIRST_DYNAMIC, F_RETRANSMISSIONS):
             f[field] = 0
-        f[F_AVAILABLE] = min(f[F_DEPENDENT_FROM], f[F_PACKETS])
+        # the first round's own packets; every round's if the flow sends only its own
+        f[F_AVAILABLE] = f[F_PACKETS] if f[F_DEPENDENT_FROM] >= f[F_ROUND_PACKETS] else f[F_DEPENDENT_FROM]
         f[F_DEADLINE] = NEVER
         f[F_TIMER_EVENT] = NEVER
         f[F_ACK_TIMER] = NEVER
@@ -418,9 +470,9 @@ def _group_begin(state, group, now, out, count):
 # --- sender ----------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def _note_backlog(state, row, packet):
-    """Record the send queue's span once ``packet`` is in it: slots hold packets from the oldest
-    unacknowledged produced one on; the engines grow the queues before it wraps."""
-    backlog = packet + 1 - max(row[F_UNA], row[F_DEPENDENT_FROM])
+    """Record the send queue's span once ``packet`` is in it: slots hold packets from `queue_base` on;
+    the engines grow the queues before it wraps."""
+    backlog = packet + 1 - queue_base(row)
     if backlog > state.counters[h.G_SEND_BACKLOG_PEAK]:
         state.counters[h.G_SEND_BACKLOG_PEAK] = backlog
 
@@ -434,11 +486,10 @@ def _note_consumer_backlogs(state, row, packet):
     flows = state.flows
     consumers = state.flow_consumers
     for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
-        if consumers[i, 2] <= packet < consumers[i, 3]:
-            consumer = flows[consumers[i, 0]]
-            target = packet + consumers[i, 1]
-            if target < consumer[F_PACKETS]:
-                _note_backlog(state, consumer, target)
+        consumer = flows[consumers[i, 0]]
+        target = fed_packet(row, consumer, consumers[i, 1], consumers[i, 2], consumers[i, 3], packet)
+        if 0 <= target < consumer[F_PACKETS]:
+            _note_backlog(state, consumer, target)
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
@@ -452,15 +503,22 @@ def _advance(state, flow, now, out, count):
         moved = False
         while row[F_AVAILABLE] < row[F_PACKETS]:
             packet = row[F_AVAILABLE]
+            within = within_round(row, packet)
+            if within < row[F_DEPENDENT_FROM]:  # a later round's own packets: sendable at once
+                row[F_AVAILABLE] = min(packet - within + row[F_DEPENDENT_FROM], row[F_PACKETS])
+                moved = True
+                continue
+            if packet - queue_base(row) > mask:  # its slot still holds an older packet: it has no inputs yet
+                break
             slot = packet & mask
             if state.flow_inputs[current, slot] < inputs_needed(row, packet):
                 break
             buffer = state.flow_send[current, slot]
-            if row[F_CHECK_PRODUCED_FROM] <= packet < row[F_CHECK_PRODUCED_UNTIL]:
+            if row[F_CHECK_PRODUCED_FROM] <= within < row[F_CHECK_PRODUCED_UNTIL]:
                 _check(state, current, packet, state.flow_values[buffer], row[F_SOURCE])
             mirror = row[F_MIRROR]
-            if mirror >= 0 and row[F_MIRROR_FROM] <= packet < row[F_MIRROR_UNTIL]:
-                copy = packet + row[F_MIRROR_OFFSET]
+            if mirror >= 0 and row[F_MIRROR_FROM] <= within < row[F_MIRROR_UNTIL]:
+                copy = packet // row[F_ROUND_PACKETS] * flows[mirror, F_ROUND_PACKETS] + within + row[F_MIRROR_OFFSET]
                 copy_slot = copy & mask
                 _note_backlog(state, flows[mirror], copy)
                 state.flow_send[mirror, copy_slot] = buffer
@@ -491,7 +549,7 @@ def _contribute(state, flow, packet, values, now, out, count):
         state.flow_buffer_links[buffer, 0] = 1
         state.flow_send[flow, slot] = buffer
         target = state.flow_values[buffer]
-        if packet < row[F_ADD_UNTIL]:
+        if within_round(row, packet) < row[F_ADD_UNTIL]:
             own = state.flow_scratch[0, :elements]
             contribution(state, row[F_SOURCE], first, elements, own)
             for i in range(elements):
@@ -543,7 +601,7 @@ def _send(state, flow, packet, now, out, count):
         row[F_NXT] = packet + 1
     if packet + 1 > row[F_HIGH]:
         row[F_HIGH] = packet + 1
-    fresh = packet < row[F_DEPENDENT_FROM]
+    fresh = within_round(row, packet) < row[F_DEPENDENT_FROM]
     if fresh:  # the sender's own elements, regenerated for this transmission
         buffer = _allocate(state)
         first, elements = packet_range(state.flows, flow, packet, parameters[h.P_FLOW_ELEMENTS])
@@ -616,7 +674,8 @@ def _acknowledged(state, flow, acknowledged, now, out, count):
     for packet in range(row[F_UNA], acknowledged):
         slot = packet & mask
         state.flow_sacked[flow, slot] = 0
-        if packet >= row[F_DEPENDENT_FROM]:  # a produced packet leaves the send queue (own ones never enter it)
+        if within_round(row, packet) >= row[F_DEPENDENT_FROM]:  # a produced packet leaves the send queue
+            # (own ones never enter it)
             _release(state, state.flow_send[flow, slot])
             state.flow_send[flow, slot] = -1
             state.flow_inputs[flow, slot] = 0
@@ -717,12 +776,13 @@ def _deliver(state, flow, packet, buffer, now, out, count):
     flows = state.flows
     row = flows[flow]
     values = state.flow_values[buffer]
-    if packet >= row[F_CHECK_DELIVERED_FROM]:
+    if within_round(row, packet) >= row[F_CHECK_DELIVERED_FROM]:
         _check(state, flow, packet, values, row[F_DESTINATION])
     consumers = state.flow_consumers
     for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
-        if consumers[i, 2] <= packet < consumers[i, 3]:
-            count = _contribute(state, consumers[i, 0], packet + consumers[i, 1], values, now, out, count)
+        target = fed_packet(row, flows[consumers[i, 0]], consumers[i, 1], consumers[i, 2], consumers[i, 3], packet)
+        if target >= 0:
+            count = _contribute(state, consumers[i, 0], target, values, now, out, count)
     _release(state, buffer)
     row[F_RCV_NXT] = packet + 1
     if packet + 1 == row[F_PACKETS]:

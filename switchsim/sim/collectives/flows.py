@@ -39,6 +39,8 @@ class FlowTable:
         elements_per_packet: elements one data packet carries (E).
         route: ``route(source, destination, flow_hash)``: channels from a host to another.
         rack_of: each host's first switch (its ToR), for schedules that follow racks; None if unknown.
+        chunk_elements: the most elements a ring rank sends in one step (NCCL's chunk); a larger tensor
+            runs in rounds (`rounds`, `repeat`). 0: no limit.
 
     A flow's ECMP hash (`flow_hash`) depends only on its job, its two hosts and how many flows
     of that job between them came before, as a switch hashing the 5-tuple sees it: never on
@@ -48,6 +50,7 @@ class FlowTable:
     elements_per_packet: int
     route: Callable[[int, int, int], np.ndarray]
     rack_of: np.ndarray | None = None
+    chunk_elements: int = 0
     rows: list[np.ndarray] = field(default_factory=list)
     consumers: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
     forward: list[np.ndarray] = field(default_factory=list)
@@ -90,6 +93,7 @@ class FlowTable:
         row[t.F_SUBCHUNK_ELEMENTS] = chunk_elements if subchunk_elements is None else subchunk_elements
         row[t.F_EXTRA_INPUTS_FROM], row[t.F_EXTRA_INPUTS_UNTIL] = extra_inputs
         row[t.F_MIRROR_FROM], row[t.F_MIRROR_UNTIL], row[t.F_MIRROR_OFFSET] = 0, packets, 0
+        row[t.F_ROUND_PACKETS], row[t.F_ROUND_ELEMENTS] = packets, 0
         flow = len(self.rows)
         self.rows.append(row)
         self.consumers.append([])
@@ -118,6 +122,19 @@ class FlowTable:
         row[t.F_MIRROR_OFFSET] = offset
         self.rows[copy][t.F_INPUTS] = 1
         self.rows[copy][t.F_DEPENDENT_FROM] = 0
+
+    def rounds(self, step_elements: int) -> int:
+        """Rounds a schedule whose rank sends ``step_elements`` elements per step needs so that no step
+        carries more than ``chunk_elements`` (1 if unlimited)."""
+        return max(1, ceil_div(step_elements, self.chunk_elements)) if self.chunk_elements else 1
+
+    def repeat(self, first: int, rounds: int, round_elements: int) -> None:
+        """Flows ``first`` onwards, each built for one round, run ``rounds`` rounds in order, round r over the
+        elements of round 0 moved by r ``round_elements`` (their feeds and mirrors repeat per round)."""
+        for row in self.rows[first:]:
+            row[t.F_ROUND_PACKETS] = row[t.F_PACKETS]
+            row[t.F_PACKETS] *= rounds
+            row[t.F_ROUND_ELEMENTS] = round_elements
 
     def __len__(self) -> int:
         return len(self.rows)

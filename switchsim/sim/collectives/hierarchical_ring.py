@@ -20,6 +20,10 @@ each, hosts in topology order. Rack a's host j (local rank j) has three flows:
 Every final element of every rank is checked exactly once, and each host's uplink carries 2(n-1) P'
 packets, as in the flat ring; only the 2(r-1) P' of X leave the rack. One rack or one host per rack is the
 flat ring itself.
+
+An intra chunk of more than ``table.chunk_elements`` (NCCL's chunk: Horovod's steps are NCCL
+collectives) makes the whole schedule loop over the tensor in rounds of ``ceil(S / rounds)``
+elements, every flow sending its rounds in order, so a host holds one round's intra chunk.
 """
 
 from __future__ import annotations
@@ -51,11 +55,13 @@ def build(table: FlowTable, group: int, members: list[int], elements: int, serve
     if r == 1 or m == 1:
         ring.build(table, group, members, elements, servers)
         return
-    sub = ceil_div(elements, m * r)  # c': a sub-chunk, the flat ring's chunk
+    rounds = table.rounds(ceil_div(elements, m))
+    sub = ceil_div(ceil_div(elements, rounds), m * r)  # c': a sub-chunk, the flat ring's chunk (per round)
     sub_packets = max(1, ceil_div(sub, table.elements_per_packet))  # P'
     chunk, per_chunk = r * sub, r * sub_packets  # c, P: an intra-rack chunk of r sub-chunks
     intra = (m - 1) * per_chunk
     inter = 2 * (r - 1) * sub_packets
+    first = len(table)
     reduce_scatter, gather, across = {}, {}, {}
     blocks = {"chunk_packets": per_chunk, "subchunks": r, "subchunk_packets": sub_packets,
               "subchunk_elements": sub}
@@ -86,3 +92,4 @@ def build(table: FlowTable, group: int, members: list[int], elements: int, serve
             table.feed(gather[left], gather[a, j], per_chunk, packets=(0, intra - per_chunk))
             table.mirror(across[a, j], gather[a, j], packets=((r - 1) * sub_packets, r * sub_packets),
                          offset=-(r - 1) * sub_packets)
+    table.repeat(first, rounds, m * chunk)

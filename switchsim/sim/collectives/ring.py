@@ -7,6 +7,11 @@ n``. Step 0 is rank i's own chunk; packet q of step s >= 1 is produced when
 packet q - P_c (step s-1) of the flow into rank i is delivered: rank i adds
 its own elements to it during steps 1..n-1 (reduce-scatter, and the step that
 completes the chunk) and forwards it unchanged afterwards (all-gather).
+
+A chunk of more than ``table.chunk_elements`` (NCCL's chunk, ``baselines.chunk_bytes``)
+makes the ring loop over the tensor in rounds, as NCCL's kernel does: each round
+is this ring over ``ceil(S / rounds)`` elements, and every flow sends its rounds
+in order.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ def build(table: FlowTable, group: int, members: list[int], elements: int, serve
     n = len(members)
     if n == 1:
         return
-    chunk = ceil_div(elements, n)
+    rounds = table.rounds(ceil_div(elements, n))
+    chunk = ceil_div(ceil_div(elements, rounds), n)
     per_chunk = max(1, ceil_div(chunk, table.elements_per_packet))
     packets = 2 * (n - 1) * per_chunk
     first = len(table)
@@ -30,3 +36,4 @@ def build(table: FlowTable, group: int, members: list[int], elements: int, serve
                   check_produced=((n - 1) * per_chunk, n * per_chunk), check_delivered_from=(n - 1) * per_chunk)
     for i in range(n):
         table.feed(first + (i - 1) % n, first + i, per_chunk)
+    table.repeat(first, rounds, n * chunk)
