@@ -258,18 +258,19 @@ def credit(state, flow):
     limit = row[F_PACKETS]
     for i in range(row[F_CONSUMERS_START], row[F_CONSUMERS_END]):
         consumer = flows[consumers[i, 0]]
-        start = consumers[i, 2]
+        offset = consumers[i, 1]
         round_packets = consumer[F_ROUND_PACKETS]
-        waiting_until = min(consumers[i, 3], round_packets - consumers[i, 1])  # past its round's end: nothing
-        if start >= waiting_until:
+        first = consumers[i, 2] + offset  # the consumer's slots this feed fills, within a round
+        end = min(consumers[i, 3] + offset, round_packets)  # (none past its round's end)
+        if first >= end:
             continue
-        room = consumer[F_UNA] + start + consumer[F_STAGE_BUFFER]  # the first feed slot it has no room for
+        room = consumer[F_UNA] + first + consumer[F_STAGE_BUFFER]  # the first slot it has no room for
         blocked_round, blocked = room // round_packets, room % round_packets
-        if blocked < start:
-            blocked = start
-        elif blocked >= waiting_until:
-            blocked_round, blocked = blocked_round + 1, start
-        limit = min(limit, blocked_round * row[F_ROUND_PACKETS] + blocked)
+        if blocked < first:
+            blocked = first
+        elif blocked >= end:
+            blocked_round, blocked = blocked_round + 1, first
+        limit = min(limit, blocked_round * row[F_ROUND_PACKETS] + blocked - offset)
     return limit
 
 

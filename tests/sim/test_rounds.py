@@ -183,3 +183,24 @@ def test_the_memory_estimate_covers_two_stages_of_a_round_at_once():
     assert held < collective_bytes(s, "hierarchical-ring") - ring_bytes
     whole = replace(s, baselines=replace(s.baselines, chunk_bytes=0))
     assert collective_bytes(s, "hierarchical-ring") < collective_bytes(whole, "hierarchical-ring")
+
+
+def test_credit_of_a_feed_with_a_negative_offset_counts_the_consumers_rounds():
+    """The hierarchical ring's last reduce-scatter step feeds the cross-rack ring with offset -(m-2) P: its
+    packets sit further into their round than the consumer's round is long. Room is counted in the
+    consumer's slots (this read the supplier's packet as the consumer's and let it run two rounds ahead)."""
+    elements = 400_000
+    s = scenario("hierarchical-ring", {"kind": "two_level", "workers": 4, "racks": 2}, elements,
+                 chunk_bytes=4 * 50_000)
+    _, state = build_state("hierarchical-ring", s, None, elements)
+    flows = state.flows
+    rows = state.flow_consumers[flows[0, transport.F_CONSUMERS_START]:flows[0, transport.F_CONSUMERS_END]]
+    (across, offset, start, _until), = [row for row in rows if row[1] < 0]
+    (ring_next, *_), = [row for row in rows if row[1] > 0]
+    assert start == -offset and -offset > flows[across, transport.F_ROUND_PACKETS]  # (m-2) P > 2(r-1) P'
+    flows[ring_next, transport.F_UNA] = flows[ring_next, transport.F_PACKETS]  # only the cross-rack feed limits
+    room = int(flows[across, transport.F_STAGE_BUFFER])
+    assert room < flows[across, transport.F_ROUND_PACKETS]
+    assert transport.credit(state, 0) == start + room
+    flows[across, transport.F_UNA] = flows[across, transport.F_ROUND_PACKETS] + 3  # 3 into its second round
+    assert transport.credit(state, 0) == flows[0, transport.F_ROUND_PACKETS] + start + 3 + room
