@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -81,20 +80,33 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None, pcap: str
             progress("switchml", now, done)
 
     by_method: dict[str, MethodResult] = {}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        switchml = None
+    outcome: dict[str, object] = {}
+
+    def switchml() -> None:
         try:
-            if "switchml" in scenario.methods:  # the one in-network method (the registry's is_switch entry)
-                switchml = pool.submit(_switchml, scenario, workload, report, pcap)
-            for method in scenario.methods:
-                if not collective(method).is_switch:
-                    by_method[method] = run_collective(method, scenario,
-                                                       None if synthetic else workload.baseline_integers)[0]
-            if switchml is not None:
-                by_method["switchml"] = switchml.result()
-        except BaseException:  # KeyboardInterrupt above all: leave without waiting for the whole SwitchML run
-            stop.set()
-            raise
+            outcome["result"] = _switchml(scenario, workload, report, pcap)
+        except BaseException as error:  # handed to the caller, which re-raises it
+            outcome["error"] = error
+
+    # A daemon thread: on Ctrl-C the process leaves at once, even while this thread compiles the engine
+    # (minutes on a fresh install; a pool's worker would be joined at exit). Between chunks of events it
+    # also stops by itself once ``stop`` is set.
+    engine = threading.Thread(target=switchml, name="switchml-engine", daemon=True)
+    try:
+        if "switchml" in scenario.methods:  # the one in-network method (the registry's is_switch entry)
+            engine.start()
+        for method in scenario.methods:
+            if not collective(method).is_switch:
+                by_method[method] = run_collective(method, scenario,
+                                                   None if synthetic else workload.baseline_integers)[0]
+        if engine.is_alive() or outcome:
+            engine.join()
+            if "error" in outcome:
+                raise outcome["error"]
+            by_method["switchml"] = outcome["result"]
+    except BaseException:  # KeyboardInterrupt above all: leave without waiting for the whole SwitchML run
+        stop.set()
+        raise
     return Results(scenario=scenario, seed=scenario.seed, results=[by_method[m] for m in scenario.methods])
 
 

@@ -31,3 +31,31 @@ def test_ctrl_c_on_run_exits_130_within_2_s_with_one_line(tmp_path):
     assert process.returncode == 130
     assert err.strip().splitlines() == ["switchsim: interrupted (run stopped by Ctrl-C)"], err
     assert took < 2.0
+
+
+def test_ctrl_c_while_the_engines_compile_exits_130_within_2_s(tmp_path):
+    """A fresh install's first run compiles the engines for minutes (an empty numba cache here): Ctrl-C then
+    must not wait for the SwitchML thread to finish compiling (it waited: more than 30 s)."""
+    import os
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "switchsim.cli", "run", str(scenarios_dir() / "scale-256.toml"), "--out",
+         str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        header = process.stdout.readline()
+        assert header.startswith("switchsim run: scale-256"), header
+        time.sleep(3.0)  # both threads are compiling (a cold compile takes minutes)
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    print(f"exit {process.returncode} {took:.2f} s after SIGINT")
+    assert process.returncode == 130
+    assert err.strip().splitlines() == ["switchsim: interrupted (run stopped by Ctrl-C)"], err
+    assert took < 2.0
