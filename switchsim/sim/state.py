@@ -514,11 +514,8 @@ def _grow_send_queues(state: h.SimState) -> h.SimState:
     old = state.flow_send.shape[1]
     new = 2 * old
     rows = np.arange(state.flows.shape[0])[:, np.newaxis]
-    flows = state.flows
-    unacknowledged = flows[:, transport.F_UNA]
-    # transport.queue_base of every flow
-    produced = np.maximum(unacknowledged, unacknowledged - unacknowledged % flows[:, transport.F_ROUND_PACKETS]
-                          + flows[:, transport.F_DEPENDENT_FROM])
+    unacknowledged = state.flows[:, transport.F_UNA]
+    produced = np.array([transport.queue_base(row) for row in state.flows], np.int64)
     arrays = {}
     # produced packets (buffers, inputs) live from the first unacknowledged produced one on; SACK marks
     # from the first unacknowledged packet on (own packets in flight have marks but no buffer)

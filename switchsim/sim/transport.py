@@ -29,6 +29,7 @@ of round ``q // F_ROUND_PACKETS``, with every range above (own contribution,
 inputs, checks, mirror, feeds) read on ``w`` and its elements moved by the
 round times ``F_ROUND_ELEMENTS``. A flow sends its rounds in order, so a stage
 never holds more than one round's step.
+
 Values are int32 wrapping additions at the wire width; every final element a
 rank ends with is compared with its exact value (the job's sum, or for an
 all-gather the source's element).
