@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections import Counter
@@ -399,12 +400,13 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"switchsim sweep: {failure}; {len(runs)} of {total} runs kept in {out / 'sweep.json'}; "
               f"to finish: {_resume_command(args, out)}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (a StoppedError): keep the runs, say how to finish
         line.close()
         io.write_sweep(sweep_document(plan, runs), out)
-        print(f"interrupted: {len(runs)} of {total} runs kept in {out / 'sweep.json'}; "
-              "run again with --resume to finish", file=sys.stderr)
-        return 130
+        by_sigterm = getattr(stop, "signal_number", signal.SIGINT) == signal.SIGTERM
+        print(f"{'stopped by SIGTERM' if by_sigterm else 'interrupted'}: {len(runs)} of {total} runs kept in "
+              f"{out / 'sweep.json'}; run again with --resume to finish", file=sys.stderr)
+        return 128 + (signal.SIGTERM if by_sigterm else signal.SIGINT)
     except BaseException:
         io.write_sweep(sweep_document(plan, runs), out)  # a failed run keeps the ones that finished
         raise
@@ -618,12 +620,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         print("switchsim: error: give a COMMAND (one of the above)", file=sys.stderr)
         return 2
+    from switchsim.emu.supervisor import StoppedError, Supervisor
+
     try:
-        return args.handler(args)
+        # SIGINT and SIGTERM raise StoppedError (a KeyboardInterrupt) in every command, whatever was inherited:
+        # a script's `switchsim ... &` starts with SIGINT ignored, and SIGTERM would otherwise kill silently.
+        with Supervisor():
+            return args.handler(args)
     except (ValueError, FileNotFoundError, NotImplementedError) as error:
         print(f"switchsim: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT, no traceback
+    except KeyboardInterrupt as stop:  # one line, the shell's status for the signal, no traceback
+        if isinstance(stop, StoppedError) and stop.signal_number != signal.SIGINT:
+            print(f"switchsim: stopped ({args.command} stopped by {stop.name})", file=sys.stderr)
+            return stop.exit_status
         print(f"switchsim: interrupted ({args.command} stopped by Ctrl-C)", file=sys.stderr)
         return 130
     except MemoryError as error:  # the estimates refuse what cannot fit; this is the backstop

@@ -179,7 +179,10 @@ def dask_client(scheduler: str | None, jobs: int, timeout_s: float = SCHEDULER_T
     # "ignore SIGINT".
     with _environment(DASK_LOGGING__DISTRIBUTED="critical"):
         with sigint_ignored():
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+            # No dashboard; the scheduler's HTTP endpoint (which it opens anyway) on a free loopback port, not
+            # on Dask's 8787, where a second sweep at once printed "Port 8787 is already in use".
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         with _quiet(), cluster, Client(cluster) as client:
             with contextlib.suppress(Exception):
                 client.run(_silence_dask_log)  # the workers' own log (they write to this terminal too)

@@ -205,27 +205,56 @@ def test_a_malformed_sweep_document_is_refused_with_exit_2(tiny, tmp_path, capsy
     assert (out / "sweep.json").read_text() == text  # left as it was
 
 
-def test_ctrl_c_on_a_local_cluster_sweep_is_one_line_and_keeps_the_runs(tiny, tmp_path):
-    """SIGINT to the whole process group, as a terminal sends it: the Dask workers ignore it (no worker
-    tracebacks, no "still alive after 4.0 seconds"), the sweep keeps its runs, exit 130."""
-    from tests.emu.processes import descendants, ignores_sigint, wait_until
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_ctrl_c_or_sigterm_on_a_local_cluster_sweep_is_one_line_and_keeps_the_runs(tiny, tmp_path, signum):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): the Dask workers ignore it (no
+    worker tracebacks, no "still alive after 4.0 seconds"), the sweep keeps its runs, exit 130. SIGTERM to the
+    sweep alone (`kill`): the same stop in order, exit 143 (it died silently, with a "leaked semaphore"
+    warning). Either way no worker process is left."""
+    from tests.emu.processes import alive, descendants, ignores_sigint, wait_until
 
     out = tmp_path / "out"
-    sweep = subprocess.Popen([*SWEEP, str(tiny), "--param", "link.loss", "--values", "0,0.01", "--seeds", "0..999",
+    # 20,000 runs: more than a loaded 2-core machine finishes in the time the cluster takes to start
+    sweep = subprocess.Popen([*SWEEP, str(tiny), "--param", "link.loss", "--values", "0,0.01", "--seeds", "0..9999",
                               "--jobs", "2", "--out", str(out)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    # The cluster has started (its processes exist, and the sweep no longer ignores SIGINT, as it does
-    # while it starts them so that they inherit "ignore"); then its workers run for a while.
-    assert wait_until(lambda: sweep.poll() is not None or (
-        len(descendants(sweep.pid)) >= 2 and not ignores_sigint(sweep.pid)), 120)
-    time.sleep(3.0)
-    assert sweep.poll() is None
-    sent = time.monotonic()
-    os.killpg(sweep.pid, signal.SIGINT)
-    _, err = sweep.communicate(timeout=120)
-    took = time.monotonic() - sent
-    assert sweep.returncode == 130, err
-    line = _one_line(err)
-    kept = int(re.search(r"^interrupted: (\d+) of 2000 runs kept in ", line).group(1))
-    assert len(json.loads((out / "sweep.json").read_text())["runs"]) == kept
-    print(f"Ctrl-C: the sweep ended {took:.1f} s later with {kept} runs kept")
+    try:
+        # The cluster has started (its processes exist, and the sweep no longer ignores SIGINT, as it does
+        # while it starts them so that they inherit "ignore"); then its workers run for a while.
+        assert wait_until(lambda: sweep.poll() is not None or (
+            len(descendants(sweep.pid)) >= 2 and not ignores_sigint(sweep.pid)), 120)
+        time.sleep(3.0)
+        assert sweep.poll() is None, sweep.communicate()[1]
+        workers = descendants(sweep.pid)
+        sent = time.monotonic()
+        if signum == signal.SIGINT:
+            os.killpg(sweep.pid, signal.SIGINT)
+        else:
+            sweep.send_signal(signal.SIGTERM)
+        _, err = sweep.communicate(timeout=120)
+        took = time.monotonic() - sent
+        assert sweep.returncode == 128 + signum, err
+        line = _one_line(err)
+        said = "interrupted" if signum == signal.SIGINT else "stopped by SIGTERM"
+        kept = int(re.search(rf"^{said}: (\d+) of 20000 runs kept in ", line).group(1))
+        assert len(json.loads((out / "sweep.json").read_text())["runs"]) == kept
+        assert wait_until(lambda: not any(alive(pid) for pid in workers), 10), "a worker process was left running"
+    finally:
+        _stop(sweep)  # never left running after a failure
+    print(f"{signal.Signals(signum).name}: the sweep ended {took:.1f} s later with {kept} runs kept")
+
+
+def test_a_local_cluster_sweep_prints_nothing_of_dask_when_port_8787_is_taken(tiny, tmp_path):
+    """The local cluster's scheduler opened its HTTP endpoint on Dask's dashboard port 8787 even with no
+    dashboard, so a second sweep at once (or anything on 8787) printed "UserWarning: Port 8787 is already in
+    use" in the sweep's output. It now listens on a free port of loopback."""
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        except OSError:
+            pass  # already taken by another process: the condition under test holds anyway
+        sweep = subprocess.run([*SWEEP, str(tiny), "--param", "link.loss", "--values", "0,0.01", "--jobs", "2", "--out",
+                                str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert sweep.returncode == 0, sweep.stderr
+    assert "8787" not in sweep.stderr and "Warning" not in sweep.stderr, sweep.stderr

@@ -127,7 +127,12 @@ def test_a_switch_started_by_switchsim_serve_gives_the_same_sums(process_group_r
                              timeout_s=180)
     finally:
         server.send_signal(signal.SIGINT)
-        output = server.communicate(timeout=30)[0]
+        try:
+            output = server.communicate(timeout=30)[0]
+        finally:
+            if server.poll() is None:  # never left serving after the test
+                server.kill()
+                server.wait()
     report = json.loads(output.strip().splitlines()[-1])
     assert report["processed"] > 0 and sum(report["drops"].values()) == 0  # every datagram from a registered rank
     for by_group, by_switch in zip(process_group_run, by_serve, strict=True):
