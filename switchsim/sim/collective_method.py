@@ -38,6 +38,20 @@ def flow_table(scenario: Scenario, network) -> FlowTable:
                      network.rack_of, scenario.baselines.chunk_bytes * 8 // scenario.element_bits)
 
 
+def build_job(table: FlowTable, scenario: Scenario, method: str, group: int, members: list[int], elements: int,
+              server_hosts: list[int]) -> None:
+    """Add job ``group``'s flows of collective ``method`` to ``table``: its registry entry's schedule, each
+    flow's consumer given the entry's receive FIFO (``stage_buffer_bytes``, in packets of
+    ``baselines.packet_payload_bytes``; `switchsim.sim.state.with_flows` keeps at least its windows)."""
+    entry = collective(method)
+    first = len(table)
+    entry.build(table, group, members, elements, server_hosts)
+    if entry.stage_buffer_bytes:
+        packets = -(-entry.stage_buffer_bytes // scenario.baselines.packet_payload_bytes)
+        for row in table.rows[first:]:
+            row[transport.F_STAGE_BUFFER] = packets
+
+
 def collective_servers(scenario: Scenario, method: str) -> int:
     """Extra hosts ``method`` needs on ``scenario`` (its registry entry's ``servers`` field)."""
     entry = collective(method)
@@ -52,9 +66,8 @@ def build_state(method: str, scenario: Scenario, tensors: np.ndarray | None, ele
     state = new_state(scenario, network, inputs)
     table = flow_table(scenario, network)
     server_hosts = list(range(network.workers, network.hosts))
-    build = collective(method).build
     for group, members in enumerate(network.groups.tolist()):
-        build(table, group, members, elements, server_hosts)
+        build_job(table, scenario, method, group, members, elements, server_hosts)
     return network, with_flows(state, scenario, table, tensors)
 
 

@@ -266,7 +266,8 @@ ACK_DELAY_WINDOWS = 2
 
 
 #: A consumer's stage buffer, in windows of its own (`transport.credit`): room for its window in flight and
-#: for what its feeders send while a credit comes back (NCCL keeps NCCL_STEPS = 8 slots a connection).
+#: for what its feeders send while a credit comes back, or the collective's receive FIFO if larger (its
+#: registry entry's ``stage_buffer_bytes``: NCCL's 4 MiB of NCCL_STEPS = 8 slots a connection for the rings).
 #: Measured on one rack: one window slowed the ring by 6-11 %; with two the tree and the parameter server run
 #: closer to their bounds than with three or four, and the tree holds half the buffers behind a 4:1 uplink.
 STAGE_BUFFER_WINDOWS = 2
@@ -338,7 +339,9 @@ def with_flows(state: h.SimState, scenario: Scenario, table, tensors: np.ndarray
         routes[f, 1, :len(back)] = back
         flows[f, transport.F_HOPS], flows[f, transport.F_BACK_HOPS] = len(forward), len(back)
         flows[f, transport.F_WINDOW] = flow_window(state, forward, back, latency)
-        flows[f, transport.F_STAGE_BUFFER] = STAGE_BUFFER_WINDOWS * flows[f, transport.F_WINDOW]
+        # the collective's receive FIFO (set by `collective_method.build_job`), at least the windows
+        flows[f, transport.F_STAGE_BUFFER] = max(STAGE_BUFFER_WINDOWS * flows[f, transport.F_WINDOW],
+                                                 flows[f, transport.F_STAGE_BUFFER])
         flows[f, transport.F_CREDIT_DELAY] = one_way_time(state, back, h.SIZE_CONTROL, latency)
         flows[f, transport.F_ACK_DELAY] = (ACK_DELAY_WINDOWS * flows[f, transport.F_WINDOW]
                                            * slowest_data_time(state, forward))

@@ -26,7 +26,7 @@ import numpy as np
 from switchsim.config import Scenario
 from switchsim.sim import fast_engine, simpy_engine, transport
 from switchsim.sim import handlers as h
-from switchsim.sim.collective_method import flow_table
+from switchsim.sim.collective_method import build_job, flow_table
 from switchsim.sim.collectives import collective
 from switchsim.sim.metrics import MethodResult, method_result, stopped_result
 from switchsim.sim.network import Network
@@ -106,7 +106,7 @@ def build_shared_state(scenario: Scenario, active: frozenset[int]) -> tuple[h.Si
             switchml_hosts[members] = 1
         else:
             collective_jobs[job] = True
-            entry.build(table, job, members, elements, server_hosts)
+            build_job(table, scenario, methods[job], job, members, elements, server_hosts)
     return with_flows(state, scenario, table, None, collective_jobs, switchml_hosts), network
 
 

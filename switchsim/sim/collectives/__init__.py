@@ -36,6 +36,9 @@ class Collective:
         held_packets: ``held_packets(n, racks, chunk_packets)``: packets (payload buffers) one worker holds
             at its peak beyond its flows' windows, for a job of n workers on ``racks`` racks and a
             ``ceil(S/n)`` chunk of ``chunk_packets`` packets (memory estimates; 0: negligible).
+        stage_buffer_bytes: the receive FIFO of one connection, bytes: a consumer's room beyond a step
+            (`switchsim.sim.transport.credit`), at least `switchsim.sim.state.STAGE_BUFFER_WINDOWS` windows.
+            0: those windows alone.
     """
 
     name: str
@@ -46,6 +49,7 @@ class Collective:
     color: str = "grey"
     flows_per_job: Callable[[int, int], int] = lambda n, servers: 0
     held_packets: Callable[[int, int, int], int] = lambda n, racks, chunk_packets: 0
+    stage_buffer_bytes: int = 0
 
     @property
     def build(self) -> Callable:
@@ -58,12 +62,18 @@ class Collective:
         return not self.module
 
 
+#: NCCL's receive FIFO per connection (NCCL_BUFFSIZE; src/init.cc: DEFAULT_BUFFSIZE (1 << 22), 4 MiB): the
+#: Simple protocol's NCCL_STEPS = 8 slots, into which the previous rank of a ring writes. The flat ring's stage
+#: buffer; the hierarchical ring keeps its windows (in rounds the FIFO let the next round's in-rack stages run
+#: into the cross-rack ring's: 4 % slower and 2.4x the peak buffers, docs/simulator.md).
+NCCL_BUFFSIZE = 4 << 20
+
 REGISTRY: dict[str, Collective] = {
     entry.name: entry
     for entry in (
         Collective("switchml", "", check_bytes_per_element=0, compare_name="switch", color="#1b9e77"),
         Collective("ring", "switchsim.sim.collectives.ring", compare_name="ring", color="#d95f02",
-                   flows_per_job=lambda n, servers: n),
+                   flows_per_job=lambda n, servers: n, stage_buffer_bytes=NCCL_BUFFSIZE),
         Collective("ps", "switchsim.sim.collectives.ps", servers="baselines.servers", color="#7570b3",
                    flows_per_job=lambda n, servers: 2 * n * servers),
         Collective("allgather", "switchsim.sim.collectives.allgather", check_bytes_per_element=0,
