@@ -58,3 +58,41 @@ def test_intsgd_8_bits_reaches_float32_accuracy_within_the_spread_of_3_seeds(tmp
     for name in ("training.csv", "accuracy.png", "loss.png", "table.txt"):
         assert (out / name).stat().st_size > 0
     assert len(list((out / "traces").glob("*.json"))) == 6
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_signal_stops_train_and_its_ranks_within_2_s_in_one_line(tmp_path, signum):
+    """SIGTERM to `switchsim train` (a scheduler's stop), or SIGINT to it alone: one line, exit 143 / 130,
+    every rank process gone at once (the launcher joined each rank for 5 s first: 7.7 s with 2 ranks)."""
+    pytest.importorskip("torch", reason="torch is not installed (pip install 'switchsim[torch]': the CPU build "
+                                        "torch==2.13.0+cpu)")
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.emu.processes import alive, descendants, wait_until
+
+    number = getattr(signal, signum)
+    train = subprocess.Popen([sys.executable, "-m", "switchsim.cli", "train", "--workers", "2", "--steps", "100000",
+                              "--runs", "float32", "--seeds", "0", "--out", str(tmp_path / "out")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert train.stdout.readline().startswith("switchsim train: 1 runs x 100000 steps, 2 ranks")
+        ranks = wait_until(lambda: [p for p in descendants(train.pid) if alive(p)] if len(
+            descendants(train.pid)) >= 3 else None, 60)  # two ranks and multiprocessing's resource tracker
+        assert ranks, "the ranks did not start"
+        time.sleep(3.0)  # training
+        sent = time.monotonic()
+        train.send_signal(number)
+        _, err = train.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if train.poll() is None:
+            train.kill()
+            train.wait()
+    said = "stopped (train stopped by SIGTERM)" if signum == "SIGTERM" else "interrupted (train stopped by Ctrl-C)"
+    assert err.strip().splitlines() == [f"switchsim: {said}"], err
+    assert train.returncode == 128 + number
+    assert took < 2.0, took
+    assert wait_until(lambda: not any(alive(pid) for pid in ranks), 5), "a rank process was left running"
