@@ -202,6 +202,16 @@ def fed_packet(supplier, consumer, offset, start, until, packet):
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def mirror_copy(head, mirror, packet):
+    """The packet of the flow ``mirror`` that copies produced ``packet`` of the flow ``head`` (whose
+    ``F_MIRROR`` it is), or -1 (outside the mirrored range); round r's copies go to the mirror's round r."""
+    within = within_round(head, packet)
+    if within < head[F_MIRROR_FROM] or within >= head[F_MIRROR_UNTIL]:
+        return -1
+    return packet // head[F_ROUND_PACKETS] * mirror[F_ROUND_PACKETS] + within + head[F_MIRROR_OFFSET]
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
 def queue_base(row):
     """The first packet the flow's send-queue slots can hold: its oldest unacknowledged packet, or the
     first produced one of that packet's round while the sender's own packets (which never enter the
@@ -492,6 +502,27 @@ def _note_consumer_backlogs(state, row, packet):
         target = fed_packet(row, consumer, consumers[i, 1], consumers[i, 2], consumers[i, 3], packet)
         if 0 <= target < consumer[F_PACKETS]:
             _note_backlog(state, consumer, target)
+            _note_mirror_backlogs(state, consumer, target)
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _note_mirror_backlogs(state, head, packet):
+    """Record the send-queue span the copies of produced ``packet`` of the flow ``head`` will need in its
+    mirror chain (`_advance` writes them in the event that completes the packet, too late to grow first).
+    A round's first mirrored packet lands a round ahead of a lagging copy's queue (the hierarchical ring's
+    all-gather: its round's first block; a jump of thousands of slots): there the whole chain is noted,
+    elsewhere (one slot further than the last) the first copy, which the engines' margin covers."""
+    flows = state.flows
+    whole_chain = within_round(head, packet) == head[F_MIRROR_FROM]
+    while head[F_MIRROR] >= 0:
+        mirror = flows[head[F_MIRROR]]
+        copy = mirror_copy(head, mirror, packet)
+        if copy < 0 or copy >= mirror[F_PACKETS]:
+            return
+        _note_backlog(state, mirror, copy)
+        if not whole_chain:
+            return
+        head, packet = mirror, copy
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, inline="always")
@@ -519,8 +550,8 @@ def _advance(state, flow, now, out, count):
             if row[F_CHECK_PRODUCED_FROM] <= within < row[F_CHECK_PRODUCED_UNTIL]:
                 _check(state, current, packet, state.flow_values[buffer], row[F_SOURCE])
             mirror = row[F_MIRROR]
-            if mirror >= 0 and row[F_MIRROR_FROM] <= within < row[F_MIRROR_UNTIL]:
-                copy = packet // row[F_ROUND_PACKETS] * flows[mirror, F_ROUND_PACKETS] + within + row[F_MIRROR_OFFSET]
+            copy = mirror_copy(row, flows[mirror], packet) if mirror >= 0 else -1
+            if copy >= 0:
                 copy_slot = copy & mask
                 _note_backlog(state, flows[mirror], copy)
                 state.flow_send[mirror, copy_slot] = buffer

@@ -207,3 +207,32 @@ def test_credit_of_a_feed_with_a_negative_offset_counts_the_consumers_rounds():
     assert transport.credit(state, 0) == start + room
     flows[across, transport.F_UNA] = flows[across, transport.F_ROUND_PACKETS] + 3  # 3 into its second round
     assert transport.credit(state, 0) == flows[0, transport.F_ROUND_PACKETS] + start + 3 + room
+
+
+def test_a_mirror_copy_a_round_ahead_is_noted_before_the_event_that_writes_it():
+    """The hierarchical ring's X(a, j) copies its step r-1 into block 0 of G(a, j)'s round. The delivery that
+    completes round k+1's first such packet writes the copy at once, a round (thousands of slots) past a
+    lagging G's queue: the engines grow the queues only between events, so the copy must be noted when the
+    feeder sends, as feeds are. It was not: at full size on fat-tree-oversubscribed the copy overwrote a
+    slot G still held (2 wrong packets, and the ring stalled)."""
+    elements = 400_000
+    s = scenario("hierarchical-ring", {"kind": "two_level", "workers": 4, "racks": 2}, elements,
+                 chunk_bytes=4 * 50_000)  # G's round (3 steps of 2 blocks) is longer than X's (2 steps of 1)
+    _, state = build_state("hierarchical-ring", s, None, elements)
+    flows = state.flows
+    across, gather, behind = 1, 2, 3 * (1 * 4 + 0) + 1  # X(0, 0), G(0, 0) and X(1, 0), which feeds X(0, 0)
+    assert flows[across, transport.F_MIRROR] == gather
+    sub_packets = flows[across, transport.F_MIRROR_UNTIL] - flows[across, transport.F_MIRROR_FROM]
+    round_x, round_g = flows[across, transport.F_ROUND_PACKETS], flows[gather, transport.F_ROUND_PACKETS]
+    assert flows[across, transport.F_PACKETS] > round_x  # rounds
+    feeder_packet = round_x + flows[across, transport.F_MIRROR_FROM] - sub_packets  # feeds round 1's first copy
+    target = transport.fed_packet(flows[behind], flows[across], sub_packets, 0, round_x - sub_packets,
+                                  feeder_packet)
+    assert target == round_x + flows[across, transport.F_MIRROR_FROM]
+    copy = transport.mirror_copy(flows[across], flows[gather], target)
+    assert copy == round_g  # block 0 of G's round 1
+    state.counters[h.G_SEND_BACKLOG_PEAK] = 0  # G still at its first packet: the copy is a whole round ahead
+    needed = copy + 1 - transport.queue_base(flows[gather])
+    assert needed > target + 1 - transport.queue_base(flows[across])  # more than the feed's own target needs
+    transport._note_consumer_backlogs(state, flows[behind], feeder_packet)
+    assert state.counters[h.G_SEND_BACKLOG_PEAK] == needed
