@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -91,3 +93,23 @@ def forked_workers(pid: int) -> int:
         except OSError:
             continue
     return sum(1 for parent in parents.values() if parent in servers)
+
+
+@contextlib.contextmanager
+def killed_at_exit(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """``process`` for the block; killed (and reaped) at its end if still running, so a failing test
+    leaves nothing behind."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def stop_with(process: subprocess.Popen, signum: int, timeout_s: float = 60.0) -> tuple[str, float]:
+    """Send ``signum`` to ``process`` and wait for it to exit: (its stderr, seconds from the signal to exit)."""
+    sent = time.monotonic()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=timeout_s)
+    return err, time.monotonic() - sent

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from switchsim.resources import scenarios_dir
+from tests.emu.processes import killed_at_exit, stop_with
 
 
 def _background_like_a_shell() -> None:
@@ -28,19 +29,12 @@ def interrupt_run(tmp_path, wait_s: float, env: dict | None = None, signum: int 
         [sys.executable, "-m", "switchsim.cli", "run", str(scenarios_dir() / "scale-256.toml"), "--out",
          str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         preexec_fn=_background_like_a_shell if background else None)
-    try:
+    with killed_at_exit(process):
         header = process.stdout.readline()  # printed once the scenario is read, before the engines start
         assert header.startswith("switchsim run: scale-256"), header
         time.sleep(wait_s)
         assert process.poll() is None, "the run ended before it could be interrupted"
-        sent = time.monotonic()
-        process.send_signal(signum)
-        _, err = process.communicate(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        err, took = stop_with(process, signum)
     print(f"exit {process.returncode} {took:.2f} s after {signal.Signals(signum).name}")
     return process.returncode, err, took
 
@@ -86,14 +80,12 @@ def test_serve_started_in_the_background_stops_on_a_signal_and_prints_its_counte
                                 "--worker-port-base", "40000"],  # addresses it sends to; it binds none
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=_background_like_a_shell)
-    try:
+    with killed_at_exit(process):
         assert process.stdout.readline().startswith("switchsim serve: switch at "), process.stderr.read()
+        sent = time.monotonic()
         process.send_signal(signum)
         out, err = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        assert time.monotonic() - sent < 10
     assert process.returncode == 0, err
     report = json.loads(out.strip().splitlines()[-1])
     assert report["workers"] == 2 and report["processed"] == 0

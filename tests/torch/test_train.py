@@ -71,26 +71,19 @@ def test_a_signal_stops_train_and_its_ranks_within_2_s_in_one_line(tmp_path, sig
     import sys
     import time
 
-    from tests.emu.processes import alive, descendants, wait_until
+    from tests.emu.processes import alive, descendants, killed_at_exit, stop_with, wait_until
 
     number = getattr(signal, signum)
     train = subprocess.Popen([sys.executable, "-m", "switchsim.cli", "train", "--workers", "2", "--steps", "100000",
                               "--runs", "float32", "--seeds", "0", "--out", str(tmp_path / "out")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with killed_at_exit(train):
         assert train.stdout.readline().startswith("switchsim train: 1 runs x 100000 steps, 2 ranks")
         ranks = wait_until(lambda: [p for p in descendants(train.pid) if alive(p)] if len(
             descendants(train.pid)) >= 3 else None, 60)  # two ranks and multiprocessing's resource tracker
         assert ranks, "the ranks did not start"
         time.sleep(3.0)  # training
-        sent = time.monotonic()
-        train.send_signal(number)
-        _, err = train.communicate(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if train.poll() is None:
-            train.kill()
-            train.wait()
+        err, took = stop_with(train, number)
     said = "stopped (train stopped by SIGTERM)" if signum == "SIGTERM" else "interrupted (train stopped by Ctrl-C)"
     assert err.strip().splitlines() == [f"switchsim: {said}"], err
     assert train.returncode == 128 + number
