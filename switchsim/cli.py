@@ -401,12 +401,15 @@ def _sweep(args: argparse.Namespace) -> int:
               f"to finish: {_resume_command(args, out)}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (a StoppedError): keep the runs, say how to finish
+        from switchsim.emu.supervisor import stopping_signal
+
         line.close()
         io.write_sweep(sweep_document(plan, runs), out)
-        by_sigterm = getattr(stop, "signal_number", signal.SIGINT) == signal.SIGTERM
-        print(f"{'stopped by SIGTERM' if by_sigterm else 'interrupted'}: {len(runs)} of {total} runs kept in "
-              f"{out / 'sweep.json'}; run again with --resume to finish", file=sys.stderr)
-        return 128 + (signal.SIGTERM if by_sigterm else signal.SIGINT)
+        number = stopping_signal(stop)
+        print(f"{'interrupted' if number == signal.SIGINT else 'stopped by ' + signal.Signals(number).name}: "
+              f"{len(runs)} of {total} runs kept in {out / 'sweep.json'}; run again with --resume to finish",
+              file=sys.stderr)
+        return 128 + number
     except BaseException:
         io.write_sweep(sweep_document(plan, runs), out)  # a failed run keeps the ones that finished
         raise
@@ -620,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         print("switchsim: error: give a COMMAND (one of the above)", file=sys.stderr)
         return 2
-    from switchsim.emu.supervisor import StoppedError, Supervisor
+    from switchsim.emu.supervisor import Supervisor, stopping_signal
 
     try:
         # SIGINT and SIGTERM raise StoppedError (a KeyboardInterrupt) in every command, whatever was inherited:
@@ -631,11 +634,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"switchsim: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:  # one line, the shell's status for the signal, no traceback
-        if isinstance(stop, StoppedError) and stop.signal_number != signal.SIGINT:
-            print(f"switchsim: stopped ({args.command} stopped by {stop.name})", file=sys.stderr)
-            return stop.exit_status
-        print(f"switchsim: interrupted ({args.command} stopped by Ctrl-C)", file=sys.stderr)
-        return 130
+        number = stopping_signal(stop)
+        if number == signal.SIGINT:
+            print(f"switchsim: interrupted ({args.command} stopped by Ctrl-C)", file=sys.stderr)
+        else:
+            print(f"switchsim: stopped ({args.command} stopped by {signal.Signals(number).name})", file=sys.stderr)
+        return 128 + number
     except MemoryError as error:  # the estimates refuse what cannot fit; this is the backstop
         print(f"switchsim: error: out of memory ({error}); give a smaller workload", file=sys.stderr)
         return 2

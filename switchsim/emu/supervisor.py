@@ -69,6 +69,11 @@ class StoppedError(KeyboardInterrupt):
         return 128 + self.signal_number
 
 
+def stopping_signal(stop: KeyboardInterrupt) -> int:
+    """The signal behind ``stop``: a `StoppedError`'s, else SIGINT (Python's own KeyboardInterrupt)."""
+    return stop.signal_number if isinstance(stop, StoppedError) else signal.SIGINT
+
+
 class ChildDiedError(RuntimeError):
     """A supervised child exited while it was still needed.
 

@@ -54,5 +54,7 @@ def channel_busy_ps(state: h.SimState) -> np.ndarray:
 def busiest_channel(state: h.SimState) -> ChannelLoad:
     """The channel whose routed packets take longest to serialize (`channel_busy_ps`), and that time."""
     busy = channel_busy_ps(state)
-    channel = int(np.argmax(busy)) if len(busy) else 0
-    return ChannelLoad(channel, seconds(float(busy[channel])) if len(busy) else 0.0)
+    if not len(busy):
+        return ChannelLoad(0, 0.0)
+    channel = int(np.argmax(busy))
+    return ChannelLoad(channel, seconds(float(busy[channel])))

@@ -16,7 +16,7 @@ from switchsim.config import Scenario
 from switchsim.sim import fast_engine, simpy_engine, transport
 from switchsim.sim import handlers as h
 from switchsim.sim.collectives import collective
-from switchsim.sim.collectives.flows import FlowTable
+from switchsim.sim.collectives.flows import FlowTable, ceil_div
 from switchsim.sim.metrics import MethodResult, method_result, stopped_result
 from switchsim.sim.routes import host_route
 from switchsim.sim.state import MemoryLimitError, RunInputs, new_state, seconds, ticks, with_flows
@@ -47,7 +47,7 @@ def build_job(table: FlowTable, scenario: Scenario, method: str, group: int, mem
     first = len(table)
     entry.build(table, group, members, elements, server_hosts)
     if entry.stage_buffer_bytes:
-        packets = -(-entry.stage_buffer_bytes // scenario.baselines.packet_payload_bytes)
+        packets = ceil_div(entry.stage_buffer_bytes, scenario.baselines.packet_payload_bytes)
         for row in table.rows[first:]:
             row[transport.F_STAGE_BUFFER] = packets
 

@@ -123,12 +123,10 @@ def run_ranks(target: str | Callable, world_size: int, args: tuple = (), *, time
                 else:
                     failure = f"rank {rank} failed:\n{value}"
         except BaseException:  # Ctrl-C or SIGTERM (or a bug here): no rank's result will be read, stop them now
-            failure = "stopped"
+            for process in processes:
+                process.kill()
             raise
         finally:
-            if failure == "stopped":
-                for process in processes:
-                    process.kill()
             for process in processes:
                 process.join(timeout=5.0 if failure is None else 0.5)
                 if process.is_alive():

@@ -133,3 +133,11 @@ def test_ignore_interrupts_keeps_sigterm_deadly():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def test_stopping_signal_reads_a_stopped_error_and_takes_sigint_for_python_s_own_interrupt():
+    from switchsim.emu.supervisor import stopping_signal
+
+    assert stopping_signal(StoppedError(signal.SIGTERM)) == signal.SIGTERM
+    assert stopping_signal(StoppedError(signal.SIGINT)) == signal.SIGINT
+    assert stopping_signal(KeyboardInterrupt()) == signal.SIGINT
