@@ -623,12 +623,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         print("switchsim: error: give a COMMAND (one of the above)", file=sys.stderr)
         return 2
-    from switchsim.emu.supervisor import Supervisor, stopping_signal
+    from switchsim.emu.supervisor import stop_signals, stopping_signal
 
     try:
         # SIGINT and SIGTERM raise StoppedError (a KeyboardInterrupt) in every command, whatever was inherited:
         # a script's `switchsim ... &` starts with SIGINT ignored, and SIGTERM would otherwise kill silently.
-        with Supervisor():
+        with stop_signals():
             return args.handler(args)
     except (ValueError, FileNotFoundError, NotImplementedError) as error:
         print(f"switchsim: error: {error}", file=sys.stderr)

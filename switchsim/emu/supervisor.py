@@ -139,6 +139,30 @@ def sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `StoppedError` in this process for the block, whatever was inherited (a
+    script's ``cmd &`` starts with SIGINT ignored); main thread only, the handlers restored after.
+
+    Unlike `Supervisor`'s, every signal raises (none is latched): one raised inside a callback that
+    swallows exceptions (Dask's garbage-collection timer prints "Exception ignored in") is lost, and the
+    next one must still stop the command.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signal_number: int, frame: FrameType | None) -> None:
+        raise StoppedError(signal_number)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
 def ignore_interrupts() -> None:
     """In a child: ignore SIGINT (the supervising parent stops it), keep SIGTERM's default (die at once)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -141,3 +141,16 @@ def test_stopping_signal_reads_a_stopped_error_and_takes_sigint_for_python_s_own
     assert stopping_signal(StoppedError(signal.SIGTERM)) == signal.SIGTERM
     assert stopping_signal(StoppedError(signal.SIGINT)) == signal.SIGINT
     assert stopping_signal(KeyboardInterrupt()) == signal.SIGINT
+
+
+def test_stop_signals_raises_on_every_signal_not_only_the_first():
+    """A first StoppedError lost in a callback that swallows exceptions (a sweep's Dask garbage-collection
+    timer) left the command deaf to the next Ctrl-C under a latching handler: the CI sweep ran on."""
+    from switchsim.emu.supervisor import stop_signals
+
+    before = signal.getsignal(signal.SIGINT)
+    with stop_signals():
+        for _ in range(2):
+            with pytest.raises(StoppedError):
+                signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) == before
