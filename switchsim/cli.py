@@ -393,7 +393,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     try:
         execute(plan, done, skip=frozenset(run_key(r["params"], r["seed"]) for r in runs), scheduler=scheduler,
-                jobs=args.jobs, scheduler_timeout_s=args.scheduler_timeout)
+                jobs=args.jobs, scheduler_timeout_s=args.scheduler_timeout, check_stop=args.stop_signals.check)
     except ClusterError as failure:  # infrastructure, not a wrong sum: keep the runs, say how to finish
         line.close()
         io.write_sweep(sweep_document(plan, runs), out)
@@ -628,7 +628,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # SIGINT and SIGTERM raise StoppedError (a KeyboardInterrupt) in every command, whatever was inherited:
         # a script's `switchsim ... &` starts with SIGINT ignored, and SIGTERM would otherwise kill silently.
-        with stop_signals():
+        with stop_signals() as signals:
+            args.stop_signals = signals  # kept for loops that must not miss a stop whose raise was lost
             return args.handler(args)
     except (ValueError, FileNotFoundError, NotImplementedError) as error:
         print(f"switchsim: error: {error}", file=sys.stderr)

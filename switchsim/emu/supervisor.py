@@ -139,25 +139,62 @@ def sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+class StopSignals:
+    """The signal that stopped the command, kept where `stop_signals`'s handler received it.
+
+    The handler also raises `StoppedError`, but Python runs a handler wherever the main thread is, and
+    there the exception can be lost: inside a callback that swallows exceptions (Dask's garbage-collection
+    timer prints "Exception ignored in" and goes on). A loop that waits calls `check` between steps, so a
+    single Ctrl-C stops it anyway.
+
+    Attributes:
+        received: the last signal received (SIGINT or SIGTERM), or None.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def check(self) -> None:
+        """Raise `StoppedError` if a signal was received (again, if its first raise was lost)."""
+        if self.received is not None:
+            raise StoppedError(self.received)
+
+
+def _in_garbage_collection_callback(frame: FrameType | None) -> bool:
+    """True when ``frame`` runs inside one of ``gc.callbacks`` (Dask's garbage-collection timer is one):
+    Python prints an exception raised there ("Exception ignored in ...") and goes on."""
+    import gc
+
+    codes = {getattr(getattr(callback, "__func__", callback), "__code__", None) for callback in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextlib.contextmanager
-def stop_signals() -> Iterator[None]:
+def stop_signals() -> Iterator[StopSignals]:
     """SIGINT and SIGTERM raise `StoppedError` in this process for the block, whatever was inherited (a
     script's ``cmd &`` starts with SIGINT ignored); main thread only, the handlers restored after.
 
-    Unlike `Supervisor`'s, every signal raises (none is latched): one raised inside a callback that
-    swallows exceptions (Dask's garbage-collection timer prints "Exception ignored in") is lost, and the
-    next one must still stop the command.
+    Unlike `Supervisor`'s, every signal raises (none is latched), and each is also kept in the
+    `StopSignals` yielded, for loops that must not miss one whose raise was lost. Inside a
+    garbage-collection callback, which would print the exception and drop it, the signal is only kept.
     """
+    signals = StopSignals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signals
         return
 
     def on_signal(signal_number: int, frame: FrameType | None) -> None:
-        raise StoppedError(signal_number)
+        signals.received = signal_number
+        if not _in_garbage_collection_callback(frame):  # there the raise would be printed and lost
+            raise StoppedError(signal_number)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNALS}
     try:
-        yield
+        yield signals
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
