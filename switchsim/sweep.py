@@ -309,13 +309,11 @@ def execute(plan: SweepPlan, done: Callable[[dict], None], *, skip: frozenset[st
                 raise ClusterError(address, f"lost before the sweep started ({_why(error)})") from None
             watchdog.start()
             for _ in range(len(futures)):
-                while True:
+                future = None
+                while future is None:
                     check_stop()
-                    try:
+                    with contextlib.suppress(queue.Empty):
                         future = finished.get(timeout=STOP_POLL_S)
-                        break
-                    except queue.Empty:
-                        continue
                 try:
                     record = future.result()
                 except lost as error:
